@@ -1,0 +1,116 @@
+"""The app factory: builds settings-driven clients once in the lifespan and injects them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.deps import Services
+from api.middleware import RequestContextMiddleware
+from api.problems import install_problem_handlers
+from api.routes import chat, health, problems
+from bookings.temporal import connect_temporal
+from bookings.worker import build_worker
+from core.airports import load_airports
+from core.embedded import Endpoints
+from core.logging import get_logger
+from core.redis_conn import connect_redis
+from core.settings import Settings
+from fares.service import FareService
+from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
+from rag.qdrant import QdrantStore
+from sessions.engine import TurnEngine
+from sessions.redis_store import RedisSessionStore
+
+log = get_logger("yatri.app")
+
+DESCRIPTION = """\
+Yatri is the conversational backend of a travel marketplace. Every error is an
+[RFC 9457](https://www.rfc-editor.org/rfc/rfc9457) `application/problem+json` body whose `type`
+resolves under `/problems`. Every response carries an `x-request-id` header.
+"""
+
+
+@asynccontextmanager
+async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[Services]:
+    airports = await asyncio.to_thread(load_airports)
+    redis = connect_redis(endpoints.redis_url)
+    qdrant = await asyncio.to_thread(
+        QdrantStore.open,
+        url=endpoints.qdrant_url,
+        path=endpoints.qdrant_path,
+        api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
+    )
+    try:
+        temporal = await connect_temporal(
+            endpoints.temporal_address, namespace=settings.temporal_namespace
+        )
+        supplier = SandboxAirline(
+            airports=airports,
+            seed=settings.supplier_seed,
+            faults=SandboxFaults(
+                latency_ms=settings.supplier_latency_ms, error_rate=settings.supplier_error_rate
+            ),
+        )
+        fares = FareService(
+            supplier=supplier, airports=airports, timeout_s=settings.supplier_timeout_s
+        )
+        engine = TurnEngine(
+            store=RedisSessionStore(redis=redis, ttl_s=settings.session_ttl_s),
+            fares=fares,
+            airports=airports,
+            history_turns=settings.session_history_turns,
+        )
+        services = Services(
+            settings=settings,
+            endpoints=endpoints,
+            airports=airports,
+            redis=redis,
+            qdrant=qdrant,
+            temporal=temporal,
+            fares=fares,
+            engine=engine,
+        )
+        services.extras["airline"] = supplier
+        worker = None
+        if settings.run_worker:
+            worker = build_worker(temporal, task_queue=settings.temporal_task_queue)
+            services.worker_task = asyncio.create_task(worker.run(), name="temporal-worker")
+        try:
+            yield services
+        finally:
+            if worker is not None and services.worker_task is not None:
+                if not services.worker_task.done():
+                    await worker.shutdown()
+                with contextlib.suppress(Exception):
+                    await services.worker_task
+    finally:
+        await qdrant.close()
+        await redis.aclose()
+
+
+def create_app(settings: Settings, *, endpoints: Endpoints) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _services(settings, endpoints) as services:
+            app.state.services = services
+            log.info("yatri ready", redis=endpoints.redis_url, temporal=endpoints.temporal_address)
+            yield
+            log.info("yatri stopping")
+
+    app = FastAPI(
+        title="Yatri",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    app.include_router(problems.router)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app

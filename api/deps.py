@@ -1,0 +1,42 @@
+"""What the routers need, built once in the lifespan and injected per request."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from temporalio.client import Client as TemporalClient
+
+from core.airports import AirportDirectory
+from core.embedded import Endpoints
+from core.redis_conn import RedisClient
+from core.settings import Settings
+from fares.service import FareService
+from rag.qdrant import QdrantStore
+from sessions.engine import TurnEngine
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    endpoints: Endpoints
+    airports: AirportDirectory
+    redis: RedisClient
+    qdrant: QdrantStore
+    temporal: TemporalClient
+    fares: FareService
+    engine: TurnEngine
+    worker_task: asyncio.Task[None] | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def get_services(request: Request) -> Services:
+    services = request.app.state.services
+    if not isinstance(services, Services):  # only before start-up finished
+        raise RuntimeError("services are not initialised")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

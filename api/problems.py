@@ -1,0 +1,175 @@
+"""RFC 9457 problem details: the one error format of Yatri's HTTP API.
+
+Every problem ``type`` is a stable relative URI (``/problems/<slug>``) that resolves to its
+description on this server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from core.errors import YatriError
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemType(BaseModel):
+    slug: str
+    title: str
+    status: int
+    description: str
+
+
+PROBLEM_TYPES = {
+    p.slug: p
+    for p in (
+        ProblemType(slug="malformed-json", title="Malformed JSON", status=400,
+                    description="The request body is not valid JSON."),
+        ProblemType(slug="validation-error", title="Invalid request", status=422,
+                    description="The request is well-formed but a field is missing or invalid; "
+                    "`errors` lists each one with its location."),
+        ProblemType(slug="invalid-request", title="Invalid request", status=422,
+                    description="The request asks for something that cannot be done as stated."),
+        ProblemType(slug="not-found", title="Not found", status=404,
+                    description="No resource or route at this URL."),
+        ProblemType(slug="method-not-allowed", title="Method not allowed", status=405,
+                    description="The route exists but not for this HTTP method."),
+        ProblemType(slug="payload-too-large", title="Payload too large", status=413,
+                    description="The request body exceeds the server's limit (`max_bytes`)."),
+        ProblemType(slug="unsupported-media-type", title="Unsupported media type", status=415,
+                    description="The body must be sent as application/json."),
+        ProblemType(slug="conflict", title="Conflict", status=409,
+                    description="The request conflicts with work still in progress."),
+        ProblemType(slug="dependency-unavailable", title="A dependency is unavailable", status=503,
+                    description="Redis, Qdrant or Temporal did not answer; retry later."),
+        ProblemType(slug="supplier-error", title="Supplier error", status=502,
+                    description="A supplier (airline, hotel, payment) failed; retry later."),
+        ProblemType(slug="supplier-timeout", title="Supplier timed out", status=504,
+                    description="A supplier did not answer within the deadline."),
+        ProblemType(slug="http-error", title="HTTP error", status=400,
+                    description="The request could not be served as sent."),
+        ProblemType(slug="internal-error", title="Internal error", status=500,
+                    description="Something failed inside Yatri. The request id identifies the "
+                    "log lines that say what; no internals are returned."),
+    )
+}  # fmt: skip
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["/problems/validation-error"])
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Client error"},
+    "5XX": {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "Server error"},
+}
+
+
+def problem_body(
+    *, slug: str, detail: str, status: int | None = None, instance: str | None = None,
+    request_id: str | None = None, **extensions: Any,
+) -> dict[str, Any]:  # fmt: skip
+    known = PROBLEM_TYPES.get(slug, PROBLEM_TYPES["http-error"])
+    body: dict[str, Any] = {
+        "type": f"/problems/{known.slug}",
+        "title": known.title,
+        "status": status or known.status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extensions)
+    return body
+
+
+def problem_response(body: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        content=orjson.dumps(body),
+        status_code=int(body["status"]),
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _request_id(request: Request) -> str | None:
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+_STATUS_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large",
+                 415: "unsupported-media-type"}  # fmt: skip
+
+
+async def _on_yatri_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, YatriError)
+    return problem_response(
+        problem_body(
+            slug=exc.problem_type, detail=exc.detail, status=exc.status,
+            instance=request.url.path, request_id=_request_id(request), **exc.extensions,
+        )
+    )  # fmt: skip
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem_response(
+            problem_body(slug="malformed-json", detail="the request body is not valid JSON",
+                         instance=request.url.path, request_id=_request_id(request))
+        )  # fmt: skip
+    content_type = request.headers.get("content-type", "")
+    if content_type and "json" not in content_type and any(e["loc"] == ["body"] for e in errors):
+        return problem_response(
+            problem_body(slug="unsupported-media-type",
+                         detail=f"send the body as application/json, not {content_type}",
+                         instance=request.url.path, request_id=_request_id(request))
+        )  # fmt: skip
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors)
+    return problem_response(
+        problem_body(slug="validation-error", detail=f"invalid or missing fields: {fields}",
+                     instance=request.url.path, request_id=_request_id(request), errors=errors)
+    )  # fmt: skip
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(
+        problem_body(slug=slug, detail=detail, status=exc.status_code,
+                     instance=request.url.path, request_id=_request_id(request)),
+        headers=getattr(exc, "headers", None),
+    )  # fmt: skip
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    # The handlers only ever receive their registered type; the asserts narrow it for mypy.
+    app.add_exception_handler(YatriError, _on_yatri_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)

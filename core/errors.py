@@ -1,0 +1,76 @@
+"""One error hierarchy for Yatri. Each error knows its problem type, HTTP status and retryability.
+
+Domain code raises these; the API maps them to RFC 9457 problem+json in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class YatriError(Exception):
+    """Base of every error Yatri raises on purpose."""
+
+    problem_type: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+    status: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class InvalidRequestError(YatriError):
+    problem_type = "invalid-request"
+    title = "Invalid request"
+    status = 422
+
+
+class NotFoundError(YatriError):
+    problem_type = "not-found"
+    title = "Not found"
+    status = 404
+
+
+class ConflictError(YatriError):
+    problem_type = "conflict"
+    title = "Conflict"
+    status = 409
+
+
+class DependencyUnavailableError(YatriError):
+    """A platform dependency (Redis, Qdrant, Temporal) did not answer."""
+
+    problem_type = "dependency-unavailable"
+    title = "A dependency is unavailable"
+    status = 503
+    retryable = True
+
+
+class SupplierError(YatriError):
+    """A supplier (airline, hotel, payment) failed; retryable unless it said the request is wrong."""
+
+    problem_type = "supplier-error"
+    title = "Supplier error"
+    status = 502
+    retryable = True
+
+    def __init__(self, detail: str, *, supplier: str, retryable: bool = True, **extensions: Any):
+        super().__init__(detail, supplier=supplier, **extensions)
+        self.supplier = supplier
+        self.is_retryable = retryable
+
+
+class SupplierTimeoutError(SupplierError):
+    problem_type = "supplier-timeout"
+    title = "Supplier timed out"
+    status = 504
+
+
+class StartupError(YatriError):
+    """Yatri cannot start as configured (port in use, data dir locked, missing binary)."""
+
+    problem_type = "startup-error"
+    title = "Cannot start"

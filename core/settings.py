@@ -1,0 +1,102 @@
+"""Yatri's settings: one class, read from the environment (prefix ``YATRI_``) in the app factory."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-in-production"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class UnsafeSettingsError(ValueError):
+    """Raised when a setting is unsafe for the configured environment."""
+
+
+class Settings(BaseSettings):
+    """Every knob Yatri has. The README's settings table lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="YATRI_", extra="ignore", frozen=True)
+
+    env: Environment = Field(default=Environment.DEVELOPMENT, description="Deployment environment.")
+    host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    port: int = Field(default=8000, ge=0, le=65535, description="HTTP port.")
+    data_dir: Path = Field(
+        default=Path(".yatri"),
+        description="Data of the embedded services (Redis, Temporal, Qdrant).",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_SECRET),
+        description="Signs tokens and webhook secrets; must be changed outside development.",
+    )
+    log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool = Field(default=True, description="JSON log lines (false: console format).")
+
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL; unset starts the embedded valkey-server. redis+cluster:// for a cluster.",
+    )
+    qdrant_url: str | None = Field(
+        default=None, description="Qdrant server URL; unset uses embedded Qdrant on disk."
+    )
+    qdrant_api_key: SecretStr | None = Field(default=None, description="Qdrant server API key.")
+    temporal_address: str | None = Field(
+        default=None, description="Temporal frontend host:port; unset starts the dev server."
+    )
+    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    temporal_task_queue: str = Field(default="yatri-bookings", description="Temporal task queue.")
+    run_worker: bool = Field(
+        default=True, description="Run the Temporal worker inside `yatri serve`."
+    )
+
+    session_ttl_s: int = Field(
+        default=86_400, ge=60, description="Conversation lifetime in Redis after the last turn."
+    )
+    session_history_turns: int = Field(
+        default=20, ge=1, le=200, description="Turns of history kept per conversation."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest accepted request body, in bytes."
+    )
+    request_timeout_s: float = Field(
+        default=10.0, gt=0, description="Deadline for one API request, outbound calls included."
+    )
+    shutdown_grace_s: float = Field(
+        default=15.0, gt=0, description="Time given to in-flight requests when stopping."
+    )
+
+    supplier_seed: int = Field(default=2026, description="Seed of the sandbox suppliers' data.")
+    supplier_latency_ms: float = Field(
+        default=120.0, ge=0, description="Mean latency of the sandbox airline supplier."
+    )
+    supplier_error_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of sandbox airline calls that fail."
+    )
+    supplier_timeout_s: float = Field(
+        default=3.0, gt=0, description="Timeout of one airline supplier call."
+    )
+
+    @model_validator(mode="after")
+    def _enforce_safe_outside_development(self) -> Self:
+        if self.env is Environment.DEVELOPMENT:
+            return self
+        secret = self.secret_key.get_secret_value()
+        if not secret or secret == DEFAULT_SECRET or len(secret) < 32:
+            raise UnsafeSettingsError(
+                f"YATRI_SECRET_KEY must be set to a random value of at least 32 characters "
+                f"when YATRI_ENV={self.env.value}"
+            )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT

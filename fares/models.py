@@ -1,0 +1,113 @@
+"""Flight fare search: the query, the offers, and where an answer came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+MAX_PASSENGERS = 9
+BOOKING_HORIZON_DAYS = 361
+IST = ZoneInfo("Asia/Kolkata")
+
+
+class Cabin(StrEnum):
+    ECONOMY = "economy"
+    PREMIUM_ECONOMY = "premium_economy"
+    BUSINESS = "business"
+    FIRST = "first"
+
+
+class FareSource(StrEnum):
+    LIVE = "live"
+    L1 = "l1"
+    L2 = "l2"
+    STALE_FALLBACK = "stale_fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class Passengers:
+    adults: int = 1
+    children: int = 0
+    infants: int = 0
+
+    @property
+    def seated(self) -> int:
+        return self.adults + self.children
+
+    def describe(self) -> str:
+        parts = [f"{self.adults} adult{'s' if self.adults != 1 else ''}"]
+        if self.children:
+            parts.append(f"{self.children} child{'ren' if self.children != 1 else ''}")
+        if self.infants:
+            parts.append(f"{self.infants} infant{'s' if self.infants != 1 else ''}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class FareQuery:
+    """One search. Its ``key`` is what caches and suppliers agree a search is."""
+
+    origin: str
+    destination: str
+    date: dt.date
+    passengers: Passengers = Passengers()
+    cabin: Cabin = Cabin.ECONOMY
+
+    @property
+    def key(self) -> str:
+        p = self.passengers
+        return (
+            f"{self.origin}-{self.destination}:{self.date.isoformat()}:{self.cabin.value}:"
+            f"{p.adults}.{p.children}.{p.infants}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """Money in integer paise (1 INR = 100 paise): no float rounding in prices."""
+
+    base: int
+    taxes: int
+    fees: int
+    currency: str = "INR"
+
+    @property
+    def total(self) -> int:
+        return self.base + self.taxes + self.fees
+
+
+@dataclass(frozen=True, slots=True)
+class FareOffer:
+    offer_id: str
+    origin: str
+    destination: str
+    departure: dt.datetime  # local time at the origin, tz-aware
+    arrival: dt.datetime  # local time at the destination, tz-aware
+    carrier_code: str
+    carrier_name: str
+    flight_number: str
+    cabin: Cabin
+    fare_family: str
+    passengers: Passengers
+    price: Price  # for all passengers together
+    seats_left: int
+    refundable: bool
+    supplier: str
+    fetched_at: dt.datetime
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.arrival - self.departure).total_seconds() // 60)
+
+
+@dataclass(frozen=True, slots=True)
+class FareResult:
+    """Offers for a query, cheapest first, with their provenance and age."""
+
+    query: FareQuery
+    offers: tuple[FareOffer, ...]
+    source: FareSource
+    fetched_at: dt.datetime
+    age_ms: int = 0

@@ -1,0 +1,78 @@
+"""Conversations in Redis: one JSON value per session, with a TTL refreshed on every turn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.exceptions import RedisError
+
+from core.errors import ConflictError, DependencyUnavailableError
+from core.redis_conn import RedisClient
+from sessions.store import Conversation
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class RedisSessionStore:
+    def __init__(
+        self,
+        *,
+        redis: RedisClient,
+        ttl_s: int,
+        prefix: str = "yatri:session:",
+        lock_ttl_ms: int = 15_000,
+        lock_wait_s: float = 5.0,
+    ) -> None:
+        self._redis = redis
+        self._ttl_s = ttl_s
+        self._prefix = prefix
+        self._lock_ttl_ms = lock_ttl_ms
+        self._lock_wait_s = lock_wait_s
+
+    def _key(self, session_id: str) -> str:
+        # Hash tag keeps a session's keys on one cluster slot.
+        return f"{self._prefix}{{{session_id}}}"
+
+    async def load(self, session_id: str) -> Conversation | None:
+        try:
+            raw = await self._redis.get(self._key(session_id))
+        except RedisError as e:
+            raise DependencyUnavailableError("conversation store is unavailable") from e
+        return None if raw is None else Conversation.model_validate_json(raw)
+
+    async def save(self, conversation: Conversation) -> None:
+        try:
+            await self._redis.set(
+                self._key(conversation.session_id), conversation.model_dump_json(), ex=self._ttl_s
+            )
+        except RedisError as e:
+            raise DependencyUnavailableError("conversation store is unavailable") from e
+
+    @asynccontextmanager
+    async def lock(self, session_id: str) -> AsyncIterator[None]:
+        key = self._key(session_id) + ":lock"
+        token = secrets.token_hex(8)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._lock_wait_s
+        try:
+            while not await self._redis.set(key, token, nx=True, px=self._lock_ttl_ms):
+                if loop.time() > deadline:
+                    raise ConflictError(
+                        "another turn of this conversation is still being answered",
+                        session_id=session_id,
+                    )
+                await asyncio.sleep(0.02)
+        except RedisError as e:
+            raise DependencyUnavailableError("conversation store is unavailable") from e
+        try:
+            yield
+        finally:
+            with contextlib.suppress(RedisError):  # the lock's TTL frees it
+                await self._redis.eval(_RELEASE, 1, key, token)

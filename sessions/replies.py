@@ -1,0 +1,71 @@
+"""Reply text for each dialogue action: short sentences that read well and speak well."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.airports import AirportDirectory
+from fares.models import FareOffer, FareResult
+
+CAPABILITIES = (
+    "I can search flights between Indian cities: tell me where from, where to and when, "
+    'for example "flights from Delhi to Mumbai on 5 December for 2 adults".'
+)
+
+QUESTIONS = {
+    "origin": "Where will you be flying from?",
+    "destination": "Where would you like to fly to?",
+    "date": "What date would you like to travel?",
+}
+
+
+def rupees(paise: int) -> str:
+    """₹ with Indian digit grouping (1,23,456)."""
+    rupees_value = paise // 100
+    digits = str(rupees_value)
+    if len(digits) > 3:
+        head, tail = digits[:-3], digits[-3:]
+        groups: list[str] = []
+        while len(head) > 2:
+            groups.insert(0, head[-2:])
+            head = head[:-2]
+        if head:
+            groups.insert(0, head)
+        digits = ",".join(groups) + "," + tail
+    return f"₹{digits}"
+
+
+def place(code: str, airports: AirportDirectory) -> str:
+    airport = airports.get(code)
+    return f"{airport.city} ({code})" if airport else code
+
+
+def long_date(day: dt.date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"
+
+
+def _offer_line(offer: FareOffer) -> str:
+    return (
+        f"{offer.carrier_name} {offer.flight_number}, {offer.departure:%H:%M} to "
+        f"{offer.arrival:%H:%M}, {rupees(offer.price.total)}"
+    )
+
+
+def search_reply(result: FareResult, airports: AirportDirectory) -> str:
+    q = result.query
+    route = f"from {place(q.origin, airports)} to {place(q.destination, airports)}"
+    when = f"on {long_date(q.date)} for {q.passengers.describe()}"
+    cabin = "" if q.cabin.value == "economy" else f" in {q.cabin.value.replace('_', ' ')}"
+    if not result.offers:
+        return f"I couldn't find any flights {route}{cabin} {when}. Would you like another date?"
+    by_flight: dict[str, FareOffer] = {}
+    for offer in result.offers:  # cheapest first, so the first offer per flight is its lowest
+        by_flight.setdefault(offer.flight_number, offer)
+    cheapest = list(by_flight.values())
+    lines = [
+        f"I found {len(cheapest)} flights {route}{cabin} {when}.",
+        f"Cheapest: {_offer_line(cheapest[0])}.",
+    ]
+    if len(cheapest) > 1:
+        lines.append("Also: " + "; ".join(_offer_line(o) for o in cheapest[1:3]) + ".")
+    return " ".join(lines)

@@ -1,0 +1,41 @@
+"""The conversation store port: only what the turn engine needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class TurnRecord(BaseModel):
+    role: Literal["traveller", "yatri"]
+    text: str  # redacted before it is stored
+    at: dt.datetime
+    intent: str | None = None
+
+
+class Conversation(BaseModel):
+    """A conversation as stored: its slots so far and a bounded, redacted history."""
+
+    session_id: str
+    channel: str = "chat"
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    turns: int = 0
+    last_intent: str | None = None
+    slots: dict[str, Any] = Field(default_factory=dict)
+    history: list[TurnRecord] = Field(default_factory=list)
+
+
+class SessionStore(Protocol):
+    async def load(self, session_id: str) -> Conversation | None: ...
+
+    async def save(self, conversation: Conversation) -> None:
+        """Store ``conversation``; it expires after the store's TTL without another save."""
+        ...
+
+    def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
+        """Serialise turns of one conversation across processes."""
+        ...

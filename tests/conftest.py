@@ -1,0 +1,77 @@
+"""Shared fixtures: one real embedded Redis and one real Temporal dev server per test session,
+started by the same launcher `yatri serve` uses."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from core.embedded import EmbeddedTemporal, EmbeddedValkey, Endpoints
+from core.logging import configure_logging
+from core.settings import Settings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedValkey]:
+    server = EmbeddedValkey(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTemporal]:
+    server = EmbeddedTemporal(tmp_path_factory.mktemp("temporal"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logging() -> None:
+    configure_logging(level="INFO", json=True)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        supplier_latency_ms=5,
+        # A queue per test keeps one test's worker from taking another's tasks.
+        temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
+    )
+
+
+@pytest.fixture
+def endpoints(
+    redis_server: EmbeddedValkey, temporal_server: EmbeddedTemporal, settings: Settings
+) -> Endpoints:
+    return Endpoints(
+        redis_url=redis_server.url,
+        temporal_address=temporal_server.address,
+        qdrant_url=None,
+        qdrant_path=settings.data_dir / "qdrant",
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, endpoints: Endpoints) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, endpoints=endpoints)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://yatri.test") as c:
+        yield c
