@@ -36,12 +36,16 @@ def _settings(**overrides: Any) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as e:
         lines = [f"  {'.'.join(map(str, x['loc'])) or 'settings'}: {x['msg']}" for x in e.errors()]
-        err.print("[red]yatri: invalid settings[/red]\n" + "\n".join(lines), highlight=False)
+        err.print(
+            "[red]yatri: invalid settings[/red]\n" + "\n".join(lines),
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(2) from e
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]yatri: {message}[/red]", highlight=False)
+    err.print(f"[red]yatri: {message}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -81,6 +85,10 @@ def serve(
             )
         )
         log.info("listening", host=settings.host, port=sock.getsockname()[1])
+        # uvicorn re-raises the stop signal once it has drained; note it instead, so that the
+        # embedded servers are still stopped in order below and the exit status is 0.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: None)
         server.run(sockets=[sock])
         started = server.started
     except StartupError as e:
@@ -232,7 +240,7 @@ def doctor(
             f"{check.latency_ms:.1f}" if check.latency_ms is not None else "",
             check.detail or "",
         )
-    Console().print(table)
+    Console(width=160).print(table)
     if any(c.status != "ok" for c in checks.values()):
         raise typer.Exit(1)
 

@@ -53,6 +53,9 @@ PROBLEM_TYPES = {
                     description="A supplier (airline, hotel, payment) failed; retry later."),
         ProblemType(slug="supplier-timeout", title="Supplier timed out", status=504,
                     description="A supplier did not answer within the deadline."),
+        ProblemType(slug="deadline-exceeded", title="Deadline exceeded", status=504,
+                    description="Yatri could not answer within the request deadline "
+                    "(`YATRI_REQUEST_TIMEOUT_S`); retry."),
         ProblemType(slug="http-error", title="HTTP error", status=400,
                     description="The request could not be served as sent."),
         ProblemType(slug="internal-error", title="Internal error", status=500,

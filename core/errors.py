@@ -40,6 +40,15 @@ class ConflictError(YatriError):
     status = 409
 
 
+class DeadlineExceededError(YatriError):
+    """The request's own deadline passed before Yatri could answer."""
+
+    problem_type = "deadline-exceeded"
+    title = "Deadline exceeded"
+    status = 504
+    retryable = True
+
+
 class DependencyUnavailableError(YatriError):
     """A platform dependency (Redis, Qdrant, Temporal) did not answer."""
 

@@ -36,7 +36,9 @@ async def test_flight_search_turn_returns_fares(client: httpx.AsyncClient) -> No
         assert (fare["from"], fare["to"]) == ("DEL", "BOM")
         assert fare["carrier"] and fare["flight_number"].startswith(fare["carrier_code"])
         price = fare["price"]
-        assert price["total_paise"] == price["base_paise"] + price["taxes_paise"] + price["fees_paise"]
+        assert (
+            price["total_paise"] == price["base_paise"] + price["taxes_paise"] + price["fees_paise"]
+        )
         assert price["total_paise"] > 100_000  # more than ₹1,000
         assert dt.datetime.fromisoformat(fare["departure"]).date() == _next(5, 12)
     totals = [f["price"]["total_paise"] for f in fares]
@@ -104,7 +106,9 @@ async def test_session_is_stored_in_redis_with_ttl(
     client: httpx.AsyncClient, endpoints: Endpoints, settings: Settings
 ) -> None:
     body = (
-        await client.post("/v1/chat", json={"text": "Chennai to Kolkata tomorrow, call me on 9876543210"})
+        await client.post(
+            "/v1/chat", json={"text": "Chennai to Kolkata tomorrow, call me on 9876543210"}
+        )
     ).json()
     redis = connect_redis(endpoints.redis_url)
     try:
@@ -127,7 +131,9 @@ async def test_session_survives_an_app_restart(settings: Settings, endpoints: En
                 result: dict[str, object] = (await c.post("/v1/chat", json=payload)).json()
                 return result
 
-    first = await turn(create_app(settings, endpoints=endpoints), {"text": "Hyderabad to Jaipur on 10 Feb"})
+    first = await turn(
+        create_app(settings, endpoints=endpoints), {"text": "Hyderabad to Jaipur on 10 Feb"}
+    )
     second = await turn(
         create_app(settings, endpoints=endpoints),
         {"session_id": str(first["session_id"]), "text": "for 3 adults"},
@@ -139,3 +145,16 @@ async def test_client_session_id_is_validated(client: httpx.AsyncClient) -> None
     r = await client.post("/v1/chat", json={"session_id": "../../etc", "text": "hi"})
     assert r.status_code == 422
     assert r.headers["content-type"] == "application/problem+json"
+
+
+async def test_request_deadline_gives_a_504_problem(settings: Settings, endpoints: Endpoints) -> None:
+    slow = settings.model_copy(
+        update={"request_timeout_s": 0.2, "supplier_latency_ms": 3000, "supplier_timeout_s": 10}
+    )
+    app = create_app(slow, endpoints=endpoints)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            r = await c.post("/v1/chat", json={"text": "flights from Delhi to Goa tomorrow"})
+    assert r.status_code == 504
+    assert r.json()["type"] == "/problems/deadline-exceeded"

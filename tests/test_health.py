@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx
 
 from api.app import create_app
@@ -58,5 +57,3 @@ async def test_livez_and_metrics(client: httpx.AsyncClient) -> None:
     text = (await client.get("/metrics")).text
     assert 'yatri_http_requests_total{method="POST",route="/v1/chat",status="200"}' in text
     assert 'yatri_turns_total{channel="chat",intent="greet"}' in text
-
-

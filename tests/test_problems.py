@@ -52,7 +52,9 @@ async def test_oversized_chunked_body_without_length(client: httpx.AsyncClient) 
         for _ in range(40):
             yield b"x" * 65_536
 
-    r = await client.post("/v1/chat", content=chunks(), headers={"content-type": "application/json"})
+    r = await client.post(
+        "/v1/chat", content=chunks(), headers={"content-type": "application/json"}
+    )
     _assert_problem(r, 413, "payload-too-large")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
+from core.errors import DeadlineExceededError
 
 router = APIRouter(prefix="/v1", tags=["conversation"])
 
@@ -58,9 +60,15 @@ class ChatResponse(BaseModel):
     },
 )
 async def chat(body: ChatRequest, services: ServicesDep) -> ChatResponse:
-    result = await services.engine.handle(
-        text=body.text, session_id=body.session_id, channel="chat"
-    )
+    try:
+        async with asyncio.timeout(services.settings.request_timeout_s):
+            result = await services.engine.handle(
+                text=body.text, session_id=body.session_id, channel="chat"
+            )
+    except TimeoutError as e:
+        raise DeadlineExceededError(
+            f"no answer within {services.settings.request_timeout_s:g} s"
+        ) from e
     return ChatResponse(
         session_id=result.session_id,
         reply=result.reply,
