@@ -12,7 +12,10 @@ Generation-only dependencies (not needed by the Yatri runtime):
     pip install python-docx reportlab pypdf
 
 Usage (from anywhere):
-    python examples/policies/_build/build_binary_docs.py
+    python examples/policies/_build/build_binary_docs.py [--force-bad]
+
+Output is byte-reproducible (fixed PDF/zip timestamps), except _bad/encrypted.pdf,
+which is only rewritten when missing or when --force-bad is given.
 """
 from __future__ import annotations
 
@@ -153,7 +156,28 @@ def build_docx(meta: dict, blocks: list[tuple], out: Path | io.BytesIO) -> None:
                     if r == 0:
                         for run in cell.paragraphs[0].runs:
                             run.bold = True
-    doc.save(out)
+    buf = io.BytesIO()
+    doc.save(buf)
+    data = _normalise_zip(buf.getvalue())
+    if isinstance(out, io.BytesIO):
+        out.write(data)
+    else:
+        Path(out).write_bytes(data)
+
+
+def _normalise_zip(data: bytes) -> bytes:
+    """Rewrite the DOCX zip with fixed timestamps so rebuilds are byte-identical."""
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, src.read(item.filename))
+    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- PDF
@@ -231,9 +255,6 @@ def build_pdf(meta: dict, blocks: list[tuple], out: Path) -> None:
 
 # --------------------------------------------------------------------------- _bad fixtures
 def build_bad() -> None:
-    from pypdf import PdfReader, PdfWriter
-    from reportlab.pdfgen import canvas
-
     BAD_DIR.mkdir(exist_ok=True)
     # 1. empty markdown file
     (BAD_DIR / "empty.md").write_bytes(b"")
@@ -243,7 +264,28 @@ def build_bad() -> None:
     garbage = bytes(rng.randrange(256) for _ in range(2048))
     (BAD_DIR / "corrupt.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + garbage)
 
-    # 3. password-protected PDF (user password: yatri-secret)
+    # 3. password-protected PDF (user password: yatri-secret). pypdf encryption
+    #    uses random salts, so it is only rebuilt when missing or with --force-bad.
+    if (BAD_DIR / "encrypted.pdf").exists() and "--force-bad" not in sys.argv:
+        pass
+    else:
+        _write_encrypted_pdf()
+
+    # 4. truncated DOCX: a valid DOCX cut to 40% of its length
+    meta = {"doc_id": "broken-docx", "title": "Broken document", "vertical": "general",
+            "supplier": "", "language": "en", "version": "1", "effective_date": "2025-01-01"}
+    blocks = [("h", 1, "Broken document"),
+              ("p", "This document was truncated on purpose to test per-file ingest errors.")]
+    buf = io.BytesIO()
+    build_docx(meta, blocks, buf)
+    data = buf.getvalue()
+    (BAD_DIR / "broken.docx").write_bytes(data[: int(len(data) * 0.4)])
+
+
+def _write_encrypted_pdf() -> None:
+    from pypdf import PdfReader, PdfWriter
+    from reportlab.pdfgen import canvas
+
     buf = io.BytesIO()
     c = canvas.Canvas(buf, invariant=1)
     c.setTitle("Confidential supplier rate sheet")
@@ -257,16 +299,6 @@ def build_bad() -> None:
                    algorithm="AES-128")
     with open(BAD_DIR / "encrypted.pdf", "wb") as fh:
         writer.write(fh)
-
-    # 4. truncated DOCX: a valid DOCX cut to 40% of its length
-    meta = {"doc_id": "broken-docx", "title": "Broken document", "vertical": "general",
-            "supplier": "", "language": "en", "version": "1", "effective_date": "2025-01-01"}
-    blocks = [("h", 1, "Broken document"),
-              ("p", "This document was truncated on purpose to test per-file ingest errors.")]
-    buf = io.BytesIO()
-    build_docx(meta, blocks, buf)
-    data = buf.getvalue()
-    (BAD_DIR / "broken.docx").write_bytes(data[: int(len(data) * 0.4)])
 
 
 def main() -> int:
