@@ -147,7 +147,9 @@ async def test_client_session_id_is_validated(client: httpx.AsyncClient) -> None
     assert r.headers["content-type"] == "application/problem+json"
 
 
-async def test_request_deadline_gives_a_504_problem(settings: Settings, endpoints: Endpoints) -> None:
+async def test_request_deadline_gives_a_504_problem(
+    settings: Settings, endpoints: Endpoints
+) -> None:
     slow = settings.model_copy(
         update={"request_timeout_s": 0.2, "supplier_latency_ms": 3000, "supplier_timeout_s": 10}
     )
