@@ -8,21 +8,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from rag.edge import EdgeStore
 
-from api.deps import Services
+from api.deps import HealthCheckedStore, Knowledge, Services
 from api.middleware import RequestContextMiddleware
 from api.problems import install_problem_handlers
-from api.routes import chat, health, problems
+from api.routes import chat, health, knowledge, problems
 from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
 from core.airports import load_airports
 from core.embedded import Endpoints
 from core.logging import get_logger
-from core.redis_conn import connect_redis
+from core.redis_conn import RedisClient, connect_redis
 from core.settings import Settings
 from fares.service import FareService
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
+from ingest.pipeline import IngestService
+from rag.answers import AnswerService
+from rag.catalog import DocumentCatalog, EmbeddingCache
+from rag.embeddings import EmbeddingPool, OnnxMiniLM
+from rag.llm import LlmAnswerWriter
 from rag.qdrant import QdrantStore
+from rag.retrieval import Retriever
 from sessions.engine import TurnEngine
 from sessions.redis_store import RedisSessionStore
 
@@ -38,13 +45,10 @@ resolves under `/problems`. Every response carries an `x-request-id` header.
 @asynccontextmanager
 async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[Services]:
     airports = await asyncio.to_thread(load_airports)
+    embedder = await asyncio.to_thread(OnnxMiniLM.load)
     redis = connect_redis(endpoints.redis_url)
-    qdrant = await asyncio.to_thread(
-        QdrantStore.open,
-        url=endpoints.qdrant_url,
-        path=endpoints.qdrant_path,
-        api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
-    )
+    store = await asyncio.to_thread(open_vector_store, settings, endpoints)
+    embeddings = EmbeddingPool(embedder)
     try:
         temporal = await connect_temporal(
             endpoints.temporal_address, namespace=settings.temporal_namespace
@@ -65,15 +69,19 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
             airports=airports,
             history_turns=settings.session_history_turns,
         )
+        await store.ensure_collection(dense_dim=embedder.dimension)
+        knowledge = build_knowledge(
+            settings=settings, store=store, redis=redis, embeddings=embeddings
+        )
         services = Services(
             settings=settings,
             endpoints=endpoints,
             airports=airports,
             redis=redis,
-            qdrant=qdrant,
             temporal=temporal,
             fares=fares,
             engine=engine,
+            knowledge=knowledge,
         )
         services.extras["airline"] = supplier
         worker = None
@@ -88,9 +96,59 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
                     await worker.shutdown()
                 with contextlib.suppress(Exception):
                     await services.worker_task
+            await knowledge.ingest.drain()
     finally:
-        await qdrant.close()
+        await store.close()
         await redis.aclose()
+        embeddings.close()
+
+
+def open_vector_store(settings: Settings, endpoints: Endpoints) -> HealthCheckedStore:
+    """A Qdrant server when a URL is set; otherwise the embedded engine the settings name."""
+    if endpoints.qdrant_url or settings.vector_engine == "qdrant-local":
+        return QdrantStore.open(
+            url=endpoints.qdrant_url,
+            path=endpoints.qdrant_path,
+            api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
+            collection=settings.qdrant_collection,
+        )
+    return EdgeStore.open(
+        endpoints.qdrant_path.with_name("qdrant-edge"), collection=settings.qdrant_collection
+    )
+
+
+def build_knowledge(
+    *, settings: Settings, store: HealthCheckedStore, redis: RedisClient, embeddings: EmbeddingPool
+) -> Knowledge:
+    catalog = DocumentCatalog(redis, namespace=settings.redis_namespace)
+    cache = EmbeddingCache(redis, model_id=embeddings.embedder.model_id)
+    retriever = Retriever(store=store, catalog=catalog, embeddings=embeddings, cache=cache)
+    return Knowledge(
+        store=store,
+        catalog=catalog,
+        embeddings=embeddings,
+        ingest=IngestService(
+            store=store,
+            catalog=catalog,
+            embeddings=embeddings,
+            cache=cache,
+            retire_grace_s=settings.retire_grace_s,
+        ),
+        retriever=retriever,
+        answers=AnswerService(
+            retriever=retriever,
+            embeddings=embeddings,
+            confidence_floor=settings.answer_confidence_floor,
+            writer=LlmAnswerWriter(
+                base_url=settings.llm_base_url,
+                model=settings.llm_model,
+                api_key=settings.llm_api_key.get_secret_value(),
+                embeddings=embeddings,
+            )
+            if settings.llm_base_url
+            else None,
+        ),
+    )
 
 
 def create_app(settings: Settings, *, endpoints: Endpoints) -> FastAPI:
@@ -111,6 +169,7 @@ def create_app(settings: Settings, *, endpoints: Endpoints) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(knowledge.router)
     app.include_router(problems.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 from temporalio.client import Client as TemporalClient
@@ -15,7 +15,8 @@ from core.airports import AirportDirectory
 from core.errors import YatriError
 from core.redis_conn import RedisClient, redis_health
 from core.telemetry import DEPENDENCY_UP
-from rag.qdrant import QdrantStore
+from rag.embeddings import EmbeddingPool
+from rag.qdrant import QdrantHealth
 
 CHECK_TIMEOUT_S = 3.0
 
@@ -32,7 +33,11 @@ async def check_redis(redis: RedisClient) -> Check:
     return Check(status="ok", latency_ms=round(health.latency_ms, 2), version=health.version)
 
 
-async def check_qdrant(qdrant: QdrantStore) -> Check:
+class _HasHealth(Protocol):
+    async def health(self) -> QdrantHealth: ...
+
+
+async def check_qdrant(qdrant: _HasHealth) -> Check:
     health = await qdrant.health()
     return Check(
         status="ok",
@@ -56,15 +61,19 @@ async def check_temporal(
     )
 
 
-async def check_models(airports: AirportDirectory) -> Check:
+async def check_models(airports: AirportDirectory, embeddings: EmbeddingPool | None) -> Check:
     started = time.perf_counter()
     count = len(airports.by_code)
     if count == 0:
         return Check(status="fail", detail="airport gazetteer is empty")
+    detail = f"airport gazetteer: {count} airports"
+    if embeddings is not None:
+        vector = await embeddings.embed(["readiness probe"])
+        if vector.shape != (1, embeddings.embedder.dimension):
+            return Check(status="fail", detail="the embedding model gave a wrong shape")
+        detail += f"; embeddings: {embeddings.embedder.model_id}"
     return Check(
-        status="ok",
-        latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        detail=f"airport gazetteer: {count} airports",
+        status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2), detail=detail
     )
 
 

@@ -14,17 +14,17 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from api.app import create_app
+from api.app import create_app, open_vector_store
 from api.checks import Check, check_models, check_qdrant, check_redis, check_temporal, run_check
+from api.content_cli import docs_cli, ingest
 from bookings.temporal import connect_temporal, probe_worker
 from bookings.worker import build_worker
 from core.airports import load_airports
-from core.embedded import DataDirLock, EmbeddedRuntime, bind_socket, read_runtime
+from core.embedded import DataDirLock, EmbeddedRuntime, Endpoints, bind_socket, read_runtime
 from core.errors import StartupError, YatriError
 from core.logging import configure_logging, get_logger
 from core.redis_conn import connect_redis
 from core.settings import Settings
-from rag.qdrant import QdrantStore
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Yatri, the travel assistant.")
 err = Console(stderr=True)
@@ -176,7 +176,15 @@ async def _doctor_checks(settings: Settings) -> dict[str, Check]:
 
     if settings.qdrant_url or not serving:
         try:
-            store = QdrantStore.open(url=settings.qdrant_url, path=settings.data_dir / "qdrant")
+            store = open_vector_store(
+                settings,
+                Endpoints(
+                    redis_url="",
+                    temporal_address="",
+                    qdrant_url=settings.qdrant_url,
+                    qdrant_path=settings.data_dir / "qdrant",
+                ),
+            )
         except StartupError as e:
             checks["qdrant"] = Check(status="fail", detail=e.detail)
         else:
@@ -216,7 +224,7 @@ async def _doctor_checks(settings: Settings) -> dict[str, Check]:
         )
 
     airports = await asyncio.to_thread(load_airports)
-    checks.update([await run_check("models", lambda: check_models(airports))])
+    checks.update([await run_check("models", lambda: check_models(airports, None))])
     return checks
 
 
@@ -243,6 +251,10 @@ def doctor(
     Console(width=160).print(table)
     if any(c.status != "ok" for c in checks.values()):
         raise typer.Exit(1)
+
+
+cli.command("ingest")(ingest)
+cli.add_typer(docs_cli, name="docs")
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from temporalio.client import Client as TemporalClient
@@ -14,8 +14,28 @@ from core.embedded import Endpoints
 from core.redis_conn import RedisClient
 from core.settings import Settings
 from fares.service import FareService
-from rag.qdrant import QdrantStore
+from ingest.pipeline import IngestService
+from rag.answers import AnswerService
+from rag.catalog import DocumentCatalog
+from rag.embeddings import EmbeddingPool
+from rag.qdrant import QdrantHealth
+from rag.retrieval import Retriever
+from rag.store import VectorStore
 from sessions.engine import TurnEngine
+
+
+class HealthCheckedStore(VectorStore, Protocol):
+    async def health(self) -> QdrantHealth: ...
+
+
+@dataclass(slots=True)
+class Knowledge:
+    store: HealthCheckedStore
+    catalog: DocumentCatalog
+    embeddings: EmbeddingPool
+    ingest: IngestService
+    retriever: Retriever
+    answers: AnswerService
 
 
 @dataclass(slots=True)
@@ -24,10 +44,10 @@ class Services:
     endpoints: Endpoints
     airports: AirportDirectory
     redis: RedisClient
-    qdrant: QdrantStore
     temporal: TemporalClient
     fares: FareService
     engine: TurnEngine
+    knowledge: Knowledge
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

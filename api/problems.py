@@ -37,6 +37,14 @@ PROBLEM_TYPES = {
                     "`errors` lists each one with its location."),
         ProblemType(slug="invalid-request", title="Invalid request", status=422,
                     description="The request asks for something that cannot be done as stated."),
+        ProblemType(slug="unauthorized", title="Unauthorized", status=401,
+                    description="Send `Authorization: Bearer <key or token>` with a credential "
+                    "that has the scope this endpoint needs."),
+        ProblemType(slug="forbidden", title="Forbidden", status=403,
+                    description="The credential is not valid for this endpoint or lacks its scope."),
+        ProblemType(slug="invalid-document", title="Invalid document", status=422,
+                    description="A file could not be ingested; `reason` says why (empty, "
+                    "encrypted, corrupt, unsupported_format, bad_metadata, too_large)."),
         ProblemType(slug="not-found", title="Not found", status=404,
                     description="No resource or route at this URL."),
         ProblemType(slug="method-not-allowed", title="Method not allowed", status=405,

@@ -28,6 +28,18 @@ class InvalidRequestError(YatriError):
     status = 422
 
 
+class UnauthorizedError(YatriError):
+    problem_type = "unauthorized"
+    title = "Unauthorized"
+    status = 401
+
+
+class ForbiddenError(YatriError):
+    problem_type = "forbidden"
+    title = "Forbidden"
+    status = 403
+
+
 class NotFoundError(YatriError):
     problem_type = "not-found"
     title = "Not found"

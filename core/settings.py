@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me-in-production"
+DEFAULT_CONTENT_KEY = "dev-content-key"
 
 
 class Environment(StrEnum):
@@ -74,6 +75,33 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="Time given to in-flight requests when stopping."
     )
 
+    content_api_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_CONTENT_KEY),
+        description="Bearer key of the content team's document API; must be changed outside development.",
+    )
+    vector_engine: Literal["edge", "qdrant-local"] = Field(
+        default="edge",
+        description="Embedded vector engine when YATRI_QDRANT_URL is unset: qdrant-edge or qdrant-client local mode.",
+    )
+    qdrant_collection: str = Field(default="policies", description="Collection of policy chunks.")
+    redis_namespace: str = Field(
+        default="yatri", pattern=r"^[a-z0-9_-]{1,32}$", description="Prefix of Yatri's Redis keys."
+    )
+    answer_confidence_floor: float = Field(
+        default=0.45, ge=0, le=1, description='Below this similarity an answer is "I don\'t know".'
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint for generated answers; unset: extractive answers.",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name at YATRI_LLM_BASE_URL.")
+    llm_api_key: SecretStr = Field(
+        default=SecretStr("none"), description="Key for the LLM endpoint."
+    )
+    retire_grace_s: float = Field(
+        default=5.0, ge=0, description="How long a replaced document version stays searchable."
+    )
+
     supplier_seed: int = Field(default=2026, description="Seed of the sandbox suppliers' data.")
     supplier_latency_ms: float = Field(
         default=120.0, ge=0, description="Mean latency of the sandbox airline supplier."
@@ -93,6 +121,12 @@ class Settings(BaseSettings):
         if not secret or secret == DEFAULT_SECRET or len(secret) < 32:
             raise UnsafeSettingsError(
                 f"YATRI_SECRET_KEY must be set to a random value of at least 32 characters "
+                f"when YATRI_ENV={self.env.value}"
+            )
+        content_key = self.content_api_key.get_secret_value()
+        if content_key == DEFAULT_CONTENT_KEY or len(content_key) < 32:
+            raise UnsafeSettingsError(
+                f"YATRI_CONTENT_API_KEY must be set to a random value of at least 32 characters "
                 f"when YATRI_ENV={self.env.value}"
             )
         return self

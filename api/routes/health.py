@@ -37,7 +37,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     checks = dict(
         await asyncio.gather(
             run_check("redis", lambda: check_redis(services.redis)),
-            run_check("qdrant", lambda: check_qdrant(services.qdrant)),
+            run_check("qdrant", lambda: check_qdrant(services.knowledge.store)),
             run_check(
                 "temporal",
                 lambda: check_temporal(
@@ -46,7 +46,10 @@ async def readyz(services: ServicesDep) -> JSONResponse:
                     in_process=services.settings.run_worker,
                 ),
             ),
-            run_check("models", lambda: check_models(services.airports)),
+            run_check(
+                "models",
+                lambda: check_models(services.airports, services.knowledge.embeddings),
+            ),
         )
     )
     ok = all(c.status == "ok" for c in checks.values())

@@ -1,0 +1,178 @@
+"""`yatri ingest` and `yatri docs`: the content team's commands, over the HTTP API of a running
+Yatri (the same path an upload from a browser takes)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+SUPPORTED = {".pdf", ".html", ".htm", ".md", ".markdown", ".docx", ".txt"}
+
+docs_cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Policy documents.")
+out = Console(width=160)
+err = Console(stderr=True)
+
+UrlOption = Annotated[
+    str, typer.Option(envvar="YATRI_URL", help="Base URL of a running Yatri [YATRI_URL].")
+]
+KeyOption = Annotated[
+    str,
+    typer.Option(envvar="YATRI_CONTENT_API_KEY", help="Content-team key [YATRI_CONTENT_API_KEY]."),
+]
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_KEY = "dev-content-key"
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """Files named directly, and the supported files under folders named. Inside folders,
+    hidden names, names starting with "_" and READMEs (notes for people) are skipped."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                parts = child.relative_to(path).parts
+                if any(p.startswith((".", "_")) for p in parts) or not child.is_file():
+                    continue
+                if child.suffix.lower() in SUPPORTED and not child.name.lower().startswith(
+                    "readme"
+                ):
+                    found.append(child)
+        else:
+            found.append(path)
+    return found
+
+
+def _client(url: str, key: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=120)
+
+
+def _fail(response: httpx.Response) -> typer.Exit:
+    try:
+        detail = response.json().get("detail", response.text)
+    except ValueError:
+        detail = response.text
+    err.print(f"[red]yatri: {response.status_code} {detail}[/red]", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = DEFAULT_KEY,
+    prune: Annotated[
+        bool, typer.Option(help="Delete documents that came from these folders but are gone.")
+    ] = False,
+) -> None:
+    """Ingest policy documents; prints a summary with the reason for every failure."""
+    files = collect(paths)
+    rows: list[dict[str, Any]] = []
+    with (
+        _client(url, api_key) as client,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
+        ) as progress,
+    ):
+        task = progress.add_task("ingesting", total=len(files))
+        for path in files:
+            progress.update(task, description=f"ingesting {path.name[:40]:<40}")
+            if not path.exists():
+                rows.append({"filename": str(path), "outcome": "failed", "reason": "not_found",
+                             "detail": "no such file"})  # fmt: skip
+                progress.advance(task)
+                continue
+            try:
+                r = client.post(
+                    "/v1/documents",
+                    files={"files": (path.name, path.read_bytes())},
+                    data={"source_uri": path.resolve().as_uri()},
+                )
+            except httpx.HTTPError as e:
+                err.print(f"[red]yatri: cannot reach {url}: {e}[/red]", soft_wrap=True)
+                raise typer.Exit(1) from e
+            if r.status_code != 200:
+                raise _fail(r)
+            rows.extend(r.json()["results"])
+            progress.advance(task)
+        if prune:
+            rows.extend(_prune(client, paths, files))
+    _summary(rows)
+    if any(r["outcome"] == "failed" for r in rows):
+        raise typer.Exit(1)
+
+
+def _prune(client: httpx.Client, paths: list[Path], files: list[Path]) -> list[dict[str, Any]]:
+    folders = [p.resolve().as_uri() + "/" for p in paths if p.is_dir()]
+    present = {f.resolve().as_uri() for f in files}
+    r = client.get("/v1/documents")
+    if r.status_code != 200:
+        raise _fail(r)
+    gone = []
+    for doc in r.json():
+        uri = doc["source_uri"]
+        if any(uri.startswith(f) for f in folders) and uri not in present:
+            deleted = client.delete(f"/v1/documents/{doc['doc_id']}")
+            if deleted.status_code not in (204, 404):
+                raise _fail(deleted)
+            gone.append({"filename": uri.rsplit("/", 1)[-1], "outcome": "deleted",
+                         "doc_id": doc["doc_id"], "chunks": doc["chunks"]})  # fmt: skip
+    return gone
+
+
+def _summary(rows: list[dict[str, Any]]) -> None:
+    counts = Counter(r["outcome"] for r in rows)
+    table = Table(title="ingest summary")
+    for column in ("file", "outcome", "doc_id", "version", "chunks", "flagged", "reason"):
+        table.add_column(column)
+    colours = {"failed": "red", "added": "green", "updated": "cyan", "deleted": "yellow"}
+    for r in rows:
+        colour = colours.get(r["outcome"], "white")
+        reason = f"{r.get('reason')}: {r.get('detail')}" if r["outcome"] == "failed" else ""
+        table.add_row(
+            r["filename"], f"[{colour}]{r['outcome']}[/{colour}]", r.get("doc_id") or "",
+            str(r.get("version") or ""), str(r.get("chunks") or ""),
+            str(r.get("flagged_chunks") or ""), reason,
+        )  # fmt: skip
+    out.print(table)
+    out.print(
+        " ".join(
+            f"{k}={counts.get(k, 0)}"
+            for k in ("added", "updated", "unchanged", "deleted", "failed")
+        )
+    )
+
+
+@docs_cli.command("list")
+def list_docs(url: UrlOption = DEFAULT_URL, api_key: KeyOption = DEFAULT_KEY) -> None:
+    """Every document in the catalog."""
+    with _client(url, api_key) as client:
+        r = client.get("/v1/documents")
+    if r.status_code != 200:
+        raise _fail(r)
+    table = Table(title="documents")
+    for column in ("doc_id", "vertical", "version", "effective", "chunks", "flagged", "title"):
+        table.add_column(column)
+    for d in r.json():
+        table.add_row(d["doc_id"], d["vertical"], str(d["version"]), d["effective_date"] or "",
+                      str(d["chunks"]), str(d["flagged_chunks"]), d["title"])  # fmt: skip
+    out.print(table)
+
+
+@docs_cli.command("delete")
+def delete_doc(
+    doc_id: Annotated[str, typer.Argument(help="The document to remove.")],
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = DEFAULT_KEY,
+) -> None:
+    """Remove a document from retrieval at once."""
+    with _client(url, api_key) as client:
+        r = client.delete(f"/v1/documents/{doc_id}")
+    if r.status_code != 204:
+        raise _fail(r)
+    out.print(f"deleted {doc_id}")

@@ -1,0 +1,170 @@
+"""Policy knowledge: answers for travellers; document management for the content team."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import ContentActor
+from api.deps import ServicesDep
+from api.problems import PROBLEM_RESPONSES
+from core.errors import NotFoundError
+from core.logging import get_logger
+from rag.answers import Answer
+from rag.store import SearchFilter
+
+router = APIRouter(prefix="/v1", tags=["policy knowledge"])
+log = get_logger("yatri.audit")
+
+MAX_FILES_PER_UPLOAD = 50
+
+
+class AnswerFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    vertical: Literal["flights", "hotels", "buses", "trains", "general"] | None = None
+    supplier: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2}$")
+
+
+class AnswerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=3, max_length=1000)
+    filters: AnswerFilters | None = None
+
+
+class CitationOut(BaseModel):
+    document: str
+    title: str
+    section: str
+    version: int
+    uri: str
+    quote: str
+
+
+class AnswerResponse(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    confidence: float
+    grounded: bool
+    closest: list[CitationOut] = []
+
+
+def _filter(filters: AnswerFilters | None) -> SearchFilter:
+    if filters is None:
+        return SearchFilter()
+    return SearchFilter(
+        verticals=(filters.vertical,) if filters.vertical else (),
+        suppliers=(filters.supplier,) if filters.supplier else (),
+        languages=(filters.language,) if filters.language else (),
+    )
+
+
+def _out(answer: Answer) -> AnswerResponse:
+    return AnswerResponse.model_validate(answer, from_attributes=True)
+
+
+@router.post(
+    "/answers",
+    response_model=AnswerResponse,
+    responses=PROBLEM_RESPONSES,
+    summary="Answer a policy question from the current documents, with citations",
+)
+async def answers(body: AnswerRequest, services: ServicesDep) -> AnswerResponse:
+    return _out(
+        await services.knowledge.answers.answer(body.question, filter=_filter(body.filters))
+    )
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    title: str
+    vertical: str
+    supplier: str | None
+    language: str
+    version: int
+    effective_date: dt.date | None
+    supersedes: str | None
+    source_uri: str
+    format: str
+    chunks: int
+    flagged_chunks: int
+    ingested_at: dt.datetime
+
+
+class FileResultOut(BaseModel):
+    filename: str
+    outcome: Literal["added", "updated", "unchanged", "deleted", "failed"]
+    doc_id: str | None = None
+    version: int | None = None
+    chunks: int = 0
+    flagged_chunks: int = 0
+    reason: str | None = None
+    detail: str | None = None
+
+
+class UploadResponse(BaseModel):
+    results: list[FileResultOut]
+
+
+@router.post(
+    "/documents",
+    response_model=UploadResponse,
+    responses=PROBLEM_RESPONSES,
+    summary="Upload policy documents (PDF, HTML, Markdown, DOCX, text); each file ingested alone",
+)
+async def upload_documents(
+    services: ServicesDep,
+    actor: ContentActor,
+    files: list[UploadFile] = File(description="One or more policy documents."),  # noqa: B008
+    source_uri: str | None = Form(  # noqa: B008
+        default=None, max_length=2000, description="Where the single uploaded file lives."
+    ),
+) -> UploadResponse:
+    results = []
+    for upload in files[:MAX_FILES_PER_UPLOAD]:
+        filename = upload.filename or "upload"
+        data = await upload.read()
+        uri = source_uri if source_uri and len(files) == 1 else f"upload://{filename}"
+        result = await services.knowledge.ingest.ingest(data, filename=filename, source_uri=uri)
+        log.info("document upload", actor=actor, filename=filename, outcome=result.outcome.value,
+                 doc_id=result.doc_id)  # fmt: skip
+        results.append(FileResultOut.model_validate(result, from_attributes=True))
+    for upload in files[MAX_FILES_PER_UPLOAD:]:
+        results.append(
+            FileResultOut(
+                filename=upload.filename or "upload",
+                outcome="failed",
+                reason="too_many_files",
+                detail=f"at most {MAX_FILES_PER_UPLOAD} files per request",
+            )  # fmt: skip
+        )
+    return UploadResponse(results=results)
+
+
+@router.get("/documents", response_model=list[DocumentOut], responses=PROBLEM_RESPONSES,
+            summary="Every document in the catalog")  # fmt: skip
+async def list_documents(services: ServicesDep, actor: ContentActor) -> list[DocumentOut]:
+    records = await services.knowledge.catalog.all()
+    return [DocumentOut.model_validate(r, from_attributes=True) for r in records]
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentOut, responses=PROBLEM_RESPONSES,
+            summary="One document")  # fmt: skip
+async def get_document(doc_id: str, services: ServicesDep, actor: ContentActor) -> DocumentOut:
+    record = await services.knowledge.catalog.get(doc_id)
+    if record is None:
+        raise NotFoundError(f"no document {doc_id!r}")
+    return DocumentOut.model_validate(record, from_attributes=True)
+
+
+@router.delete("/documents/{doc_id}", status_code=204, responses=PROBLEM_RESPONSES,
+               summary="Remove a document from retrieval at once")  # fmt: skip
+async def delete_document(doc_id: str, services: ServicesDep, actor: ContentActor) -> None:
+    if not await services.knowledge.ingest.delete(doc_id):
+        raise NotFoundError(f"no document {doc_id!r}")
+    log.info("document deleted", actor=actor, doc_id=doc_id)

