@@ -23,7 +23,9 @@ CORPUS = Path(__file__).parent.parent / "examples" / "policies"
 @asynccontextmanager
 async def knowledge_app(**overrides: Any) -> AsyncIterator[Services]:
     data_dir = Path(tempfile.mkdtemp(prefix="yatri-bench-rag-"))
-    runtime = EmbeddedRuntime(data_dir=data_dir, redis_url=None, temporal_address=None, qdrant_url=None)
+    runtime = EmbeddedRuntime(
+        data_dir=data_dir, redis_url=None, temporal_address=None, qdrant_url=None
+    )
     endpoints = runtime.start()
     settings = Settings(
         data_dir=data_dir,

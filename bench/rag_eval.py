@@ -34,7 +34,9 @@ def relevant(passage: Passage, q: dict[str, Any]) -> bool:
     return not gold or any(gold == norm(s) for s in passage.section) or gold in norm(passage.text)
 
 
-async def evaluate(services: Any, questions: list[dict[str, Any]], mode: SearchMode, misses: bool) -> dict[str, float]:
+async def evaluate(
+    services: Any, questions: list[dict[str, Any]], mode: SearchMode, misses: bool
+) -> dict[str, float]:
     k = services.knowledge
     stats: Counter[str] = Counter()
     rr, ndcg = 0.0, 0.0
@@ -64,7 +66,9 @@ async def evaluate(services: Any, questions: list[dict[str, Any]], mode: SearchM
         answer = await k.answers.answer(q["question"], mode=mode)
         stats["no_answer_ok"] += answer.answer == NO_ANSWER
         if misses and answer.answer != NO_ANSWER:
-            print(f"  ANSWERED [{mode}] {q['id']} {q['question']!r} -> {answer.answer[:100]!r} (conf {answer.confidence})")
+            print(
+                f"  ANSWERED [{mode}] {q['id']} {q['question']!r} -> {answer.answer[:100]!r} (conf {answer.confidence})"
+            )
     n, m = len(answerable), max(1, len(unanswerable))
     return {
         "section recall@1": stats["r1"] / n, "section recall@5": stats["r5"] / n,
@@ -81,13 +85,22 @@ async def main() -> None:
     parser.add_argument("--engine", default="edge", choices=["edge", "qdrant-local"])
     parser.add_argument("--misses", action="store_true", help="print every miss")
     args = parser.parse_args()
-    questions = [json.loads(line) for line in (CORPUS / "questions.jsonl").read_text().splitlines() if line.strip()]
+    questions = [
+        json.loads(line)
+        for line in (CORPUS / "questions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     async with knowledge_app(vector_engine=args.engine) as services:
         chunks, seconds = await ingest_corpus(services)
-        results = {mode: await evaluate(services, questions, mode, args.misses) for mode in ("hybrid", "dense")}
+        results = {
+            mode: await evaluate(services, questions, mode, args.misses)
+            for mode in ("hybrid", "dense")
+        }
     kinds = Counter(q["kind"] for q in questions)
     print(f"corpus: {chunks} chunks ingested in {seconds:.1f} s; engine {args.engine}")
-    print(f"questions: {len(questions)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+    print(
+        f"questions: {len(questions)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
+    )
     print(f"{'metric':<36}{'hybrid':>10}{'dense':>10}")
     for metric in results["hybrid"]:
         print(f"{metric:<36}{results['hybrid'][metric]:>10.3f}{results['dense'][metric]:>10.3f}")

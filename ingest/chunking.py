@@ -1,8 +1,8 @@
 """Split a ParsedDocument into retrievable chunks that follow its structure.
 
 Text is grouped per section (the headings above it) up to a size limit, never cutting a sentence
-or list item; each table row becomes a self-contained "Header: value; ..." chunk, and a table that
-fits also becomes one chunk of its own.
+or list item, and a table ends the text chunk before it; each table row becomes a self-contained
+"Header: value; ..." chunk, and a table that fits also becomes one chunk of its own.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _chunk(doc: ParsedDocument, draft: _Draft, *, ordinal: int) -> Chunk:
 def _table_drafts(block: Block, *, section_path: tuple[str, ...], max_chars: int) -> list[_Draft]:
     header, *body = block.rows
     drafts = []
-    if len(block.text) <= max_chars:
+    if len(block.text) <= max_chars or not body:  # a header-only table has no rows to fall back on
         drafts.append(_Draft(section_path=section_path, kind="table", text=block.text))
     for row in body:
         drafts.append(
@@ -112,7 +112,7 @@ def _table_drafts(block: Block, *, section_path: tuple[str, ...], max_chars: int
 
 
 def _row_text(header: Sequence[str], row: Sequence[str]) -> str:
-    """ "Header1: value1; Header2: value2", so a row read alone still says what each value is."""
+    """Render a row as "Header1: value1; Header2: value2" so that it still reads alone."""
     pairs = []
     for column, value in enumerate(row):
         name = header[column] if column < len(header) else ""
@@ -135,11 +135,11 @@ def _pack(blocks: Sequence[Block], *, max_chars: int, overlap: int) -> list[str]
     def fits(pieces: list[_Piece]) -> bool:
         return len(_render(pieces)) <= max_chars
 
-    def emit_then_carry(before: list[_Piece]) -> None:
+    def emit_then_carry(following: list[_Piece]) -> None:
         nonlocal current, fresh
         texts.append(_render(current))
         carried = current[-overlap:] if overlap else []
-        while carried and not fits(carried + before):
+        while carried and not fits(carried + following):
             carried = carried[1:]
         current, fresh = carried, 0
 

@@ -62,7 +62,7 @@ _RULES: tuple[re.Pattern[str], ...] = tuple(
         r"(?:(?:this|it|that)\s+)?(?:to\s+)?(?:the\s+)?" + _PEOPLE + r"\b",
     )
 )
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def injection_flags(text: str) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum

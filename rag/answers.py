@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.logging import get_logger
-from rag.embeddings import EmbeddingPool
+from rag.embeddings import EmbeddingPool, Vectors
 from rag.llm import LlmAnswerWriter
 from rag.retrieval import Passage, Retriever
 from rag.store import SearchFilter, SearchMode
@@ -18,6 +18,9 @@ from rag.text import sentences
 log = get_logger(__name__)
 
 NO_ANSWER = "I don't have that in our policies."
+MAX_QUOTE_CHARS = 360
+UNSEEN_PENALTY = 0.4
+
 
 @dataclass(frozen=True, slots=True)
 class Citation:
@@ -39,13 +42,6 @@ class Answer:
     generated: bool = False  # written by the configured LLM and validated
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    text: str
-    passage: Passage
-    rank: int
-
-
 def _cite(passage: Passage, quote: str) -> Citation:
     return Citation(
         document=passage.doc_id,
@@ -63,7 +59,7 @@ class AnswerService:
         *,
         retriever: Retriever,
         embeddings: EmbeddingPool,
-        confidence_floor: float = 0.45,
+        confidence_floor: float = 0.5,
         passages: int = 3,
         writer: LlmAnswerWriter | None = None,
     ) -> None:
@@ -78,7 +74,10 @@ class AnswerService:
     ) -> Answer:
         retrieval = await self._retriever.retrieve(question, filter=filter, k=5, mode=mode)
         passages = retrieval.passages
-        confidence = max((p.similarity for p in passages[: self._passages]), default=0.0)
+        # Similarity alone is fooled by questions on topics next to ours ("airport lounge" near
+        # "airport check-in"); words no document contains are the tell, weighted by rarity.
+        similarity = max((p.similarity for p in passages[: self._passages]), default=0.0)
+        confidence = similarity - UNSEEN_PENALTY * retrieval.unseen_share
         if confidence < self.confidence_floor:
             return Answer(
                 answer=NO_ANSWER,
@@ -97,25 +96,31 @@ class AnswerService:
                     grounded=True,
                     generated=True,
                 )
-        units = self._units(passages[: self._passages])
-        vectors = await self._embeddings.embed([u.text for u in units])
-        scores = vectors @ retrieval.question_vector
-        # A small prior for the passages retrieval ranked first.
-        scores = scores + np.array([0.06 / (1 + u.rank) for u in units], dtype=np.float32)
-        order = [int(i) for i in np.argsort(-scores)]
-        chosen = [units[order[0]]]
-        for i in order[1:3]:
-            if scores[i] >= scores[order[0]] - 0.08 and units[i].text != chosen[0].text:
-                chosen.append(units[i])
-                break
-        # Read in document order when both come from one passage.
-        chosen.sort(key=lambda u: (u.rank, u.passage.text.find(u.text)))
+        # Retrieval's first passage (its fusion of meaning and exact terms ranks better than
+        # similarity alone), joined by what else the top passages hold from the same section:
+        # the neighbouring rows of a fare table, the rest of a rule.
+        candidates = [p for p in passages[: self._passages] if p.kind != "table"] or passages[:1]
+        first = candidates[0]
+        chosen = [first] + [
+            p for p in candidates[1:] if (p.doc_id, p.section) == (first.doc_id, first.section)
+        ]
+        quotes = [await self._quote(p, retrieval.question_vector) for p in chosen]
         return Answer(
-            answer=" ".join(u.text for u in chosen),
-            citations=[_cite(u.passage, u.text) for u in chosen],
+            answer=" ".join(quotes),
+            citations=[_cite(p, q) for p, q in zip(chosen, quotes, strict=True)],
             confidence=round(confidence, 3),
             grounded=True,
         )
+
+    async def _quote(self, passage: Passage, question: Vectors) -> str:
+        """A short passage whole; from a long one, the two consecutive sentences closest to
+        the question."""
+        parts = sentences(passage.text)
+        if len(passage.text) <= MAX_QUOTE_CHARS or len(parts) <= 2:
+            return passage.text
+        windows = [" ".join(parts[i : i + 2]) for i in range(len(parts) - 1)]
+        scores = (await self._embeddings.embed(windows)) @ question
+        return windows[int(np.argmax(scores))]
 
     async def _generate(self, question: str, passages: list[Passage]) -> str | None:
         if self._writer is None:
@@ -125,13 +130,3 @@ class AnswerService:
         except Exception as e:  # any failure of the optional model falls back to extraction
             log.warning("llm answer failed", error=type(e).__name__)
             return None
-
-    @staticmethod
-    def _units(passages: list[Passage]) -> list[_Unit]:
-        units: list[_Unit] = []
-        for rank, passage in enumerate(passages):
-            if passage.kind == "table_row":
-                units.append(_Unit(passage.text, passage, rank))
-            elif passage.kind == "text":
-                units.extend(_Unit(s, passage, rank) for s in sentences(passage.text))
-        return units or [_Unit(p.text, p, r) for r, p in enumerate(passages)]

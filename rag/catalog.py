@@ -19,7 +19,6 @@ from core.redis_conn import RedisClient
 from rag.embeddings import DIMENSION, Vectors
 
 
-
 class DocumentRecord(BaseModel):
     doc_id: str
     title: str

@@ -10,6 +10,7 @@ import numpy as np
 
 from rag.catalog import DocumentCatalog, EmbeddingCache, LiveSet
 from rag.embeddings import EmbeddingPool, Vectors
+from rag.hinglish import normalise_query
 from rag.sparse import Bm25, terms
 from rag.store import SearchFilter, SearchMode, VectorStore
 
@@ -34,8 +35,11 @@ class Passage:
 
 @dataclass(frozen=True, slots=True)
 class Retrieval:
+    query: str  # the question as searched (Hinglish normalised)
     question_vector: Vectors
     passages: list[Passage]
+    unseen_terms: tuple[str, ...]  # query terms no live chunk contains
+    unseen_share: float  # their share of the query's IDF mass: high when asked about the unknown
 
 
 class Retriever:
@@ -72,9 +76,10 @@ class Retriever:
         # invisible, since superseded chunks outlive the switch by a grace period.
         live = await self.live()
         filter = filter or SearchFilter()
-        vector = (await self._embeddings.embed([question]))[0]
-        df, n_docs = await self._catalog.document_frequencies(terms(question))
-        sparse = self._bm25.query(question, df=df, n_docs=max(n_docs, 1))
+        query = normalise_query(question)
+        vector = (await self._embeddings.embed([query]))[0]
+        df, n_docs = await self._catalog.document_frequencies(terms(query))
+        sparse = self._bm25.query(query, df=df, n_docs=max(n_docs, 1))
         hits = await self._store.search(
             dense=vector.tolist(), sparse=sparse, filter=filter, limit=k * 3 + 5, mode=mode
         )
@@ -86,10 +91,27 @@ class Retriever:
             similarity = float(np.dot(vector, chunk_vector)) if chunk_vector is not None else 0.0
             passages.append(
                 Passage(
-                    chunk_id=hit.id, doc_id=p["doc_id"], doc_version=int(p["doc_version"]),
-                    title=p["title"], section=tuple(p["section"]), kind=p["kind"], text=p["text"],
-                    uri=p["uri"], vertical=p["vertical"], supplier=p.get("supplier"),
-                    score=hit.score, similarity=similarity,
+                    chunk_id=hit.id,
+                    doc_id=p["doc_id"],
+                    doc_version=int(p["doc_version"]),
+                    title=p["title"],
+                    section=tuple(p["section"]),
+                    kind=p["kind"],
+                    text=p["text"],
+                    uri=p["uri"],
+                    vertical=p["vertical"],
+                    supplier=p.get("supplier"),
+                    score=hit.score,
+                    similarity=similarity,
                 )  # fmt: skip
             )
-        return Retrieval(question_vector=vector, passages=passages)
+        query_terms = set(terms(query))
+        idf = {t: self._bm25.idf(df.get(t, 0), n_docs=max(n_docs, 1)) for t in query_terms}
+        unseen = tuple(sorted(t for t in query_terms if df.get(t, 0) == 0))
+        return Retrieval(
+            query=query,
+            question_vector=vector,
+            passages=passages,
+            unseen_terms=unseen,
+            unseen_share=sum(idf[t] for t in unseen) / sum(idf.values()) if idf else 0.0,
+        )

@@ -15,13 +15,143 @@ from rag.store import SparseVector
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 STOPWORDS = frozenset(
-    """a an the and or of to in on at for from by with without is are was were be been being
-    it its this that these those i me my we our you your he she they them their what which who
-    whom how when where why can could should would will shall may might do does did done have has
-    had having not no yes if then than so as but about into over under up down out off again
-    there here any all some each more most other such only own same too very s t just also
-    please tell know want need get ka ki ke ko hai hain kya se me mein pe par aur bhi kaise
-    kitna kitne kitni mujhe hum main tha thi""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "without",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "she",
+        "they",
+        "them",
+        "their",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "when",
+        "where",
+        "why",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "do",
+        "does",
+        "did",
+        "done",
+        "have",
+        "has",
+        "had",
+        "having",
+        "not",
+        "no",
+        "yes",
+        "if",
+        "then",
+        "than",
+        "so",
+        "as",
+        "but",
+        "about",
+        "into",
+        "over",
+        "under",
+        "up",
+        "down",
+        "out",
+        "off",
+        "again",
+        "there",
+        "here",
+        "any",
+        "all",
+        "some",
+        "each",
+        "more",
+        "most",
+        "other",
+        "such",
+        "only",
+        "own",
+        "same",
+        "too",
+        "very",
+        "s",
+        "t",
+        "just",
+        "also",
+        "please",
+        "tell",
+        "know",
+        "want",
+        "need",
+        "get",
+        "ka",
+        "ki",
+        "ke",
+        "ko",
+        "hai",
+        "hain",
+        "kya",
+        "se",
+        "me",
+        "mein",
+        "pe",
+        "par",
+        "aur",
+        "bhi",
+        "kaise",
+        "kitna",
+        "kitne",
+        "kitni",
+        "mujhe",
+        "hum",
+        "main",
+        "tha",
+        "thi",
+        "much",
+        "many",
+        "anything",
+        "something",
+        "does",
+    ]
 )
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s")
 
@@ -71,6 +201,10 @@ class Bm25:
             frozenset(counts),
         )
 
+    @staticmethod
+    def idf(df: int, *, n_docs: int) -> float:
+        return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+
     def query(self, text: str, *, df: Mapping[str, int], n_docs: int) -> SparseVector:
         """IDF-weighted query terms; a term no document has is dropped."""
         weights: dict[int, float] = {}
@@ -78,7 +212,8 @@ class Bm25:
             freq = df.get(term, 0)
             if freq <= 0:
                 continue
-            idf = math.log(1 + (n_docs - freq + 0.5) / (freq + 0.5))
-            weights[term_index(term)] = weights.get(term_index(term), 0.0) + idf
+            weights[term_index(term)] = weights.get(term_index(term), 0.0) + self.idf(
+                freq, n_docs=n_docs
+            )
         ordered = sorted(weights.items())
         return SparseVector(tuple(i for i, _ in ordered), tuple(w for _, w in ordered))

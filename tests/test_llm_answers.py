@@ -100,5 +100,3 @@ async def test_passages_travel_as_data_under_fixed_rules(
     assert messages[1]["role"] == "user"
     assert '"text":"Economy travellers may carry one cabin bag' in messages[1]["content"]
     assert model.requests[-1]["temperature"] == 0
-
-

@@ -8,12 +8,17 @@ from collections.abc import Sequence
 
 import yaml
 
-from ingest.models import Block, IngestError, IngestErrorReason
+from ingest.models import Block, IngestError, IngestErrorReason, Vertical
 
 RawMeta = dict[str, str]  # metadata field -> text, as found in the file
+
+META_KEYS = frozenset(
+    {"doc_id", "title", "vertical", "supplier", "language", "version", "effective_date"}
+    | {"supersedes"}
+)
+_VERTICALS = frozenset(vertical.value for vertical in Vertical)
+_PLACEHOLDER_TITLES = frozenset({"untitled", "untitled document", "document"})
 _META_LINE = re.compile(r"([a-z_]+)\s*:\s*(.*)")
-
-
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
@@ -44,20 +49,6 @@ def front_matter(text: str, filename: str) -> tuple[RawMeta, str]:
     return raw, text[match.end() :]
 
 
-META_KEYS = frozenset(
-    (
-        "doc_id",
-        "title",
-        "vertical",
-        "supplier",
-        "language",
-        "version",
-        "effective_date",
-        "supersedes",
-    )
-)
-
-
 def take_meta_lines(texts: Sequence[str]) -> tuple[RawMeta, int]:
     """Read the `doc_id: ...` metadata lines that open some DOCX/PDF bodies; count them."""
     raw: RawMeta = {}
@@ -73,13 +64,23 @@ def take_meta_lines(texts: Sequence[str]) -> tuple[RawMeta, int]:
     return raw, len(texts)
 
 
-def keyword_meta(keywords: str) -> RawMeta:
-    """Read `doc_id=...;version=...` pairs from a DOCX/PDF keywords property."""
-    pairs = (part.partition("=") for part in keywords.split(";"))
-    return {k.strip(): v.strip() for k, sep, v in pairs if sep and k.strip() in META_KEYS}
+def property_meta(*, title: str | None, subject: str | None, keywords: str | None) -> RawMeta:
+    """Metadata from DOCX core properties or a PDF info dict; keywords hold `doc_id=...;...` pairs.
+
+    Authoring tools fill title and subject with placeholders ("untitled", "unspecified"), so the
+    subject counts as the vertical only when it names one; `vertical=` in keywords is validated.
+    """
+    raw: RawMeta = {}
+    if title and title.strip().casefold() not in _PLACEHOLDER_TITLES:
+        raw["title"] = title
+    if subject and subject.strip().lower() in _VERTICALS:
+        raw["vertical"] = subject
+    pairs = (part.partition("=") for part in (keywords or "").split(";"))
+    return raw | {k.strip(): v.strip() for k, sep, v in pairs if sep and k.strip() in META_KEYS}
 
 
 def normalize(text: str) -> str:
+    """Collapse every run of whitespace (newlines, NBSP) to one space."""
     return " ".join(text.split())
 
 
@@ -101,4 +102,5 @@ def corrupt(kind: str, filename: str, error: Exception) -> IngestError:
 
 
 def table_block(rows: Sequence[tuple[str, ...]]) -> Block:
+    """A table block; rows[0] is the header."""
     return Block(kind="table", text="\n".join(" | ".join(row) for row in rows), rows=tuple(rows))

@@ -16,8 +16,8 @@ from pypdf import PdfReader
 from ingest.formats.common import (
     RawMeta,
     corrupt,
-    keyword_meta,
     normalize,
+    property_meta,
     table_block,
     take_meta_lines,
 )
@@ -64,8 +64,7 @@ def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
         info = reader.metadata
         primary: RawMeta = {}
         if info is not None:
-            primary = {"title": info.title or "", "vertical": info.subject or ""}
-            primary |= keyword_meta(info.keywords or "")
+            primary = property_meta(title=info.title, subject=info.subject, keywords=info.keywords)
         outline = _pdf_outline(reader.outline, depth=1)
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             items = [item for page in pdf.pages for item in _pdf_page_items(page)]
@@ -121,22 +120,26 @@ def _pdf_blocks(
 ) -> list[Block]:
     """Group lines into paragraphs; headings come from the outline, or from font size without one."""
     runs = _pdf_runs(items)
-    sizes = Counter(line.size for run in runs if isinstance(run, list) for line in run)
+    sizes: Counter[float] = Counter()  # characters per font size: the body's size has the most
+    for run in runs:
+        for line in run if isinstance(run, list) else ():
+            sizes[line.size] += len(line.text)
     body_size = sizes.most_common(1)[0][0] if sizes else 0.0
     heading_sizes = sorted((size for size in sizes if size >= body_size + 1), reverse=True)
     pending = list(outline)  # bookmarks not yet matched, in reading order
+    size_levels: dict[float, int] = {}  # font size -> level, learnt from bookmarked headings
     blocks: list[Block] = []
     for run in runs:
         if isinstance(run, _PdfTable):
             blocks.append(table_block(run.rows))
             continue
         text = normalize(" ".join(line.text for line in run))
-        if outline:
-            level = _match_outline(text, pending)
-        elif run[0].size in heading_sizes and len(text) <= 200:
-            level = min(heading_sizes.index(run[0].size) + 1, 6)
-        else:
-            level = 0
+        size = run[0].size
+        if level := _match_outline(text, pending):
+            size_levels.setdefault(size, level)
+        elif size in heading_sizes and len(text) <= 200:
+            # Not bookmarked (or no outline at all): a larger font than the body is a heading.
+            level = size_levels.get(size) or min(heading_sizes.index(size) + 1, 6)
         if level:
             blocks.append(Block(kind="heading", text=text, level=level))
         elif bullet := _BULLET.fullmatch(text):

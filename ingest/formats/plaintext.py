@@ -20,7 +20,8 @@ _UNDERLINE_LEVEL = {"=": 1, "-": 2, "~": 3}
 _GRID_BORDER = re.compile(r"\+(?:[-=:]+\+)+")
 _PIPE_ROW = re.compile(r"\|.*\|")
 _PIPE_RULE = re.compile(r"\|?(?:\s*:?-{3,}:?\s*\|)+(?:\s*:?-{3,}:?\s*)?")
-_LIST_ITEM = re.compile(r"(?:[*\-\u2022]|\d{1,2}[.)])\s+(\S.*)")
+_BULLET_ITEM = re.compile(r"[*\-\u2022]\s+(\S.*)")
+_NUMBERED_ITEM = re.compile(r"\d{1,2}[.)]\s+(\S.*)")
 _NUMBERED_HEADING = re.compile(r"(\d+(?:\.\d+)*)\.?\s+([^a-z]*[A-Z][^a-z]*)")
 
 
@@ -71,7 +72,11 @@ def _text_blocks(lines: Sequence[str]) -> list[Block]:
             )
         elif starts_block and not following and line.isupper() and len(line) <= 80:
             blocks.append(Block(kind="heading", text=line.rstrip(":"), level=2))
-        elif item := _LIST_ITEM.fullmatch(line):
+        elif (item := _BULLET_ITEM.fullmatch(line)) or (
+            # "2. working days" inside a wrapped paragraph is not a list item.
+            (starts_block or buffer_kind == "list_item")
+            and (item := _NUMBERED_ITEM.fullmatch(line))
+        ):
             flush()
             buffer_kind = "list_item"
             buffer.append(item.group(1))

@@ -8,12 +8,14 @@ import re
 from collections.abc import Iterator
 
 import docx
+from docx.document import Document
+from docx.table import Table
 
 from ingest.formats.common import (
     RawMeta,
     corrupt,
-    keyword_meta,
     normalize,
+    property_meta,
     table_block,
     take_meta_lines,
 )
@@ -24,18 +26,20 @@ def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
     try:
         document = docx.Document(io.BytesIO(data))
         props = document.core_properties
-        primary = {"title": props.title, "vertical": props.subject, "language": props.language}
-        primary |= keyword_meta(props.keywords or "")
+        primary = property_meta(title=props.title, subject=props.subject, keywords=props.keywords)
+        primary["language"] = props.language or ""
         blocks = list(_docx_blocks(document))
     except Exception as e:  # a damaged zip or XML part surfaces as many library exception types
         raise corrupt("DOCX", filename, e) from e
+    # The leading "doc_id: ..." paragraphs are metadata, not content.
     body_meta, taken = take_meta_lines([b.text if b.kind == "paragraph" else "" for b in blocks])
     return body_meta | {k: v for k, v in primary.items() if v}, blocks[taken:]
 
 
-def _docx_blocks(document: docx.document.Document) -> Iterator[Block]:
+def _docx_blocks(document: Document) -> Iterator[Block]:
+    """Paragraphs and tables interleaved as in the body; Heading N and List styles kept."""
     for item in document.iter_inner_content():
-        if isinstance(item, DocxTable):
+        if isinstance(item, Table):
             rows = [tuple(normalize(cell.text) for cell in row.cells) for row in item.rows]
             if rows := [row for row in rows if any(row)]:
                 yield table_block(rows)
@@ -43,14 +47,14 @@ def _docx_blocks(document: docx.document.Document) -> Iterator[Block]:
         text = normalize(item.text)
         if not text:
             continue
-        style = item.style.name if item.style is not None else ""
-        heading = re.fullmatch(r"Heading (\d)", style or "")
+        style = (item.style.name if item.style is not None else "") or ""
+        heading = re.fullmatch(r"Heading (\d)", style)
         numbered = item._p.pPr is not None and item._p.pPr.numPr is not None
         if style == "Title":
             yield Block(kind="heading", text=text, level=1)
         elif heading:
             yield Block(kind="heading", text=text, level=int(heading.group(1)))
-        elif (style or "").startswith("List") or numbered:
+        elif style.startswith("List") or numbered:
             yield Block(kind="list_item", text=text)
         else:
             yield Block(kind="paragraph", text=text)
