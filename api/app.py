@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from rag.edge import EdgeStore
 
 from api.deps import HealthCheckedStore, Knowledge, Services
 from api.middleware import RequestContextMiddleware
@@ -26,6 +25,7 @@ from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 from ingest.pipeline import IngestService
 from rag.answers import AnswerService
 from rag.catalog import DocumentCatalog, EmbeddingCache
+from rag.edge import EdgeStore
 from rag.embeddings import EmbeddingPool, OnnxMiniLM
 from rag.llm import LlmAnswerWriter
 from rag.qdrant import QdrantStore

@@ -255,11 +255,13 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def agree(exact: Result, other: Result) -> float:
-    shared = sum(
-        len(set(a) & set(b)) for a, b in zip(exact.dense_top, other.dense_top, strict=True)
-    )
-    return shared / max(1, sum(len(a) for a in exact.dense_top))
+def agree(exact: Result, other: Result) -> float | None:
+    """Share of the exact dense top-10 that ``other`` returned too, over the queries both timed."""
+    common = exact.dense_top.keys() & other.dense_top.keys()
+    if not common:
+        return None
+    shared = sum(len(set(exact.dense_top[n]) & set(other.dense_top[n])) for n in common)
+    return shared / max(1, sum(len(exact.dense_top[n]) for n in common))
 
 
 async def main() -> None:

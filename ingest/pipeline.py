@@ -117,7 +117,9 @@ class IngestService:
             chunk_terms.append(sorted(distinct))
             stored.append(
                 StoredChunk(
-                    id=chunk.chunk_id,
+                    # A revision's points never overwrite another's: a reader still on the old
+                    # revision keeps all of it until the switch.
+                    id=str(uuid.uuid5(uuid.UUID(chunk.chunk_id), str(revision))),
                     dense=vector.tolist(),
                     sparse=sparse,
                     payload=_payload(doc, chunk, revision=revision),

@@ -230,6 +230,8 @@ class EdgeStore:
         are replayed onto the copy before the switch. The copy and the switch hold writes back
         briefly; loading the optimized shard stalls the loop for about as long as ``open``."""
         async with self._optimize_lock:
+            if self._gen is None:
+                return
             async with self._write_lock:
                 old = self._current()
                 fresh = self._root / _next_generation(old.directory.name)
@@ -237,16 +239,10 @@ class EdgeStore:
                 await asyncio.to_thread(shutil.copytree, old.directory, fresh)
                 self._replay = []
             try:
-                changed = await self._optimize_copy(fresh)
-                if changed:
-                    async with self._write_lock:
-                        replay, self._replay = self._replay, None
-                        shard = await asyncio.to_thread(_load_and_replay, fresh, replay)
-                        await asyncio.to_thread(_point_current_at, self._root, fresh)
-                        self._gen = _Generation(fresh, shard)
+                switched = await self._optimize_copy(fresh) and await self._switch(old, fresh)
             finally:
                 self._replay = None
-            if not changed:
+            if not switched:
                 await asyncio.to_thread(shutil.rmtree, fresh, ignore_errors=True)
                 return
         await self._retire(old)
@@ -311,6 +307,17 @@ class EdgeStore:
                 f"Qdrant Edge optimize failed: {err.decode(errors='replace')[-500:]}"
             )
         return out.strip() == b"True"
+
+    async def _switch(self, old: _Generation, fresh: Path) -> bool:
+        """Make ``fresh`` live once the writes made since the copy are replayed onto it; False
+        if the store was closed meanwhile."""
+        async with self._write_lock:
+            if self._gen is not old:
+                return False
+            shard = await asyncio.to_thread(_load_and_replay, fresh, self._replay or [])
+            await asyncio.to_thread(_point_current_at, self._root, fresh)
+            self._gen = _Generation(fresh, shard)
+            return True
 
     async def _retire(self, generation: _Generation) -> None:
         await generation.idle.wait()

@@ -279,3 +279,18 @@ async def test_document_api_needs_the_content_scope(kapp: FastAPI, kc: httpx.Asy
     # Traveller-facing endpoints need no credential, and cannot reach the document API.
     assert (await kc.post("/v1/answers", json={"question": "cabin baggage?"})).status_code == 200
     assert (await kc.delete("/v1/documents/skyindia-baggage-2026")).status_code == 401
+
+
+async def test_an_update_never_overwrites_the_live_revision_in_place(kapp: FastAPI) -> None:
+    knowledge = services(kapp).knowledge
+    doc_id = f"zephyr-{uuid.uuid4().hex[:6]}"
+    only = SearchFilter(doc_ids=(doc_id,))
+    await knowledge.ingest.ingest(_doc(doc_id, 1, 10), filename="z.md", source_uri="test://z")
+    # Same version number, one sentence changed: most chunks are identical to the live ones.
+    edited = _doc(doc_id, 1, 10).replace(b"in rule 0.", b"in rule 0, strictly.")
+    result = await knowledge.ingest.ingest(edited, filename="z.md", source_uri="test://z")
+    assert result.outcome.value == "updated"
+    # Until the grace ends, both revisions are whole: a reader of the old one loses nothing.
+    assert await knowledge.store.count(only) == 2 * result.chunks
+    await knowledge.ingest.drain()
+    assert await knowledge.store.count(only) == result.chunks
