@@ -238,19 +238,20 @@ class EdgeStore:
                 await asyncio.to_thread(_engine, old.shard.flush)
                 await asyncio.to_thread(shutil.copytree, old.directory, fresh)
                 self._replay = []
+            switched = False
             try:
                 switched = await self._optimize_copy(fresh) and await self._switch(old, fresh)
             finally:
                 self._replay = None
-            if not switched:
-                await asyncio.to_thread(shutil.rmtree, fresh, ignore_errors=True)
-                return
-        await self._retire(old)
+                if not switched:
+                    await asyncio.to_thread(shutil.rmtree, fresh, ignore_errors=True)
+        if switched:
+            await self._retire(old)
 
     async def close(self) -> None:
         """Stop a running ``optimize`` build, wait for running searches, close the shard."""
         if self._child is not None and self._child.returncode is None:
-            self._child.kill()
+            self._child.kill()  # optimize() then finds the store closed and drops its copy
         async with self._write_lock:
             generation, self._gen = self._gen, None
             if generation is not None:
@@ -283,7 +284,7 @@ class EdgeStore:
 
     async def _optimize_copy(self, directory: Path) -> bool:
         """Run the engine's optimizer on ``directory`` in a child process; True if it changed
-        anything. The child is killed if this is cancelled."""
+        anything, False if ``close`` stopped it. The child is killed if this is cancelled."""
         self._child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -295,14 +296,15 @@ class EdgeStore:
         try:
             out, err = await self._child.communicate()
         except BaseException:
-            self._child.kill()
-            await self._child.wait()
-            await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
+            if self._child.returncode is None:
+                self._child.kill()
+                await self._child.wait()
             raise
         finally:
             returncode, self._child = self._child.returncode, None
         if returncode != 0:
-            await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
+            if self._gen is None:
+                return False
             raise DependencyUnavailableError(
                 f"Qdrant Edge optimize failed: {err.decode(errors='replace')[-500:]}"
             )
@@ -340,7 +342,6 @@ def _load_and_replay(directory: Path, operations: Sequence[UpdateOperation]) -> 
             _engine(shard.update, operation)
     except DependencyUnavailableError:
         shard.close()
-        shutil.rmtree(directory, ignore_errors=True)
         raise
     return shard
 

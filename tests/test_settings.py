@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from core.settings import DEFAULT_SECRET, Environment, Settings
+from core.settings import DEFAULT_CONTENT_KEY, DEFAULT_SECRET, Environment, Settings
 
 
 def test_defaults_are_the_embedded_development_setup(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,10 +36,24 @@ def test_unsafe_secret_is_refused_outside_development(secret: str, env: Environm
         Settings(env=env, secret_key=SecretStr(secret))
 
 
-def test_strong_secret_is_accepted_in_production() -> None:
-    s = Settings(env=Environment.PRODUCTION, secret_key=SecretStr("x" * 40))
+def test_strong_secrets_are_accepted_in_production() -> None:
+    s = Settings(
+        env=Environment.PRODUCTION,
+        secret_key=SecretStr("x" * 40),
+        content_api_key=SecretStr("k" * 40),
+    )
     assert s.env is Environment.PRODUCTION
-    assert "x" * 40 not in repr(s)  # secrets never print
+    assert "x" * 40 not in repr(s) and "k" * 40 not in repr(s)  # secrets never print
+
+
+@pytest.mark.parametrize("key", [DEFAULT_CONTENT_KEY, "short"])
+def test_default_content_key_is_refused_outside_development(key: str) -> None:
+    with pytest.raises(ValidationError, match="YATRI_CONTENT_API_KEY must be set"):
+        Settings(
+            env=Environment.PRODUCTION,
+            secret_key=SecretStr("x" * 40),
+            content_api_key=SecretStr(key),
+        )
 
 
 @pytest.mark.parametrize(

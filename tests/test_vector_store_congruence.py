@@ -14,6 +14,7 @@ Five chunks in 8 dimensions, built so that every expected order is known by hand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import uuid
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from core.errors import DependencyUnavailableError
 from rag.edge import EdgeStore
 from rag.qdrant import QdrantHealth, QdrantStore
 from rag.store import Hit, SearchFilter, SearchMode, SparseVector, StoredChunk, VectorStore
@@ -360,11 +362,10 @@ async def test_health_reports_the_collection(loaded: Store) -> None:
     assert health.latency_ms >= 0
 
 
-async def test_optimize_keeps_data_and_lets_reads_and_writes_run(
-    engine: Engine, loaded: Store
-) -> None:
-    # Enough deleted filler that the engine has real work (Qdrant Edge vacuums a segment). The
-    # filler lies in dimensions 3-7, orthogonal to the query, so the expected orders stand.
+async def add_deleted_filler(store: Store) -> None:
+    """600 live and 600 deleted chunks: enough dead weight that the engine has real work to do
+    in ``optimize`` (Qdrant Edge vacuums the segment). The filler lies in dimensions 3-7,
+    orthogonal to the query, and shares no term with it, so the expected orders stand."""
     filler = [
         chunk(
             f"filler-{i}",
@@ -378,8 +379,14 @@ async def test_optimize_keeps_data_and_lets_reads_and_writes_run(
         )
         for i in range(1200)
     ]
-    await loaded.upsert(filler)
-    await loaded.delete_version("filler", 1)
+    await store.upsert(filler)
+    await store.delete_version("filler", 1)
+
+
+async def test_optimize_keeps_data_and_lets_reads_and_writes_run(
+    engine: Engine, loaded: Store
+) -> None:
+    await add_deleted_filler(loaded)
     late = chunk(
         "late",
         vector=dense(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
@@ -408,5 +415,20 @@ async def test_optimize_keeps_data_and_lets_reads_and_writes_run(
     reopened = await asyncio.to_thread(engine.open)
     try:
         assert await reopened.count(EVERYTHING) == 606
+    finally:
+        await reopened.close()
+
+
+async def test_close_during_optimize_keeps_data(engine: Engine, loaded: Store) -> None:
+    await add_deleted_filler(loaded)
+    optimizing = asyncio.create_task(loaded.optimize())
+    await asyncio.sleep(0.05)
+    await loaded.close()
+    with contextlib.suppress(DependencyUnavailableError):
+        await optimizing
+    reopened = await asyncio.to_thread(engine.open)
+    try:
+        assert await reopened.count(EVERYTHING) == 605
+        assert names(await search(reopened, mode="hybrid", limit=3)) == ["a", "b", "e"]
     finally:
         await reopened.close()

@@ -1,0 +1,165 @@
+"""Policy retrieval speed: ingest throughput of the sample corpus (first ingest, and re-ingest
+of the unchanged corpus), and query latency (Hinglish normalisation, query embedding, BM25
+weights, hybrid search, live-version filter) at 10K and 100K chunks. The embedded default
+(qdrant-edge) and qdrant-client local mode run side by side in the same run.
+
+The corpus holds ~540 chunks; the larger stores are filled with live filler documents whose
+vectors are the corpus' real vectors perturbed with noise (and their real BM25 vectors), so
+search works on realistic neighbourhoods without embedding 100K texts first.
+
+    python bench/rag_latency.py [--sizes 10000 100000] [--queries 300] [--engines edge qdrant-local]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import statistics
+import time
+import uuid
+
+import numpy as np
+from _knowledge import CORPUS, ingest_corpus, knowledge_app
+
+from api.content_cli import collect
+from api.deps import Services
+from ingest.chunking import chunk_document
+from ingest.loaders import load_document
+from rag.catalog import DocumentRecord
+from rag.sparse import Bm25
+from rag.store import StoredChunk
+
+FILLER_DOC_CHUNKS = 200
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+async def fill(services: Services, *, target: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Add live filler documents until the store holds ``target`` chunks; seconds taken."""
+    k = services.knowledge
+    store = k.store
+    texts = corpus_texts()
+    vectors = await k.embeddings.embed(texts)
+    bm25 = Bm25()
+    sparse = [bm25.document(t) for t in texts]
+    have = await store.count()
+    started = time.perf_counter()
+    doc_no = 0
+    while have < target:
+        doc_id = f"filler-{uuid.uuid4().hex[:10]}"
+        n = min(FILLER_DOC_CHUNKS, target - have)
+        picks = rng.integers(0, len(texts), n)
+        noisy = vectors[picks] + rng.normal(0, 0.08, (n, vectors.shape[1])).astype(np.float32)
+        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+        chunks = [
+            StoredChunk(
+                id=str(uuid.uuid4()),
+                dense=noisy[i].tolist(),
+                sparse=sparse[p][0],
+                payload={
+                    "doc_id": doc_id,
+                    "version": 1,
+                    "doc_version": 1,
+                    "vertical": ["flights", "hotels", "buses", "trains", "general"][doc_no % 5],
+                    "supplier": None,
+                    "language": "en",
+                    "flagged": False,
+                    "title": f"Filler {doc_no}",
+                    "section": ["Filler"],
+                    "kind": "text",
+                    "text": texts[p],
+                    "uri": "bench://filler",
+                    "effective_date": None,
+                    "ordinal": i,
+                    "content_hash": "-",
+                },
+            )  # fmt: skip
+            for i, p in enumerate(picks)
+        ]
+        await store.upsert(chunks)
+        record = DocumentRecord(
+            doc_id=doc_id, title=f"Filler {doc_no}", vertical="general", supplier=None,
+            language="en", version=1, revision=1, effective_date=None, supersedes=None,
+            source_uri="bench://filler", format="text", content_hash=uuid.uuid4().hex,
+            chunks=n, flagged_chunks=0, ingested_at=dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        await k.catalog.publish(record, previous=None, chunk_terms=[sparse[p][1] for p in picks])
+        have += n
+        doc_no += 1
+    elapsed = time.perf_counter() - started
+    optimize_started = time.perf_counter()
+    await store.optimize()
+    return elapsed, time.perf_counter() - optimize_started
+
+
+def corpus_texts() -> list[str]:
+    return [
+        chunk.embed_text
+        for path in collect([CORPUS])
+        for chunk in chunk_document(
+            load_document(path.read_bytes(), filename=path.name, source_uri="bench://corpus")
+        )
+    ]
+
+
+async def query_latency(services: Services, questions: list[str]) -> tuple[float, float, float]:
+    k = services.knowledge
+    for q in questions[:20]:  # warm caches and code paths
+        await k.retriever.retrieve(q, k=5)
+    latencies = []
+    for q in questions:
+        started = time.perf_counter()
+        await k.retriever.retrieve(q, k=5)
+        latencies.append((time.perf_counter() - started) * 1000)
+    embed = []
+    for q in questions[:100]:
+        started = time.perf_counter()
+        await k.embeddings.embed([q])
+        embed.append((time.perf_counter() - started) * 1000)
+    return statistics.median(latencies), pct(latencies, 99), statistics.median(embed)
+
+
+async def run(engine: str, sizes: list[int], questions: list[str]) -> list[str]:
+    rows = []
+    rng = np.random.default_rng(7)
+    async with knowledge_app(vector_engine=engine) as services:
+        chunks, first = await ingest_corpus(services)
+        _, again = await ingest_corpus(services)
+        rows.append(f"{engine:<14}{'ingest corpus':<22}{chunks / first:>10.0f} chunks/s  "
+                    f"({chunks} chunks, {first:.1f} s); re-ingest unchanged {again:.2f} s "
+                    f"= {first / again:.0f}x faster")  # fmt: skip
+        for size in sizes:
+            fill_s, optimize_s = await fill(services, target=size, rng=rng)
+            p50, p99, embed = await query_latency(services, questions)
+            count = await services.knowledge.store.count()
+            rows.append(f"{engine:<14}{f'query @ {count:,} chunks':<22}p50 {p50:6.1f} ms  "
+                        f"p99 {p99:6.1f} ms  (embedding p50 {embed:.1f} ms; fill {fill_s:.0f} s, "
+                        f"optimize {optimize_s:.0f} s)")  # fmt: skip
+    return rows
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--engines", nargs="+", default=["edge", "qdrant-local"])
+    args = parser.parse_args()
+    questions = [
+        json.loads(line)["question"]
+        for line in (CORPUS / "questions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    questions = (questions * (args.queries // len(questions) + 1))[: args.queries]
+    rows = []
+    for engine in args.engines:
+        rows.extend(await run(engine, args.sizes, questions))
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
