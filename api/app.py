@@ -26,7 +26,7 @@ from ingest.pipeline import IngestService
 from rag.answers import AnswerService
 from rag.catalog import DocumentCatalog, EmbeddingCache
 from rag.edge import EdgeStore
-from rag.embeddings import EmbeddingPool, OnnxMiniLM
+from rag.embeddings import EmbeddingPool, load_embedder
 from rag.llm import LlmAnswerWriter
 from rag.qdrant import QdrantStore
 from rag.retrieval import Retriever
@@ -45,7 +45,7 @@ resolves under `/problems`. Every response carries an `x-request-id` header.
 @asynccontextmanager
 async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[Services]:
     airports = await asyncio.to_thread(load_airports)
-    embedder = await asyncio.to_thread(OnnxMiniLM.load)
+    embedder = await asyncio.to_thread(load_embedder, settings.embedding_engine)
     redis = connect_redis(endpoints.redis_url)
     store = await asyncio.to_thread(open_vector_store, settings, endpoints)
     embeddings = EmbeddingPool(embedder)

@@ -131,11 +131,13 @@ _STATUS_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-
 
 async def _on_yatri_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, YatriError)
+    headers = {"www-authenticate": 'Bearer realm="yatri"'} if exc.status == 401 else None
     return problem_response(
         problem_body(
             slug=exc.problem_type, detail=exc.detail, status=exc.status,
             instance=request.url.path, request_id=_request_id(request), **exc.extensions,
-        )
+        ),
+        headers=headers,
     )  # fmt: skip
 
 

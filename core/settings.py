@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         default="edge",
         description="Embedded vector engine when YATRI_QDRANT_URL is unset: qdrant-edge or qdrant-client local mode.",
     )
+    embedding_engine: Literal["onnx", "sentence-transformers"] = Field(
+        default="onnx",
+        description="all-MiniLM-L6-v2 as int8 ONNX (onnxruntime) or the original (sentence-transformers).",
+    )
     qdrant_collection: str = Field(default="policies", description="Collection of policy chunks.")
     redis_namespace: str = Field(
         default="yatri", pattern=r"^[a-z0-9_-]{1,32}$", description="Prefix of Yatri's Redis keys."

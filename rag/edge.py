@@ -3,8 +3,8 @@ in this process. One edge shard holds one collection.
 
 qdrant-edge-py 0.9 keeps the GIL for the whole of every call, so a call in a worker thread still
 stalls the event loop while it runs. Searches and batched writes are short enough for that;
-building HNSW is not (minutes at 100K points on two cores), so ``optimize`` builds it in a child
-process on a copy of the shard and then switches to the copy.
+building HNSW is not (one to two minutes at 100K points on two cores), so ``optimize`` builds it
+in a child process on a copy of the shard and then switches to the copy.
 
 On disk, ``<path>/<collection>/CURRENT`` names the live generation directory (``gen-000001``...);
 each generation is a complete shard.

@@ -94,6 +94,18 @@ class OnnxMiniLM:
         return out
 
 
+def load_embedder(engine: str) -> Embedder:
+    """Load an engine by name: ``onnx`` or ``sentence-transformers``."""
+    if engine == "onnx":
+        return OnnxMiniLM.load()
+    if engine == "sentence-transformers":
+        # Imported only when chosen: torch adds seconds to every start-up otherwise.
+        module = importlib.import_module("rag.embeddings_st")
+        embedder: Embedder = module.SentenceTransformerMiniLM.load()
+        return embedder
+    raise ValueError(f"unknown embedding engine {engine!r}")
+
+
 class EmbeddingPool:
     """Runs an embedder on one dedicated thread so the event loop never waits on it."""
 

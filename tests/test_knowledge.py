@@ -263,7 +263,10 @@ async def test_superseded_documents_are_not_served(kapp: FastAPI) -> None:
 
 
 async def test_document_api_needs_the_content_scope(kapp: FastAPI, kc: httpx.AsyncClient) -> None:
-    assert (await kc.get("/v1/documents")).status_code == 401
+    anonymous = await kc.get("/v1/documents")
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith(
+        "Bearer"
+    )
     wrong = await kc.get("/v1/documents", headers={"authorization": "Bearer not-the-key"})
     assert wrong.status_code == 403 and wrong.json()["type"] == "/problems/forbidden"
     secret = services(kapp).settings.secret_key.get_secret_value()
