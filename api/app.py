@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api.deps import HealthCheckedStore, Knowledge, Services
+from api.deps import Knowledge, Services
 from api.middleware import RequestContextMiddleware
 from api.problems import install_problem_handlers
 from api.routes import chat, health, knowledge, problems
@@ -30,6 +30,7 @@ from rag.embeddings import EmbeddingPool, load_embedder
 from rag.llm import LlmAnswerWriter
 from rag.qdrant import QdrantStore
 from rag.retrieval import Retriever
+from rag.store import VectorStore
 from sessions.engine import TurnEngine
 from sessions.redis_store import RedisSessionStore
 
@@ -103,7 +104,7 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
         embeddings.close()
 
 
-def open_vector_store(settings: Settings, endpoints: Endpoints) -> HealthCheckedStore:
+def open_vector_store(settings: Settings, endpoints: Endpoints) -> VectorStore:
     """A Qdrant server when a URL is set; otherwise the embedded engine the settings name."""
     if endpoints.qdrant_url or settings.vector_engine == "qdrant-local":
         return QdrantStore.open(
@@ -118,7 +119,7 @@ def open_vector_store(settings: Settings, endpoints: Endpoints) -> HealthChecked
 
 
 def build_knowledge(
-    *, settings: Settings, store: HealthCheckedStore, redis: RedisClient, embeddings: EmbeddingPool
+    *, settings: Settings, store: VectorStore, redis: RedisClient, embeddings: EmbeddingPool
 ) -> Knowledge:
     catalog = DocumentCatalog(redis, namespace=settings.redis_namespace)
     cache = EmbeddingCache(redis, model_id=embeddings.embedder.model_id)

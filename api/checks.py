@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import BaseModel
-from temporalio.client import Client as TemporalClient
 
-from bookings.temporal import temporal_health
+from bookings.temporal import TemporalClient, temporal_health
 from core.airports import AirportDirectory
 from core.errors import YatriError
 from core.redis_conn import RedisClient, redis_health
 from core.telemetry import DEPENDENCY_UP
 from rag.embeddings import EmbeddingPool
-from rag.qdrant import QdrantHealth
+from rag.store import VectorStore
 
 CHECK_TIMEOUT_S = 3.0
 
@@ -33,11 +32,7 @@ async def check_redis(redis: RedisClient) -> Check:
     return Check(status="ok", latency_ms=round(health.latency_ms, 2), version=health.version)
 
 
-class _HasHealth(Protocol):
-    async def health(self) -> QdrantHealth: ...
-
-
-async def check_qdrant(qdrant: _HasHealth) -> Check:
+async def check_qdrant(qdrant: VectorStore) -> Check:
     health = await qdrant.health()
     return Check(
         status="ok",

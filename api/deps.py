@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, Request
-from temporalio.client import Client as TemporalClient
 
+from bookings.temporal import TemporalClient
 from core.airports import AirportDirectory
 from core.embedded import Endpoints
 from core.redis_conn import RedisClient
@@ -18,19 +18,14 @@ from ingest.pipeline import IngestService
 from rag.answers import AnswerService
 from rag.catalog import DocumentCatalog
 from rag.embeddings import EmbeddingPool
-from rag.qdrant import QdrantHealth
 from rag.retrieval import Retriever
 from rag.store import VectorStore
 from sessions.engine import TurnEngine
 
 
-class HealthCheckedStore(VectorStore, Protocol):
-    async def health(self) -> QdrantHealth: ...
-
-
 @dataclass(slots=True)
 class Knowledge:
-    store: HealthCheckedStore
+    store: VectorStore
     catalog: DocumentCatalog
     embeddings: EmbeddingPool
     ingest: IngestService

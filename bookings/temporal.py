@@ -15,6 +15,10 @@ from temporalio.service import RPCError
 from bookings.workflows import WorkerProbeWorkflow
 from core.errors import DependencyUnavailableError
 
+# Other modules name the client through this alias, so that only this module imports the SDK's
+# client package.
+TemporalClient = Client
+
 
 @dataclass(frozen=True, slots=True)
 class TemporalHealth:

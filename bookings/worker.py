@@ -11,10 +11,10 @@ from bookings.activities import WorkerActivities
 from bookings.workflows import WorkerProbeWorkflow
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
+    from bookings.temporal import TemporalClient
 
 
-def build_worker(client: Client, *, task_queue: str) -> Worker:
+def build_worker(client: TemporalClient, *, task_queue: str) -> Worker:
     activities = WorkerActivities()
     return Worker(
         client,

@@ -95,3 +95,30 @@ class StartupError(YatriError):
 
     problem_type = "startup-error"
     title = "Cannot start"
+
+
+class CircuitOpenError(SupplierError):
+    """A supplier's circuit breaker is open: Yatri refused the call without making it.
+
+    Worth retrying later (HTTP), never at once: the resilience loop fails fast on it.
+    """
+
+    problem_type = "supplier-unavailable"
+    title = "Supplier unavailable"
+    status = 503
+    retryable = True
+
+    def __init__(self, detail: str, *, supplier: str, **extensions: Any) -> None:
+        super().__init__(detail, supplier=supplier, retryable=False, **extensions)
+
+
+class BulkheadFullError(SupplierError):
+    """Too many calls to one supplier are in flight; the caller should back off, not hammer."""
+
+    problem_type = "supplier-busy"
+    title = "Supplier busy"
+    status = 503
+    retryable = False
+
+    def __init__(self, detail: str, *, supplier: str, **extensions: Any) -> None:
+        super().__init__(detail, supplier=supplier, retryable=False, **extensions)

@@ -106,6 +106,38 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="How long a replaced document version stays searchable."
     )
 
+    fare_fresh_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Freshness window of a fare answer (never served older as fresh).",
+    )
+    fare_booking_fresh_s: float = Field(
+        default=30.0, gt=0, description="Older offers are repriced live before booking."
+    )
+    fare_hard_max_age_s: float = Field(
+        default=1800.0, gt=0, description="Oldest fare ever served, as a flagged stale fallback."
+    )
+    fare_l1_max_entries: int = Field(default=20_000, ge=1, description="L1 fare cache entries.")
+    fare_l1_max_mb: int = Field(default=64, ge=1, description="L1 fare cache size (MiB).")
+    fare_warm_routes: list[str] = Field(
+        default_factory=lambda: ["DEL-BOM", "BOM-DEL", "BLR-DEL", "DEL-BLR", "BOM-BLR", "BLR-BOM"],
+        description="Hot routes (ORIGIN-DEST) kept warm; empty: no warming.",
+    )
+    fare_warm_days: int = Field(default=3, ge=0, le=60, description="Days ahead warmed per route.")
+    fare_warm_interval_s: float = Field(
+        default=25.0, gt=0, description="Warming cycle, spread evenly over the routes."
+    )
+    supplier_max_concurrent: int = Field(
+        default=64, ge=1, description="Bulkhead: concurrent calls per supplier."
+    )
+    supplier_max_attempts: int = Field(default=3, ge=1, le=10, description="Tries per call.")
+    breaker_failure_threshold: int = Field(
+        default=5, ge=1, description="Consecutive failures that open a supplier's breaker."
+    )
+    breaker_reset_s: float = Field(
+        default=10.0, gt=0, description="Open breaker's wait before a trial call."
+    )
+
     supplier_seed: int = Field(default=2026, description="Seed of the sandbox suppliers' data.")
     supplier_latency_ms: float = Field(
         default=120.0, ge=0, description="Mean latency of the sandbox airline supplier."

@@ -24,3 +24,42 @@ SUPPLIER_LATENCY = Histogram(
     ["supplier", "operation"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+FARE_CACHE_LOOKUPS = Counter(
+    "yatri_fare_cache_lookups_total", "Fare cache lookups by tier and result.", ["tier", "result"]
+)
+FARE_CACHE_EARLY_REFRESH = Counter(
+    "yatri_fare_cache_early_refreshes_total", "Probabilistic early refreshes started (XFetch)."
+)
+FARE_SERVED_AGE = Histogram(
+    "yatri_fare_served_age_seconds",
+    "Age of the fares served, from the supplier's answer.",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 300, 900, 1800),
+)
+FARE_RESULTS = Counter(
+    "yatri_fare_results_total", "Fare answers by source (live, l1, l2, stale_fallback).", ["source"]
+)
+BREAKER_STATE = Gauge(
+    "yatri_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["name"]
+)
+BREAKER_TRANSITIONS = Counter(
+    "yatri_breaker_transitions_total", "Circuit breaker state changes.", ["name", "to"]
+)
+BULKHEAD_IN_FLIGHT = Gauge("yatri_bulkhead_in_flight", "Calls holding a bulkhead slot.", ["name"])
+BULKHEAD_REJECTED = Counter(
+    "yatri_bulkhead_rejected_total", "Calls refused after waiting too long for a slot.", ["name"]
+)
+FARE_EVENTS_LAG = Gauge(
+    "yatri_fare_events_lag", "Fare-change events not yet applied: undelivered plus pending."
+)
+FARE_EVENTS_DLQ = Gauge("yatri_fare_events_dlq", "Entries in the fare-event dead-letter stream.")
+FARE_EVENTS = Counter(
+    "yatri_fare_events_total",
+    "Fare-change events by outcome (applied, duplicate, retried, dead_lettered).",
+    ["outcome"],
+)
+FARE_EVENT_APPLY = Histogram(
+    "yatri_fare_event_apply_seconds",
+    "Time from a fare-change event's publication to its application.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

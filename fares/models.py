@@ -111,3 +111,15 @@ class FareResult:
     source: FareSource
     fetched_at: dt.datetime
     age_ms: int = 0
+    # Set on a stale fallback: the price is the last known one and is confirmed before booking.
+    price_confirmation_required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reprice:
+    """An offer priced again at the supplier for the booking path."""
+
+    offer: FareOffer | None  # None: the flight or fare family is no longer sold
+    previous_total: int
+    price_changed: bool
+    repriced_live: bool  # False when the offer was within the booking freshness bound

@@ -1,41 +1,83 @@
-"""Fare search: validates a query and asks the airline supplier within a deadline."""
+"""Fare search: validation, the fare cache in front of the airline, resilience around it, and
+honest fallbacks. The one way the rest of Yatri gets flight fares."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.airports import AirportDirectory
-from core.errors import InvalidRequestError, SupplierError, SupplierTimeoutError
-from core.telemetry import SUPPLIER_CALLS, SUPPLIER_LATENCY
+from core.errors import InvalidRequestError, SupplierError
+from core.resilience import Bulkhead, CallOptions, CircuitBreaker, Deadline, call_with_resilience
+from core.telemetry import FARE_RESULTS, SUPPLIER_CALLS, SUPPLIER_LATENCY
+from fares.cache import FareCache
 from fares.models import (
     BOOKING_HORIZON_DAYS,
     IST,
     MAX_PASSENGERS,
+    FareOffer,
     FareQuery,
     FareResult,
     FareSource,
+    Passengers,
+    Reprice,
 )
 from fares.suppliers.base import AirlineSupplier
 
 
-class FareService:
-    """The one way the rest of Yatri gets flight fares."""
+@dataclass(frozen=True, slots=True)
+class SupplierGuard:
+    """How one supplier is called: its breaker, its bulkhead and its per-call options."""
 
+    breaker: CircuitBreaker
+    bulkhead: Bulkhead
+    options: CallOptions
+
+    @classmethod
+    def for_supplier(
+        cls,
+        name: str,
+        *,
+        timeout_s: float,
+        max_concurrent: int = 64,
+        max_attempts: int = 3,
+        failure_threshold: int = 5,
+        reset_timeout_s: float = 10.0,
+    ) -> SupplierGuard:
+        return cls(
+            breaker=CircuitBreaker(
+                name=name, failure_threshold=failure_threshold, reset_timeout_s=reset_timeout_s
+            ),
+            bulkhead=Bulkhead(name=name, max_concurrent=max_concurrent, max_wait_s=timeout_s),
+            options=CallOptions(timeout_s=timeout_s, max_attempts=max_attempts),
+        )
+
+
+class FareService:
     def __init__(
         self,
         *,
         supplier: AirlineSupplier,
         airports: AirportDirectory,
-        timeout_s: float,
+        guard: SupplierGuard,
+        cache: FareCache | None = None,
+        deadline_s: float = 5.0,
+        booking_fresh_s: float = 30.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._supplier = supplier
         self._airports = airports
-        self._timeout_s = timeout_s
+        self._guard = guard
+        self._cache = cache
+        self._deadline_s = deadline_s
+        self._booking_fresh_s = booking_fresh_s
         self._clock = clock
+
+    @property
+    def supplier_name(self) -> str:
+        return self._supplier.name
 
     def validate(self, query: FareQuery) -> None:
         """Raise ``InvalidRequestError`` saying what is wrong with ``query``."""
@@ -68,24 +110,94 @@ class FareService:
                 field="infants",
             )
 
-    async def search(self, query: FareQuery, *, timeout_s: float | None = None) -> FareResult:
-        self.validate(query)
-        supplier = self._supplier.name
+    async def _live(self, query: FareQuery, deadline: Deadline) -> list[FareOffer]:
+        name = self._supplier.name
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout_s or self._timeout_s):
-                offers = await self._supplier.search(query)
-        except TimeoutError as e:
-            SUPPLIER_CALLS.labels(supplier, "search", "timeout").inc()
-            raise SupplierTimeoutError(
-                "the airline did not answer in time", supplier=supplier
-            ) from e
-        except SupplierError:
-            SUPPLIER_CALLS.labels(supplier, "search", "error").inc()
+            offers = await call_with_resilience(
+                lambda: self._supplier.search(query),
+                breaker=self._guard.breaker,
+                bulkhead=self._guard.bulkhead,
+                options=self._guard.options,
+                deadline=deadline,
+            )
+        except SupplierError as e:
+            SUPPLIER_CALLS.labels(name, "search", e.problem_type).inc()
             raise
         finally:
-            SUPPLIER_LATENCY.labels(supplier, "search").observe(time.perf_counter() - started)
-        SUPPLIER_CALLS.labels(supplier, "search", "ok").inc()
+            SUPPLIER_LATENCY.labels(name, "search").observe(time.perf_counter() - started)
+        SUPPLIER_CALLS.labels(name, "search", "ok").inc()
+        return offers
+
+    async def search(self, query: FareQuery, *, timeout_s: float | None = None) -> FareResult:
+        """Fresh fares (at most ``fresh_s`` old), or the last known ones flagged as stale when
+        the airline cannot answer; raises ``SupplierError`` when neither exists."""
+        self.validate(query)
+        deadline = Deadline.after(timeout_s or self._deadline_s)
+        if self._cache is None:
+            offers = await self._live(query, deadline)
+            FARE_RESULTS.labels(FareSource.LIVE.value).inc()
+            return FareResult(query, tuple(offers), FareSource.LIVE, self._clock())
+        cache = self._cache
+        try:
+            entry, tier = await cache.get(query, fetch=lambda: self._live(query, deadline))
+        except SupplierError:
+            stale = await cache.stale(query)
+            if stale is None:
+                raise
+            cache.served(stale)
+            FARE_RESULTS.labels(FareSource.STALE_FALLBACK.value).inc()
+            return self._result(query, stale.offers, FareSource.STALE_FALLBACK, stale.fetched_at,
+                                stale=True)  # fmt: skip
+        cache.served(entry)
+        source = {"l1": FareSource.L1, "l2": FareSource.L2}.get(tier, FareSource.LIVE)
+        FARE_RESULTS.labels(source.value).inc()
+        return self._result(query, entry.offers, source, entry.fetched_at, stale=False)
+
+    def _result(
+        self,
+        query: FareQuery,
+        offers: tuple[FareOffer, ...],
+        source: FareSource,
+        fetched_at: float,
+        *,
+        stale: bool,
+    ) -> FareResult:
+        now = self._clock()
+        fetched = dt.datetime.fromtimestamp(fetched_at, tz=dt.UTC)
         return FareResult(
-            query=query, offers=tuple(offers), source=FareSource.LIVE, fetched_at=self._clock()
+            query=query,
+            offers=offers,
+            source=source,
+            fetched_at=fetched,
+            age_ms=max(0, int((now - fetched).total_seconds() * 1000)),
+            price_confirmation_required=stale,
+        )
+
+    async def reprice(self, offer: FareOffer, *, timeout_s: float | None = None) -> Reprice:
+        """The price to book ``offer`` at: the offer itself while it is within the booking
+        freshness bound, otherwise asked of the supplier live (never from a cache)."""
+        age = (self._clock() - offer.fetched_at).total_seconds()
+        if age <= self._booking_fresh_s:
+            return Reprice(offer, offer.price.total, price_changed=False, repriced_live=False)
+        query = FareQuery(
+            origin=offer.origin,
+            destination=offer.destination,
+            date=offer.departure.date(),
+            passengers=Passengers(
+                offer.passengers.adults, offer.passengers.children, offer.passengers.infants
+            ),
+            cabin=offer.cabin,
+        )
+        offers = await self._live(query, Deadline.after(timeout_s or self._deadline_s))
+        same = next(
+            (o for o in offers
+             if (o.flight_number, o.fare_family) == (offer.flight_number, offer.fare_family)),
+            None,
+        )  # fmt: skip
+        return Reprice(
+            offer=same,
+            previous_total=offer.price.total,
+            price_changed=same is None or same.price.total != offer.price.total,
+            repriced_live=True,
         )

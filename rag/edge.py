@@ -47,8 +47,7 @@ from qdrant_edge import (
 from qdrant_edge import SparseVector as EdgeSparseVector
 
 from core.errors import DependencyUnavailableError, StartupError
-from rag.qdrant import QdrantHealth
-from rag.store import Hit, SearchFilter, SearchMode, SparseVector, StoredChunk
+from rag.store import Hit, SearchFilter, SearchMode, SparseVector, StoredChunk, StoreHealth
 
 if TYPE_CHECKING:  # a stub-only alias
     from qdrant_edge import ConditionType
@@ -129,7 +128,7 @@ class EdgeStore:
     def engine(self) -> str:
         return "qdrant-edge"
 
-    async def health(self) -> QdrantHealth:
+    async def health(self) -> StoreHealth:
         """Answers while ``optimize`` runs (that work is in another process)."""
         started = time.perf_counter()
         try:
@@ -138,7 +137,7 @@ class EdgeStore:
                     await self._read(lambda shard: shard.info())
         except TimeoutError as e:
             raise DependencyUnavailableError("Qdrant Edge is not answering") from e
-        return QdrantHealth(
+        return StoreHealth(
             mode="embedded-edge",
             version=f"qdrant-edge-py {version('qdrant-edge-py')}",
             collections=0 if self._gen is None else 1,

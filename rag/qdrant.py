@@ -7,7 +7,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from core.errors import DependencyUnavailableError, StartupError
-from rag.store import Hit, SearchFilter, SearchMode, SparseVector, StoredChunk
+from rag.store import Hit, SearchFilter, SearchMode, SparseVector, StoredChunk, StoreHealth
 
 T = TypeVar("T")
 
@@ -34,14 +33,6 @@ _PAYLOAD_INDEXES = {
     "language": models.PayloadSchemaType.KEYWORD,
     "flagged": models.PayloadSchemaType.BOOL,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class QdrantHealth:
-    mode: str
-    version: str
-    collections: int
-    latency_ms: float
 
 
 class _PrivateLoop:
@@ -103,7 +94,7 @@ class QdrantStore:
     def engine(self) -> str:
         return "qdrant-server" if self.mode == "server" else "qdrant-local"
 
-    async def health(self) -> QdrantHealth:
+    async def health(self) -> StoreHealth:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(3):
@@ -115,7 +106,7 @@ class QdrantStore:
                 )
         except (TimeoutError, ResponseHandlingException, UnexpectedResponse, OSError) as e:
             raise DependencyUnavailableError("Qdrant is not answering") from e
-        return QdrantHealth(
+        return StoreHealth(
             mode=self.mode,
             version=server_version,
             collections=len(collections.collections),

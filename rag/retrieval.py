@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,11 +75,14 @@ class Retriever:
         """The ``k`` best passages of live documents for ``question``, best first."""
         # The live set is read before searching: a version switch during the search is then
         # invisible, since superseded chunks outlive the switch by a grace period.
-        live = await self.live()
         filter = filter or SearchFilter()
         query = normalise_query(question)
-        vector = (await self._embeddings.embed([query]))[0]
-        df, n_docs = await self._catalog.document_frequencies(terms(query))
+        live, vectors, (df, n_docs) = await asyncio.gather(
+            self.live(),
+            self._embeddings.embed([query]),
+            self._catalog.document_frequencies(terms(query)),
+        )
+        vector = vectors[0]
         sparse = self._bm25.query(query, df=df, n_docs=max(n_docs, 1))
         hits = await self._store.search(
             dense=vector.tolist(), sparse=sparse, filter=filter, limit=k * 3 + 5, mode=mode

@@ -44,6 +44,14 @@ class Hit:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    mode: str
+    version: str
+    collections: int
+    latency_ms: float
+
+
 class VectorStore(Protocol):
     """One collection of chunks with a named dense vector ("dense", cosine) and a named sparse
     vector ("sparse", dot product on client-computed BM25 weights)."""
@@ -82,6 +90,10 @@ class VectorStore(Protocol):
 
     async def optimize(self) -> None:
         """Build indexes after bulk writes (blocking work runs off the event loop)."""
+        ...
+
+    async def health(self) -> StoreHealth:
+        """Engine, version and round-trip time; ``DependencyUnavailableError`` when down."""
         ...
 
     async def close(self) -> None: ...

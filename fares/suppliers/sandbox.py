@@ -12,8 +12,9 @@ import datetime as dt
 import hashlib
 import math
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from core.airports import Airport, AirportDirectory, Tier, distance_km
 from core.errors import SupplierError
@@ -55,6 +56,16 @@ _CONVENIENCE_FEE_PER_PAX = 199  # INR
 _INFANT_BASE = 1500  # INR, flat, no seat
 
 
+@dataclass(frozen=True, slots=True)
+class FaultWindow:
+    """A scheduled outage or slowdown, in seconds from the moment the schedule was set."""
+
+    start_s: float
+    end_s: float
+    outage: bool = False
+    latency_factor: float = 1.0
+
+
 @dataclass(slots=True)
 class SandboxFaults:
     """What the sandbox does wrong on purpose. Mutable at run time, for tests and benchmarks."""
@@ -63,6 +74,19 @@ class SandboxFaults:
     jitter: float = 0.35  # sigma of the log-normal latency around latency_ms
     error_rate: float = 0.0
     outage: bool = False
+    schedule: tuple[FaultWindow, ...] = ()
+    schedule_origin: float = field(default_factory=time.monotonic)
+
+    def set_schedule(self, *windows: FaultWindow) -> None:
+        self.schedule = windows
+        self.schedule_origin = time.monotonic()
+
+    def window(self) -> FaultWindow | None:
+        elapsed = time.monotonic() - self.schedule_origin
+        return next((w for w in self.schedule if w.start_s <= elapsed < w.end_s), None)
+
+
+PriceMoved = Callable[[str, str, dt.date], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +134,7 @@ class SandboxAirline:
         seed: int,
         faults: SandboxFaults | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        on_price_move: PriceMoved | None = None,
     ) -> None:
         self._airports = airports
         self._seed = seed
@@ -117,6 +142,8 @@ class SandboxAirline:
         self._clock = clock
         self._rng = random.Random(seed)
         self._schedules: dict[tuple[str, str], tuple[ScheduledFlight, ...]] = {}
+        self._moves: dict[tuple[str, str, dt.date], int] = {}
+        self._on_price_move = on_price_move
         self.calls: int = 0
 
     @property
@@ -126,13 +153,22 @@ class SandboxAirline:
     async def search(self, query: FareQuery) -> list[FareOffer]:
         self.calls += 1
         faults = self.faults
+        window = faults.window()
         if faults.latency_ms > 0:
-            await asyncio.sleep(self._latency_s(faults))
-        if faults.outage:
+            factor = window.latency_factor if window else 1.0
+            await asyncio.sleep(self._latency_s(faults) * factor)
+        if faults.outage or (window is not None and window.outage):
             raise SupplierError("sandbox airline is down (injected outage)", supplier=self.name)
         if faults.error_rate > 0 and self._rng.random() < faults.error_rate:
             raise SupplierError("sandbox airline failed (injected error)", supplier=self.name)
         return self.offers(query, searched_at=self._clock())
+
+    async def move_price(self, *, origin: str, destination: str, date: dt.date) -> None:
+        """Reprice a route's flights on a date (as airlines do), and announce it."""
+        key = (origin, destination, date)
+        self._moves[key] = self._moves.get(key, 0) + 1
+        if self._on_price_move is not None:
+            await self._on_price_move(origin, destination, date)
 
     def _latency_s(self, faults: SandboxFaults) -> float:
         mu = math.log(faults.latency_ms / 1000.0)
@@ -204,6 +240,9 @@ class SandboxAirline:
             if seats_left < query.passengers.seated:
                 continue
             adult_base = self._adult_base(flight, km=km, departure=departure, days_out=days_out)
+            moves = self._moves.get((query.origin, query.destination, query.date), 0)
+            if moves:
+                adult_base *= 0.85 + 0.3 * _unit(self._seed, "move", flight.flight_number, moves)
             adult_base *= _CABIN_FACTOR[query.cabin]
             for family, factor, refundable in (("Saver", 1.0, False), ("Flexi", 1.18, True)):
                 price = _price(
