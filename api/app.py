@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api.deps import Knowledge, Services
 from api.middleware import RequestContextMiddleware
 from api.problems import install_problem_handlers
-from api.routes import chat, health, knowledge, problems
+from api.routes import chat, fares, health, knowledge, problems
 from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
 from core.airports import load_airports
@@ -20,8 +20,10 @@ from core.embedded import Endpoints
 from core.logging import get_logger
 from core.redis_conn import RedisClient, connect_redis
 from core.settings import Settings
-from fares.service import FareService
+from fares.cache import CachePolicy, FareCache
+from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
+from fares.warming import parse_routes, warm
 from ingest.pipeline import IngestService
 from rag.answers import AnswerService
 from rag.catalog import DocumentCatalog, EmbeddingCache
@@ -61,12 +63,34 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
                 latency_ms=settings.supplier_latency_ms, error_rate=settings.supplier_error_rate
             ),
         )
-        fares = FareService(
-            supplier=supplier, airports=airports, timeout_s=settings.supplier_timeout_s
+        fare_cache = FareCache(
+            redis=redis,
+            policy=CachePolicy(
+                fresh_s=settings.fare_fresh_s,
+                hard_max_age_s=settings.fare_hard_max_age_s,
+                l1_max_entries=settings.fare_l1_max_entries,
+                l1_max_bytes=settings.fare_l1_max_mb * 2**20,
+            ),
+            namespace=settings.redis_namespace,
+        )
+        fare_service = FareService(
+            supplier=supplier,
+            airports=airports,
+            guard=SupplierGuard.for_supplier(
+                supplier.name,
+                timeout_s=settings.supplier_timeout_s,
+                max_concurrent=settings.supplier_max_concurrent,
+                max_attempts=settings.supplier_max_attempts,
+                failure_threshold=settings.breaker_failure_threshold,
+                reset_timeout_s=settings.breaker_reset_s,
+            ),
+            cache=fare_cache,
+            deadline_s=settings.request_timeout_s,
+            booking_fresh_s=settings.fare_booking_fresh_s,
         )
         engine = TurnEngine(
             store=RedisSessionStore(redis=redis, ttl_s=settings.session_ttl_s),
-            fares=fares,
+            fares=fare_service,
             airports=airports,
             history_turns=settings.session_history_turns,
         )
@@ -80,11 +104,25 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
             airports=airports,
             redis=redis,
             temporal=temporal,
-            fares=fares,
+            fares=fare_service,
+            fare_cache=fare_cache,
             engine=engine,
             knowledge=knowledge,
         )
         services.extras["airline"] = supplier
+        stop = asyncio.Event()
+        background = [
+            asyncio.create_task(
+                warm(
+                    fare_service,
+                    routes=parse_routes(settings.fare_warm_routes),
+                    days=settings.fare_warm_days,
+                    interval_s=settings.fare_warm_interval_s,
+                    stop=stop,
+                ),
+                name="fare-warming",
+            )
+        ]
         worker = None
         if settings.run_worker:
             worker = build_worker(temporal, task_queue=settings.temporal_task_queue)
@@ -97,6 +135,13 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
                     await worker.shutdown()
                 with contextlib.suppress(Exception):
                     await services.worker_task
+            stop.set()
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await fare_cache.close()
             await knowledge.ingest.drain()
     finally:
         await store.close()
@@ -171,6 +216,7 @@ def create_app(settings: Settings, *, endpoints: Endpoints) -> FastAPI:
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(knowledge.router)
+    app.include_router(fares.router)
     app.include_router(problems.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

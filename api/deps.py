@@ -13,6 +13,7 @@ from core.airports import AirportDirectory
 from core.embedded import Endpoints
 from core.redis_conn import RedisClient
 from core.settings import Settings
+from fares.cache import FareCache
 from fares.service import FareService
 from ingest.pipeline import IngestService
 from rag.answers import AnswerService
@@ -41,6 +42,7 @@ class Services:
     redis: RedisClient
     temporal: TemporalClient
     fares: FareService
+    fare_cache: FareCache
     engine: TurnEngine
     knowledge: Knowledge
     worker_task: asyncio.Task[None] | None = None

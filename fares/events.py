@@ -40,7 +40,7 @@ ALL_ROUTES = "*"
 
 _APPLIED_PREFIX = "yatri:fares:applied:"
 _BATCH = 100
-_FIELDS = ("event_id", "origin", "destination", "date", "reason", "published_at")
+_REQUIRED = ("event_id", "origin", "destination", "date", "published_at")
 
 Fields = Mapping[bytes | str, bytes | str]
 
@@ -58,6 +58,10 @@ class FareChangeEvent:
     date: dt.date | None
     reason: str
     published_at: dt.datetime
+
+    def __post_init__(self) -> None:
+        if self.published_at.utcoffset() is None:
+            raise ValueError("published_at has no time zone")
 
     @classmethod
     def new(
@@ -83,26 +87,23 @@ class FareChangeEvent:
             "destination": self.destination,
             "date": self.date.isoformat() if self.date else "*",
             "reason": self.reason,
-            "published_at": self.published_at.astimezone(dt.UTC).isoformat(),
+            "published_at": self.published_at.isoformat(),
         }
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> FareChangeEvent:
         """Parse a stream entry; ``ValueError`` says what is wrong with a malformed one."""
-        missing = [name for name in _FIELDS if not fields.get(name)]
+        missing = [name for name in _REQUIRED if not fields.get(name)]
         if missing:
             raise ValueError(f"missing fields: {', '.join(missing)}")
-        published_at = dt.datetime.fromisoformat(fields["published_at"])
-        if published_at.tzinfo is None:
-            raise ValueError("published_at has no time zone")
         raw_date = fields["date"]
         return cls(
             event_id=fields["event_id"],
             origin=fields["origin"],
             destination=fields["destination"],
             date=None if raw_date == "*" else dt.date.fromisoformat(raw_date),
-            reason=fields["reason"],
-            published_at=published_at.astimezone(dt.UTC),
+            reason=fields.get("reason", ""),
+            published_at=dt.datetime.fromisoformat(fields["published_at"]),
         )
 
 
@@ -149,6 +150,7 @@ class RedisFareEvents:
         block_ms: int = 200,
         maxlen: int = 100_000,
         applied_ttl_s: int = 86_400,
+        handler_timeout_s: float = 5.0,
     ) -> None:
         self._redis = redis
         self._consumer = consumer
@@ -160,6 +162,7 @@ class RedisFareEvents:
         self._block_ms = block_ms
         self._maxlen = maxlen
         self._applied_ttl_s = applied_ttl_s
+        self._handler_timeout_s = handler_timeout_s
 
     async def publish(self, event: FareChangeEvent) -> None:
         fields: dict[FieldT, EncodableT] = dict(event.to_fields().items())
@@ -278,7 +281,8 @@ class RedisFareEvents:
             await self._dead_letter(entry_id, raw, reason="max deliveries", deliveries=deliveries)
             return
         try:
-            await handler(event)
+            async with asyncio.timeout(self._handler_timeout_s):
+                await handler(event)
         except Exception:
             # Left pending on purpose: XAUTOCLAIM retries it, then dead-letters it.
             FARE_EVENTS.labels("retried").inc()

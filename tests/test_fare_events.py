@@ -10,7 +10,8 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,21 +71,32 @@ async def redis(redis_server: EmbeddedValkey) -> AsyncIterator[RedisClient]:
     await client.aclose()
 
 
-@pytest.fixture
-def make_events(redis: RedisClient) -> Iterator[Callable[..., RedisFareEvents]]:
-    suffix = uuid.uuid4().hex[:8]
+@dataclass(frozen=True, slots=True)
+class Names:
+    stream: str
+    group: str
+    dlq: str
 
+
+@pytest.fixture
+def names() -> Names:
+    suffix = uuid.uuid4().hex[:8]
+    return Names(f"test:fares:{suffix}", f"test-group-{suffix}", f"test:fares:{suffix}:dlq")
+
+
+@pytest.fixture
+def make_events(redis: RedisClient, names: Names) -> Callable[..., RedisFareEvents]:
     def make(consumer: str = "c1", **overrides: Any) -> RedisFareEvents:
         return RedisFareEvents(
             redis=redis,
             consumer=consumer,
-            stream=f"test:fares:{suffix}",
-            group=f"test-group-{suffix}",
-            dlq_stream=f"test:fares:{suffix}:dlq",
+            stream=names.stream,
+            group=names.group,
+            dlq_stream=names.dlq,
             **overrides,
         )
 
-    yield make
+    return make
 
 
 def test_fields_round_trip_and_malformed_entries_are_refused() -> None:
@@ -152,7 +164,7 @@ async def test_the_same_event_published_twice_is_applied_once(
 
 
 async def test_an_event_whose_handler_always_fails_is_dead_lettered_after_max_deliveries(
-    make_events: Callable[..., RedisFareEvents], redis: RedisClient
+    make_events: Callable[..., RedisFareEvents], redis: RedisClient, names: Names
 ) -> None:
     events = make_events(claim_idle_ms=100, max_deliveries=3)
     attempts: list[str] = []
@@ -168,7 +180,7 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_after_max_de
         await _until(lambda: _dlq_is(events, 1), timeout_s=10)
     assert attempts == [event.event_id] * 3
     assert await events.lag() == 0
-    [(_, fields)] = await redis.xrange(events._dlq_stream)
+    [(_, fields)] = await redis.xrange(names.dlq)
     assert fields[b"event_id"] == event.event_id.encode()
     assert fields[b"dlq_reason"] == b"max deliveries"
     assert fields[b"dlq_deliveries"] == b"4"
@@ -180,7 +192,7 @@ async def _dlq_is(events: RedisFareEvents, expected: int) -> bool:
 
 
 async def test_malformed_entries_are_dead_lettered_and_the_loop_goes_on(
-    make_events: Callable[..., RedisFareEvents], redis: RedisClient
+    make_events: Callable[..., RedisFareEvents], redis: RedisClient, names: Names
 ) -> None:
     events = make_events()
     applied: list[str] = []
@@ -189,21 +201,21 @@ async def test_malformed_entries_are_dead_lettered_and_the_loop_goes_on(
         applied.append(event.event_id)
 
     good = _event()
-    await redis.xadd(events._stream, {"junk": "1"})
-    await redis.xadd(events._stream, {**good.to_fields(), "date": "tomorrow", "event_id": "x"})
-    await redis.xadd(events._stream, {"event_id": b"\xff\xfe"})
+    await redis.xadd(names.stream, {"junk": "1"})
+    await redis.xadd(names.stream, {**good.to_fields(), "date": "tomorrow", "event_id": "x"})
+    await redis.xadd(names.stream, {"event_id": b"\xff\xfe"})
     await events.publish(good)
     async with _running(events, record):
         await _until(lambda: bool(applied))
     assert applied == [good.event_id]
     assert await events.dlq_size() == 3
-    dead = await redis.xrange(events._dlq_stream)
+    dead = await redis.xrange(names.dlq)
     assert all(fields[b"dlq_reason"].startswith(b"malformed") for _, fields in dead)
     assert dead[0][1][b"junk"] == b"1"
 
 
 async def test_an_entry_held_by_a_dead_consumer_is_reclaimed_by_another(
-    make_events: Callable[..., RedisFareEvents], redis: RedisClient
+    make_events: Callable[..., RedisFareEvents], redis: RedisClient, names: Names
 ) -> None:
     started = asyncio.Event()
 
@@ -224,7 +236,7 @@ async def test_an_entry_held_by_a_dead_consumer_is_reclaimed_by_another(
         task_a.cancel()  # the process dies mid-handler: the entry stays pending on "a"
         with contextlib.suppress(asyncio.CancelledError):
             await task_a
-    pending = await redis.xpending(a._stream, a._group)
+    pending = await redis.xpending(names.stream, names.group)
     assert pending["pending"] == 1
     assert pending["consumers"][0]["name"] == b"a"
     async with _running(b, record):
@@ -260,7 +272,7 @@ async def test_two_consumers_in_a_group_share_the_entries_without_duplicates(
 
 
 async def test_lag_counts_undelivered_and_pending_entries_and_dlq_size_counts_the_dlq(
-    make_events: Callable[..., RedisFareEvents], redis: RedisClient
+    make_events: Callable[..., RedisFareEvents], redis: RedisClient, names: Names
 ) -> None:
     events = make_events()
     assert await events.lag() == 0  # nothing published yet
@@ -269,14 +281,14 @@ async def test_lag_counts_undelivered_and_pending_entries_and_dlq_size_counts_th
         await events.publish(_event())
     assert await events.lag() == 3
     [[_, [(entry_id, _)]]] = await redis.xreadgroup(
-        events._group, "peek", {events._stream: ">"}, count=1
+        names.group, "peek", {names.stream: ">"}, count=1
     )
     assert await events.lag() == 3  # 2 undelivered + 1 pending
-    await redis.xack(events._stream, events._group, entry_id)
+    await redis.xack(names.stream, names.group, entry_id)
     assert await events.lag() == 2
     assert REGISTRY.get_sample_value("yatri_fare_events_lag") == 2
     assert await events.dlq_size() == 0
-    await redis.xadd(events._dlq_stream, {"dlq_reason": "test"})
+    await redis.xadd(names.dlq, {"dlq_reason": "test"})
     assert await events.dlq_size() == 1
     assert REGISTRY.get_sample_value("yatri_fare_events_dlq") == 1
 

@@ -10,7 +10,7 @@ import pytest
 from core.airports import load_airports
 from core.errors import InvalidRequestError, SupplierError, SupplierTimeoutError
 from fares.models import IST, Cabin, FareQuery, Passengers
-from fares.service import FareService
+from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 
 AIRPORTS = load_airports()
@@ -97,7 +97,10 @@ async def test_injected_errors_and_outages() -> None:
 
 async def test_injected_latency_is_felt_and_bounded_by_the_service_timeout() -> None:
     slow = airline(latency_ms=400, jitter=0.01)
-    service = FareService(supplier=slow, airports=AIRPORTS, timeout_s=0.05, clock=lambda: NOW)
+    service = FareService(
+        supplier=slow, airports=AIRPORTS, clock=lambda: NOW, deadline_s=0.05,
+        guard=SupplierGuard.for_supplier("slow", timeout_s=0.05, max_attempts=1),
+    )  # fmt: skip
     started = asyncio.get_running_loop().time()
     with pytest.raises(SupplierTimeoutError):
         await service.search(q())
@@ -117,7 +120,8 @@ async def test_injected_latency_is_felt_and_bounded_by_the_service_timeout() -> 
 )
 async def test_bad_queries_are_refused_with_a_reason(query: FareQuery, message: str) -> None:
     service = FareService(
-        supplier=airline(latency_ms=1), airports=AIRPORTS, timeout_s=1, clock=lambda: NOW
-    )
+        supplier=airline(latency_ms=1), airports=AIRPORTS, clock=lambda: NOW,
+        guard=SupplierGuard.for_supplier("t", timeout_s=1),
+    )  # fmt: skip
     with pytest.raises(InvalidRequestError, match=message):
         await service.search(query)

@@ -56,7 +56,9 @@ async def fares(
     response: Response,
     services: ServicesDep,
     origin: Annotated[str, Query(alias="from", pattern=r"^[A-Za-z]{3}$", description="IATA code")],
-    destination: Annotated[str, Query(alias="to", pattern=r"^[A-Za-z]{3}$", description="IATA code")],
+    destination: Annotated[
+        str, Query(alias="to", pattern=r"^[A-Za-z]{3}$", description="IATA code")
+    ],
     date: Annotated[dt.date, Query(description="Travel date, YYYY-MM-DD")],
     adults: Annotated[int, Query(ge=0, le=9)] = 1,
     children: Annotated[int, Query(ge=0, le=9)] = 0,
