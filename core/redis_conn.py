@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.exceptions import RedisError
 
 from core.errors import DependencyUnavailableError
@@ -16,11 +16,23 @@ RedisClient: TypeAlias = "Redis | RedisCluster"
 CLUSTER_SCHEME = "redis+cluster://"
 
 
-def connect_redis(url: str) -> RedisClient:
-    """A client for ``url``. ``redis+cluster://host:port`` connects to a Redis Cluster."""
+def connect_redis(url: str, *, max_connections: int = 256) -> RedisClient:
+    """A client for ``url``. ``redis+cluster://host:port`` connects to a Redis Cluster.
+    Past ``max_connections``, a caller waits for a free connection (up to 5 s) instead of
+    failing at once, which matters when hundreds of coroutines miss the cache together."""
     if url.startswith(CLUSTER_SCHEME):
-        return RedisCluster.from_url("redis://" + url.removeprefix(CLUSTER_SCHEME))
-    return Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+        return RedisCluster.from_url(
+            "redis://" + url.removeprefix(CLUSTER_SCHEME), max_connections=max_connections
+        )
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=5,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 @dataclass(frozen=True, slots=True)

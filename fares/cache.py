@@ -179,8 +179,8 @@ class FareCache:
         gen_date, gen_all = self._gen_keys(query)
         try:
             raw, g_date, g_all = await self._redis.mget([value_key, gen_date, gen_all])
-        except RedisError:
-            log.warning("fare cache L2 unavailable", key=query.key)
+        except RedisError as e:
+            log.warning("fare cache L2 unavailable", key=query.key, error=repr(e))
             return None, False
         if raw is None:
             return None, False

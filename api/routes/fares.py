@@ -62,7 +62,7 @@ async def fares(
     date: Annotated[dt.date, Query(description="Travel date, YYYY-MM-DD")],
     adults: Annotated[int, Query(ge=0, le=9)] = 1,
     children: Annotated[int, Query(ge=0, le=9)] = 0,
-    infants: Annotated[int, Query(ge=0, le=9)] = 0,
+    infants: Annotated[int, Query(ge=0)] = 0,
     cabin: Cabin = Cabin.ECONOMY,
 ) -> Response | FaresResponse:
     query = FareQuery(
