@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +24,7 @@ from core.logging import get_logger
 from core.redis_conn import RedisClient, connect_redis
 from core.settings import Settings
 from fares.cache import CachePolicy, FareCache
+from fares.events import FareChangeEvent, L1Broadcast, RedisFareEvents
 from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 from fares.warming import parse_routes, warm
@@ -56,12 +60,29 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
         temporal = await connect_temporal(
             endpoints.temporal_address, namespace=settings.temporal_namespace
         )
+        ns = settings.redis_namespace
+        events = RedisFareEvents(
+            redis=redis,
+            consumer=f"{socket.gethostname()}-{os.getpid()}",
+            stream=f"{ns}:fares:events",
+            dlq_stream=f"{ns}:fares:events:dlq",
+        )
+        broadcast = L1Broadcast(redis=redis, channel=f"{ns}:fares:l1-invalidate")
+
+        async def announce_price_move(origin: str, destination: str, date: dt.date) -> None:
+            await events.publish(
+                FareChangeEvent.new(
+                    origin=origin, destination=destination, date=date, reason="price moved"
+                )
+            )
+
         supplier = SandboxAirline(
             airports=airports,
             seed=settings.supplier_seed,
             faults=SandboxFaults(
                 latency_ms=settings.supplier_latency_ms, error_rate=settings.supplier_error_rate
             ),
+            on_price_move=announce_price_move,
         )
         fare_cache = FareCache(
             redis=redis,
@@ -110,8 +131,23 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
             knowledge=knowledge,
         )
         services.extras["airline"] = supplier
+        services.extras["fare_events"] = events
+
+        async def apply_fare_change(event: FareChangeEvent) -> None:
+            await fare_cache.invalidate(
+                origin=event.origin,
+                destination=event.destination,
+                date=event.date.isoformat() if event.date else None,
+            )
+            await broadcast.publish(event.route_key)
+
         stop = asyncio.Event()
+        await events.ensure_group()
         background = [
+            asyncio.create_task(events.run(apply_fare_change, stop=stop), name="fare-events"),
+            asyncio.create_task(
+                broadcast.run(fare_cache.drop_route_key, stop=stop), name="fare-l1-broadcast"
+            ),
             asyncio.create_task(
                 warm(
                     fare_service,
@@ -121,7 +157,7 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
                     stop=stop,
                 ),
                 name="fare-warming",
-            )
+            ),
         ]
         worker = None
         if settings.run_worker:

@@ -335,6 +335,20 @@ class FareCache:
                 keys.discard(key)
         return dropped
 
+    def drop_route_key(self, route_key: str) -> None:
+        """Apply an L1 broadcast: ``DEL-BOM:2026-12-01``, ``DEL-BOM:*``, or ``*`` for all."""
+        if route_key == "*":
+            for route in list(self._l1_routes):
+                origin, _, destination = route.partition("-")
+                self.drop_local(origin=origin, destination=destination, date=None)
+            self._l1.clear()
+            return
+        route, _, date = route_key.partition(":")
+        origin, _, destination = route.partition("-")
+        self.drop_local(
+            origin=origin, destination=destination, date=None if date in ("", "*") else date
+        )
+
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()

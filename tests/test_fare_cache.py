@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import subprocess
 import sys
 import textwrap
 import uuid
@@ -179,16 +178,16 @@ async def test_single_flight_across_processes(redis_server: EmbeddedValkey) -> N
     service, cache, airline = make(redis_server.url, latency_ms=300)
     go = f"go-{uuid.uuid4().hex}"
     root = str(Path(__file__).parent.parent)
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, redis_server.url, cache._ns, go, root],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": root},
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, redis_server.url, cache._ns, go, root,
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": root},
     )  # fmt: skip
     await asyncio.sleep(2.5)  # the child imports and waits for the go signal
     redis = connect_redis(redis_server.url)
     await redis.set(go, 1)
     await asyncio.gather(*(service.search(query()) for _ in range(100)))
-    out, _ = child.communicate(timeout=30)
-    assert airline.calls + int(out.strip()) == 1
+    out, _ = await asyncio.wait_for(child.communicate(), timeout=30)
+    assert airline.calls + int(out.decode().strip()) == 1
 
 
 async def test_fares_endpoint_headers(client: httpx.AsyncClient) -> None:
@@ -225,3 +224,23 @@ async def test_bad_fare_queries_are_problems(
     r = await client.get("/v1/fares", params=params)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert message in r.text
+
+
+async def test_a_price_move_reaches_the_cache_through_the_event_stream(
+    app: object, client: httpx.AsyncClient
+) -> None:
+    services = app.state.services  # type: ignore[attr-defined]
+    airline: SandboxAirline = services.extras["airline"]
+    date = dt.datetime.now(IST).date() + dt.timedelta(days=9)
+    params = {"from": "HYD", "to": "MAA", "date": date.isoformat()}
+    first = (await client.get("/v1/fares", params=params)).json()
+    assert (await client.get("/v1/fares", params=params)).json()["source"] == "l1"
+    await airline.move_price(origin="HYD", destination="MAA", date=date)
+    for _ in range(100):  # the consumer applies it within milliseconds; allow up to 2 s
+        await asyncio.sleep(0.02)
+        after = (await client.get("/v1/fares", params=params)).json()
+        if after["source"] == "live":
+            break
+    assert after["source"] == "live"
+    before = {o["offer_id"]: o["price"]["total_paise"] for o in first["offers"]}
+    assert any(before.get(o["offer_id"]) != o["price"]["total_paise"] for o in after["offers"])
