@@ -142,9 +142,19 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
             await broadcast.publish(event.route_key)
 
         stop = asyncio.Event()
+
+        async def watch_event_stream() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(Exception):  # a metric must never take the app down
+                    await events.lag()
+                    await events.dlq_size()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=5)
+
         await events.ensure_group()
         background = [
             asyncio.create_task(events.run(apply_fare_change, stop=stop), name="fare-events"),
+            asyncio.create_task(watch_event_stream(), name="fare-events-metrics"),
             asyncio.create_task(
                 broadcast.run(fare_cache.drop_route_key, stop=stop), name="fare-l1-broadcast"
             ),

@@ -207,8 +207,12 @@ class FareCache:
         self.stats.early_refreshes += 1
 
         async def run() -> None:
-            with contextlib.suppress(Exception):  # the reader already has a fresh answer
+            try:
                 await self._refresh(query, fetch, observed=None, early=True)
+            except _LeaseHeldError:
+                pass  # another process is refreshing it
+            except Exception as e:  # the reader already has a fresh answer; log and move on
+                log.warning("early refresh failed", key=query.key, error=repr(e))
 
         task = asyncio.create_task(run(), name=f"fare-refresh-{query.key}")
         self._background.add(task)

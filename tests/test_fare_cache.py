@@ -21,6 +21,7 @@ from fares.cache import CachePolicy, FareCache
 from fares.models import IST, FareQuery, FareSource
 from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
+from fares.warming import parse_routes, warm
 
 AIRPORTS = load_airports()
 
@@ -244,3 +245,56 @@ async def test_a_price_move_reaches_the_cache_through_the_event_stream(
     assert after["source"] == "live"
     before = {o["offer_id"]: o["price"]["total_paise"] for o in first["offers"]}
     assert any(before.get(o["offer_id"]) != o["price"]["total_paise"] for o in after["offers"])
+
+
+class TickingClock(Clock):
+    """Moves 50 ms on every reading, so a fetch takes time (XFetch's Δ) under a fake clock."""
+
+    def epoch(self) -> float:
+        self.now += 0.05
+        return self.now
+
+
+async def test_hot_keys_refresh_before_they_expire(redis_server: EmbeddedValkey) -> None:
+    clock = TickingClock()
+    service, cache, airline = make(redis_server.url, clock=clock)
+    q = query()
+    await service.search(q)
+    # XFetch: with rand() tiny, -Δ·β·ln(rand) is large, so the next reader refreshes early.
+    cache.policy = CachePolicy(early_refresh=True)
+    cache._rng = lambda: 1e-30
+    clock.now += 29  # still fresh, but within Δ·(−ln rand) of expiry
+    served = await service.search(q)
+    assert served.source is FareSource.L1  # the reader is not made to wait
+    for _ in range(100):  # until the background refresh has stored its answer
+        await asyncio.sleep(0.02)
+        if not cache._background:
+            break
+    assert airline.calls == 2 and cache.stats.early_refreshes == 1
+    assert (await service.search(q)).age_ms < 2_000  # the refreshed answer is served next
+
+
+async def test_l1_is_bounded(redis_server: EmbeddedValkey) -> None:
+    service, cache, _ = make(redis_server.url, l1_max_entries=3)
+    for days in range(1, 7):
+        await service.search(query(days))
+    assert len(cache._l1) <= 3
+
+
+async def test_warming_spreads_searches_over_the_cycle(redis_server: EmbeddedValkey) -> None:
+    service, _, airline = make(redis_server.url, latency_ms=1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        warm(
+            service, routes=parse_routes(["DEL-BOM", "BLR-GOI"]), days=2, interval_s=0.8, stop=stop
+        )
+    )
+    await asyncio.sleep(0.3)
+    early = airline.calls
+    await asyncio.sleep(0.6)
+    stop.set()
+    await task
+    assert 1 <= early < 4  # not all four at once
+    assert airline.calls == 4
+    with pytest.raises(ValueError, match="ORIGIN-DEST"):
+        parse_routes(["DELBOM"])

@@ -27,8 +27,16 @@ import pytest
 
 from core.errors import DependencyUnavailableError
 from rag.edge import EdgeStore
-from rag.qdrant import QdrantHealth, QdrantStore
-from rag.store import Hit, SearchFilter, SearchMode, SparseVector, StoredChunk, VectorStore
+from rag.qdrant import QdrantStore
+from rag.store import (
+    Hit,
+    SearchFilter,
+    SearchMode,
+    SparseVector,
+    StoredChunk,
+    StoreHealth,
+    VectorStore,
+)
 
 DIM = 8
 SERVER_URL = os.environ.get("YATRI_TEST_QDRANT_URL")
@@ -36,7 +44,7 @@ EVERYTHING = SearchFilter(exclude_flagged=False)
 
 
 class Store(VectorStore, Protocol):
-    async def health(self) -> QdrantHealth: ...
+    async def health(self) -> StoreHealth: ...
 
 
 @dataclass(frozen=True, slots=True)
