@@ -20,6 +20,7 @@ from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
 from core.airports import load_airports
 from core.embedded import Endpoints
+from core.errors import DependencyUnavailableError
 from core.logging import get_logger
 from core.redis_conn import RedisClient, connect_redis
 from core.settings import Settings
@@ -151,7 +152,11 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=5)
 
-        await events.ensure_group()
+        try:
+            await events.ensure_group()
+        except DependencyUnavailableError:
+            # Start anyway: /readyz reports Redis, and the consumer creates the group later.
+            log.warning("fare event group not created at start-up")
         background = [
             asyncio.create_task(events.run(apply_fare_change, stop=stop), name="fare-events"),
             asyncio.create_task(watch_event_stream(), name="fare-events-metrics"),

@@ -137,7 +137,7 @@ class FareCache:
         lookup = await self.lookup(query)
         if lookup.fresh is not None and lookup.tier is not None:
             if self._should_refresh_early(lookup.fresh):
-                self._refresh_in_background(query, fetch)
+                self._refresh_in_background(query, fetch, seen=lookup.fresh)
             FARE_CACHE_LOOKUPS.labels(lookup.tier, "hit").inc()
             return lookup.fresh, lookup.tier
         FARE_CACHE_LOOKUPS.labels("l2", "miss").inc()
@@ -200,7 +200,7 @@ class FareCache:
         gap = -entry.delta_s * self.policy.xfetch_beta * math.log(max(self._rng(), 1e-12))
         return self._clock() + gap >= expiry
 
-    def _refresh_in_background(self, query: FareQuery, fetch: Fetch) -> None:
+    def _refresh_in_background(self, query: FareQuery, fetch: Fetch, *, seen: Entry) -> None:
         if query.key in self._inflight:
             return
         FARE_CACHE_EARLY_REFRESH.inc()
@@ -208,7 +208,7 @@ class FareCache:
 
         async def run() -> None:
             try:
-                await self._refresh(query, fetch, observed=None, early=True)
+                await self._refresh(query, fetch, observed=seen, early=True)
             except _LeaseHeldError:
                 pass  # another process is refreshing it
             except Exception as e:  # the reader already has a fresh answer; log and move on
@@ -253,6 +253,14 @@ class FareCache:
             won = True  # without Redis there is nobody to coordinate with
         if won:
             try:
+                # Another process may have refreshed it between our read and our lease.
+                entry, valid = await self._l2_get(query)
+                newer = entry is not None and (
+                    observed is None or entry.fetched_at > observed.fetched_at
+                )
+                if entry is not None and valid and newer and self._is_fresh(entry):
+                    self._l1_put(query, entry)
+                    return entry
                 return await self._fetch_and_store(query, fetch)
             finally:
                 with contextlib.suppress(RedisError):

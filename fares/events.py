@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError, ResponseError
 from redis.typing import EncodableT, FieldT
 
+from core.errors import DependencyUnavailableError
 from core.logging import get_logger
 from core.redis_conn import RedisClient
 from core.telemetry import FARE_EVENT_APPLY, FARE_EVENTS, FARE_EVENTS_DLQ, FARE_EVENTS_LAG
@@ -174,7 +175,9 @@ class RedisFareEvents:
             await self._redis.xgroup_create(self._stream, self._group, id=start_id, mkstream=True)
         except ResponseError as e:
             if "BUSYGROUP" not in str(e):
-                raise
+                raise DependencyUnavailableError("cannot create the fare event group") from e
+        except RedisError as e:
+            raise DependencyUnavailableError("fare event stream (Redis) is unavailable") from e
 
     async def lag(self) -> int:
         """Entries the group has not yet applied: never delivered plus delivered but unacked."""

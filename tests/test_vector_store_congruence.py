@@ -269,7 +269,8 @@ async def test_hybrid_fuses_the_union_with_rrf(loaded: Store) -> None:
 
 async def test_hybrid_applies_the_filter_to_both_lists(loaded: Store) -> None:
     hits = await search(loaded, mode="hybrid", filter=SearchFilter(languages=("hi",)))
-    assert names(hits) == ["b", "e"]
+    # b and e tie on fused score inside the filter (each is one list's first), so order is free.
+    assert sorted(names(hits)) == ["b", "e"]
 
 
 @pytest.mark.parametrize(
