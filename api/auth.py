@@ -26,7 +26,8 @@ def _bearer(request: Request) -> str:
 
 
 def require_content_scope(request: Request, services: ServicesDep) -> str:
-    """The actor behind a valid content credential; 401 without one, 403 with a bad one."""
+    """The actor behind a valid content credential: 401 without a valid one, 403 when a valid
+    token lacks the content scope."""
     token = _bearer(request)
     key = services.settings.content_api_key.get_secret_value()
     if hmac.compare_digest(token.encode(), key.encode()):
@@ -39,7 +40,7 @@ def require_content_scope(request: Request, services: ServicesDep) -> str:
             options={"require": ["exp", "sub"]},
         )
     except jwt.PyJWTError as e:
-        raise ForbiddenError("the credential is not valid for the document API") from e
+        raise UnauthorizedError("the credential is invalid or expired") from e
     scopes = str(claims.get("scope", "")).split()
     if CONTENT_SCOPE not in scopes:
         raise ForbiddenError(f"the token lacks the {CONTENT_SCOPE} scope")

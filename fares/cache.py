@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from cachetools import LRUCache
 from redis.exceptions import RedisError
@@ -155,12 +155,13 @@ class FareCache:
                 ):
                     return Lookup(entry, "l1", None)
                 self._l1.pop(query.key, None)
+        epoch = self._epoch(route)
         entry, valid = await self._l2_get(query)
         if entry is None:
             return Lookup(None, None, None)
         age = now - entry.fetched_at
         if valid and age < self.policy.fresh_s:
-            self._l1_put(query, entry)
+            self._l1_put(query, entry, epoch=epoch)
             return Lookup(entry, "l2", None)
         return Lookup(None, None, entry if age < self.policy.hard_max_age_s else None)
 
@@ -224,21 +225,21 @@ class FareCache:
         if not self.policy.single_flight:
             return await self._lease_and_fetch(query, fetch, observed=observed, early=early)
         pending = self._inflight.get(query.key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
-        self._inflight[query.key] = future
-        try:
-            entry = await self._lease_and_fetch(query, fetch, observed=observed, early=early)
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()  # retrieved here: followers re-raise it themselves
-            raise
-        else:
-            future.set_result(entry)
-            return entry
-        finally:
-            del self._inflight[query.key]
+        if pending is None:
+            # The fetch runs in its own task: a caller that is cancelled (a timed-out request)
+            # never cancels it for the others waiting on the same key.
+            pending = asyncio.ensure_future(
+                self._lease_and_fetch(query, fetch, observed=observed, early=early)
+            )
+            self._inflight[query.key] = pending
+            pending.add_done_callback(lambda done: self._forget(query.key, done))
+        return await asyncio.shield(pending)
+
+    def _forget(self, key: str, done: asyncio.Future[Entry]) -> None:
+        if self._inflight.get(key) is done:
+            del self._inflight[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter re-raises it itself
 
     async def _lease_and_fetch(
         self, query: FareQuery, fetch: Fetch, *, observed: Entry | None, early: bool
@@ -247,6 +248,7 @@ class FareCache:
             return await self._fetch_and_store(query, fetch)
         token = secrets.token_hex(8)
         lease = self._lease_key(query)
+        epoch = self._epoch(self._route_key(query))
         try:
             won = await self._redis.set(lease, token, nx=True, px=self.policy.lease_ms)
         except RedisError:
@@ -259,7 +261,7 @@ class FareCache:
                     observed is None or entry.fetched_at > observed.fetched_at
                 )
                 if entry is not None and valid and newer and self._is_fresh(entry):
-                    self._l1_put(query, entry)
+                    self._l1_put(query, entry, epoch=epoch)
                     return entry
                 return await self._fetch_and_store(query, fetch)
             finally:
@@ -277,7 +279,7 @@ class FareCache:
                 observed is None or entry.fetched_at > observed.fetched_at
             )
             if entry is not None and valid and newer and self._is_fresh(entry):
-                self._l1_put(query, entry)
+                self._l1_put(query, entry, epoch=epoch)
                 return entry
         return await self._fetch_and_store(query, fetch)
 
@@ -308,7 +310,7 @@ class FareCache:
             )
         except RedisError:
             log.warning("fare cache L2 write failed", key=query.key)
-        self._l1_put(query, entry)
+        self._l1_put(query, entry, epoch=epoch)
         return entry
 
     def _route_key(self, query: FareQuery) -> str:
@@ -317,11 +319,12 @@ class FareCache:
     def _epoch(self, route: str) -> int:
         return self._epochs.get(route, 0)
 
-    def _l1_put(self, query: FareQuery, entry: Entry) -> None:
-        if not self.policy.use_l1:
-            return
+    def _l1_put(self, query: FareQuery, entry: Entry, *, epoch: int) -> None:
+        """Keep ``entry`` in L1 unless the route was invalidated since ``epoch`` was read."""
         route = self._route_key(query)
-        entry = Entry(entry.offers, entry.fetched_at, entry.delta_s, entry.size, self._epoch(route))
+        if not self.policy.use_l1 or epoch != self._epoch(route):
+            return
+        entry = Entry(entry.offers, entry.fetched_at, entry.delta_s, entry.size, epoch)
         while len(self._l1) >= self.policy.l1_max_entries:
             self._l1.popitem()
         self._l1[query.key] = entry
@@ -362,8 +365,9 @@ class FareCache:
         )
 
     async def close(self) -> None:
-        for task in list(self._background):
+        pending: list[asyncio.Future[Any]] = [*self._background, *self._inflight.values()]
+        for task in pending:
             task.cancel()
-        for task in list(self._background):
+        for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

@@ -226,7 +226,7 @@ class RedisFareEvents:
                     next_claim = loop.time() + self._claim_idle_ms / 2000
                 for entry_id, raw in await self._read_new():
                     await self._process(entry_id, raw, handler, deliveries=1)
-            except RedisError as e:
+            except (RedisError, DependencyUnavailableError) as e:
                 log.warning("fare event stream unavailable", stream=self._stream, error=repr(e))
                 group_ready = False  # NOGROUP if the stream was deleted meanwhile
                 await _sleep_or_stop(stop, self._block_ms / 1000)

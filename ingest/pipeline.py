@@ -22,7 +22,7 @@ from ingest.models import Chunk, IngestError, ParsedDocument
 from rag.catalog import DocumentCatalog, DocumentRecord, EmbeddingCache
 from rag.embeddings import EmbeddingPool, Vectors
 from rag.sparse import Bm25
-from rag.store import StoredChunk, VectorStore
+from rag.store import SparseVector, StoredChunk, VectorStore
 
 log = get_logger(__name__)
 
@@ -105,15 +105,14 @@ class IngestService:
         if previous is not None and previous.content_hash == doc.content_hash:
             return FileResult(filename, Outcome.UNCHANGED, doc_id=previous.doc_id,
                               version=previous.version, chunks=previous.chunks)  # fmt: skip
-        revision = (previous.revision + 1) if previous else 1
-        chunks = chunk_document(doc)
+        chunks, sparse_vectors = await asyncio.to_thread(self._prepare, doc)
         if not chunks:
             return FileResult(filename, Outcome.FAILED, doc_id=doc.meta.doc_id,
                               reason="empty", detail="no text to index")  # fmt: skip
+        revision = await self._catalog.next_revision(doc.meta.doc_id)
         vectors = await self._vectors(chunks)
         stored, chunk_terms = [], []
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            sparse, distinct = self._bm25.document(chunk.embed_text)
+        for chunk, vector, (sparse, distinct) in zip(chunks, vectors, sparse_vectors, strict=True):
             chunk_terms.append(sorted(distinct))
             stored.append(
                 StoredChunk(
@@ -151,6 +150,13 @@ class IngestService:
             version=record.version, chunks=len(chunks), flagged_chunks=flagged,
         )  # fmt: skip
 
+    def _prepare(
+        self, doc: ParsedDocument
+    ) -> tuple[list[Chunk], list[tuple[SparseVector, frozenset[str]]]]:
+        """Chunks and their BM25 vectors: CPU work, run in a worker thread."""
+        chunks = chunk_document(doc)
+        return chunks, [self._bm25.document(c.embed_text) for c in chunks]
+
     async def delete(self, doc_id: str) -> bool:
         """Remove a document from retrieval at once; its chunks are deleted after the grace."""
         async with self._locks.setdefault(doc_id, asyncio.Lock()):
@@ -166,7 +172,12 @@ class IngestService:
         # old chunks stay until it is done, so it never finds the document missing.
         async def retire() -> None:
             await asyncio.sleep(self._retire_grace_s)
-            await self._store.delete_version(doc_id, revision)
+            try:
+                await self._store.delete_version(doc_id, revision)
+            except YatriError as e:
+                # Left over, it would crowd live passages out of the candidate pool: try again.
+                log.warning("retire failed", doc_id=doc_id, revision=revision, error=e.detail)
+                self._retire_later(doc_id, revision)
 
         task = asyncio.create_task(retire(), name=f"retire-{doc_id}-{revision}")
         self._retiring[task] = (doc_id, revision)
@@ -180,7 +191,10 @@ class IngestService:
         for task, (doc_id, revision) in pending.items():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await self._store.delete_version(doc_id, revision)
+            try:
+                await self._store.delete_version(doc_id, revision)
+            except YatriError as e:
+                log.warning("retire failed", doc_id=doc_id, revision=revision, error=e.detail)
 
     async def _vectors(self, chunks: list[Chunk]) -> Vectors:
         hashes = [c.content_hash for c in chunks]

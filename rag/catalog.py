@@ -42,6 +42,7 @@ class LiveSet:
     """What retrieval may use: live (doc_id, revision) pairs at one catalog generation."""
 
     generation: int
+    today: dt.date
     revisions: Mapping[str, int]
     records: Mapping[str, DocumentRecord]
 
@@ -61,6 +62,7 @@ class DocumentCatalog:
         self.df_key = base + "df"
         self.n_key = base + "chunks"
         self.terms_key = base + "terms"  # doc_id -> the distinct terms of each live chunk
+        self.revisions_key = base + "revisions"  # doc_id -> last revision ever given out
 
     async def get(self, doc_id: str) -> DocumentRecord | None:
         raw = await self._call(self._redis.hget(self.docs_key, doc_id))
@@ -74,6 +76,11 @@ class DocumentCatalog:
     async def doc_for_hash(self, content_hash: str) -> str | None:
         raw = await self._call(self._redis.hget(self.hashes_key, content_hash))
         return raw.decode() if isinstance(raw, bytes) else None
+
+    async def next_revision(self, doc_id: str) -> int:
+        """A revision number never given out before for ``doc_id``, even after a delete, so a
+        new upload's chunks can never be mistaken for (or retired as) an old revision's."""
+        return int(await self._call(self._redis.hincrby(self.revisions_key, doc_id, 1)))
 
     async def _terms(self, doc_id: str) -> list[list[str]]:
         raw = await self._call(self._redis.hget(self.terms_key, doc_id))
@@ -127,7 +134,8 @@ class DocumentCatalog:
         Cached per catalog generation, so a query costs one GET when nothing changed."""
         generation = int(await self._call(self._redis.get(self.generation_key)) or 0)
         cached = self._live
-        if cached is not None and cached.generation == generation:
+        # Effective dates make the live set change with the day, not only with the catalog.
+        if cached is not None and (cached.generation, cached.today) == (generation, today):
             return cached
         records = {r.doc_id: r for r in await self.all()}
         superseded = {
@@ -142,6 +150,7 @@ class DocumentCatalog:
         }
         self._live = LiveSet(
             generation=generation,
+            today=today,
             revisions={doc_id: r.revision for doc_id, r in live.items()},
             records=live,
         )

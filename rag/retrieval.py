@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -89,6 +90,15 @@ class Retriever:
         )
         hits = [h for h in hits if live.allows(h.payload["doc_id"], int(h.payload["version"]))][:k]
         cached = await self._cache.get_many([str(h.payload["content_hash"]) for h in hits])
+        missing = [i for i, v in enumerate(cached) if v is None]
+        if missing:
+            # An evicted or expired cache entry: embed the passage again rather than score 0.
+            fresh = await self._embeddings.embed([_embed_text(hits[i].payload) for i in missing])
+            for row, i in enumerate(missing):
+                cached[i] = fresh[row]
+            await self._cache.put_many(
+                {str(hits[i].payload["content_hash"]): fresh[row] for row, i in enumerate(missing)}
+            )
         passages = []
         for hit, chunk_vector in zip(hits, cached, strict=True):
             p = hit.payload
@@ -119,3 +129,10 @@ class Retriever:
             unseen_terms=unseen,
             unseen_share=sum(idf[t] for t in unseen) / sum(idf.values()) if idf else 0.0,
         )
+
+
+def _embed_text(payload: dict[str, Any]) -> str:
+    """The text a chunk was embedded as (see ``ingest.chunking``)."""
+    section = " > ".join(payload.get("section") or [])
+    head = f"{payload['title']} > {section}" if section else payload["title"]
+    return f"{head}\n{payload['text']}"

@@ -298,3 +298,39 @@ async def test_warming_spreads_searches_over_the_cycle(redis_server: EmbeddedVal
     assert airline.calls == 4
     with pytest.raises(ValueError, match="ORIGIN-DEST"):
         parse_routes(["DELBOM"])
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_shared_fetch(
+    redis_server: EmbeddedValkey,
+) -> None:
+    service, _, airline = make(redis_server.url, latency_ms=200)
+    q = query()
+    impatient = asyncio.create_task(service.search(q))
+    patient = asyncio.create_task(service.search(q))
+    await asyncio.sleep(0.05)
+    impatient.cancel()
+    result = await patient
+    assert result.source is FareSource.LIVE and airline.calls == 1
+    assert impatient.cancelled()
+
+
+async def test_a_fallback_never_revalidates_as_fresh(
+    client: httpx.AsyncClient, app: object
+) -> None:
+    services = app.state.services  # type: ignore[attr-defined]
+    airline: SandboxAirline = services.extras["airline"]
+    date = (dt.datetime.now(IST).date() + dt.timedelta(days=15)).isoformat()
+    params = {"from": "PNQ", "to": "DEL", "date": date}
+    fresh = await client.get("/v1/fares", params=params)
+    services.fare_cache.policy = CachePolicy(fresh_s=0.05)
+    airline.faults.outage = True
+    await asyncio.sleep(0.1)
+    stale = await client.get(
+        "/v1/fares", params=params, headers={"if-none-match": fresh.headers["etag"]}
+    )
+    assert stale.status_code == 200
+    assert (
+        stale.json()["source"] == "stale_fallback" and stale.json()["price_confirmation_required"]
+    )
+    assert stale.headers["cache-control"] == "no-store"
+    assert stale.headers["etag"] != fresh.headers["etag"]

@@ -268,7 +268,7 @@ async def test_document_api_needs_the_content_scope(kapp: FastAPI, kc: httpx.Asy
         "Bearer"
     )
     wrong = await kc.get("/v1/documents", headers={"authorization": "Bearer not-the-key"})
-    assert wrong.status_code == 403 and wrong.json()["type"] == "/problems/forbidden"
+    assert wrong.status_code == 401 and wrong.json()["type"] == "/problems/unauthorized"
     secret = services(kapp).settings.secret_key.get_secret_value()
     exp = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     good = jwt.encode({"sub": "editor-7", "scope": "content:write", "exp": exp}, secret, "HS256")
@@ -297,3 +297,16 @@ async def test_an_update_never_overwrites_the_live_revision_in_place(kapp: FastA
     assert await knowledge.store.count(only) == 2 * result.chunks
     await knowledge.ingest.drain()
     assert await knowledge.store.count(only) == result.chunks
+
+
+async def test_a_document_deleted_and_uploaded_again_keeps_its_chunks(kapp: FastAPI) -> None:
+    knowledge = services(kapp).knowledge
+    doc_id = f"zephyr-{uuid.uuid4().hex[:6]}"
+    only = SearchFilter(doc_ids=(doc_id,))
+    first = await knowledge.ingest.ingest(_doc(doc_id, 1, 10), filename="z.md", source_uri="t://z")
+    assert await knowledge.ingest.delete(doc_id)
+    again = await knowledge.ingest.ingest(_doc(doc_id, 1, 10), filename="z.md", source_uri="t://z")
+    assert again.outcome.value == "added"
+    await knowledge.ingest.drain()  # the retirement of the deleted revision runs now
+    assert await knowledge.store.count(only) == first.chunks == again.chunks
+    assert (await knowledge.retriever.retrieve("Zephyr luggage", filter=only)).passages

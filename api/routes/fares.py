@@ -32,6 +32,9 @@ def etag(result: FareResult) -> str:
     for offer in result.offers:
         digest.update(f"{offer.offer_id}:{offer.price.total}:{offer.seats_left};".encode())
     digest.update(result.fetched_at.isoformat().encode())
+    # Weak: the tier that served it may differ. A fallback must never revalidate as the fresh
+    # answer it was once, so the confirmation flag is part of the tag.
+    digest.update(f"confirm={result.price_confirmation_required}".encode())
     return f'W/"{digest.hexdigest()}"'
 
 
@@ -80,9 +83,9 @@ async def fares(
         "cache-control": cache_control(
             result, fresh_s=policy.fresh_s, hard_max_age_s=policy.hard_max_age_s
         ),
-        "age": str(result.age_ms // 1000),
     }
-    if request.headers.get("if-none-match") == tag:
+    stale = result.source is FareSource.STALE_FALLBACK
+    if request.headers.get("if-none-match") == tag and not stale:
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return FaresResponse(
