@@ -30,11 +30,10 @@ from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 from fares.warming import parse_routes, warm
 from ingest.pipeline import IngestService
-from rag.answers import AnswerService
+from rag.answers import AnswerService, load_llm_writer
 from rag.catalog import DocumentCatalog, EmbeddingCache
 from rag.edge import EdgeStore
 from rag.embeddings import EmbeddingPool, load_embedder
-from rag.llm import LlmAnswerWriter
 from rag.qdrant import QdrantStore
 from rag.retrieval import Retriever
 from rag.store import VectorStore
@@ -236,7 +235,7 @@ def build_knowledge(
             retriever=retriever,
             embeddings=embeddings,
             confidence_floor=settings.answer_confidence_floor,
-            writer=LlmAnswerWriter(
+            writer=load_llm_writer(
                 base_url=settings.llm_base_url,
                 model=settings.llm_model,
                 api_key=settings.llm_api_key.get_secret_value(),

@@ -4,13 +4,15 @@ the confidence floor Yatri says it does not know, and names the closest document
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from core.logging import get_logger
 from rag.embeddings import EmbeddingPool, Vectors
-from rag.llm import LlmAnswerWriter
 from rag.retrieval import Passage, Retriever
 from rag.store import SearchFilter, SearchMode
 from rag.text import sentences
@@ -20,6 +22,24 @@ log = get_logger(__name__)
 NO_ANSWER = "I don't have that in our policies."
 MAX_QUOTE_CHARS = 360
 UNSEEN_PENALTY = 0.4
+
+
+class AnswerWriter(Protocol):
+    """Writes an answer from passages; None when it declines or cannot be trusted."""
+
+    async def write(self, question: str, passages: Sequence[Passage]) -> str | None: ...
+
+
+def load_llm_writer(
+    *, base_url: str, model: str, api_key: str, embeddings: EmbeddingPool
+) -> AnswerWriter:
+    """The langchain writer for an OpenAI-compatible endpoint. Imported only when configured:
+    langchain adds ~2 s to every start-up otherwise."""
+    module = importlib.import_module("rag.llm")
+    writer: AnswerWriter = module.LlmAnswerWriter(
+        base_url=base_url, model=model, api_key=api_key, embeddings=embeddings
+    )
+    return writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +81,7 @@ class AnswerService:
         embeddings: EmbeddingPool,
         confidence_floor: float = 0.5,
         passages: int = 3,
-        writer: LlmAnswerWriter | None = None,
+        writer: AnswerWriter | None = None,
     ) -> None:
         self._retriever = retriever
         self._embeddings = embeddings
