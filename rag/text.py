@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 _SENTENCE_END = re.compile(
-    r"(?<!\bRs)(?<!\bNo)(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bapprox)(?<=[.!?])\s+(?=[A-Z0-9\"(₹])"
+    r"(?<!\bRs\.)(?<!\bNo\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bapprox\.)(?<=[.!?])\s+(?=[A-Z0-9\"(₹])"
 )
 
 

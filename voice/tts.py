@@ -1,0 +1,55 @@
+"""Text-to-speech: the interface every engine implements and its data types.
+
+Engines live one per module (`voice/piper.py`); nothing here imports one. Replies are spoken
+sentence by sentence so the first sentence can go down the line while the rest is synthesised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.errors import YatriError
+from rag.text import sentences
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """One synthesised sentence: mono little-endian PCM16 at `sample_rate` Hz.
+
+    `sentence_index` is the sentence's position in `split_sentences(text)` of the reply.
+    """
+
+    pcm16: bytes
+    sample_rate: int
+    sentence_index: int
+    text: str
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm16) / (2 * self.sample_rate)
+
+
+class SynthesisError(YatriError):
+    """The engine failed to synthesise a sentence of a reply."""
+
+    problem_type = "synthesis-failed"
+    title = "Speech could not be synthesised"
+    status = 502
+
+
+class TextToSpeech(Protocol):
+    """Speaks a reply one sentence at a time without blocking the event loop."""
+
+    # Declared with plain `def`: an engine's `async def ... yield` is an async generator
+    # function, whose call returns the iterator directly rather than a coroutine.
+    def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
+        """Yield one chunk per sentence, in order. A sentence is synthesised only when the
+        consumer asks for it, so closing the iterator (barge-in) stops further synthesis."""
+        ...
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences an engine speaks, one chunk each (`rag.text.sentences`)."""
+    return sentences(text)
