@@ -19,7 +19,7 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from cachetools import LRUCache
@@ -84,7 +84,6 @@ class _Stats:
     supplier_fetches: int = 0
     early_refreshes: int = 0
     lease_waits: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class _LeaseHeldError(Exception):
@@ -123,9 +122,12 @@ class FareCache:
     def _value_key(self, query: FareQuery) -> str:
         return f"{self._ns}:fares:{{{route_tag(query)}}}:{query.key}"
 
+    def _gen_key(self, route: str, date: str) -> str:
+        return f"{self._ns}:fares:{{{route}}}:gen:{date}"
+
     def _gen_keys(self, query: FareQuery) -> tuple[str, str]:
-        base = f"{self._ns}:fares:{{{route_tag(query)}}}:gen:"
-        return base + query.date.isoformat(), base + "*"
+        route = route_tag(query)
+        return self._gen_key(route, query.date.isoformat()), self._gen_key(route, "*")
 
     def _lease_key(self, query: FareQuery) -> str:
         return f"{self._ns}:fares:{{{route_tag(query)}}}:lease:{query.key}"
@@ -146,7 +148,7 @@ class FareCache:
 
     async def lookup(self, query: FareQuery) -> Lookup:
         now = self._clock()
-        route = self._route_key(query)
+        route = route_tag(query)
         if self.policy.use_l1:
             entry = self._l1.get(query.key)
             if entry is not None:
@@ -248,7 +250,7 @@ class FareCache:
             return await self._fetch_and_store(query, fetch)
         token = secrets.token_hex(8)
         lease = self._lease_key(query)
-        epoch = self._epoch(self._route_key(query))
+        epoch = self._epoch(route_tag(query))
         try:
             won = await self._redis.set(lease, token, nx=True, px=self.policy.lease_ms)
         except RedisError:
@@ -288,7 +290,7 @@ class FareCache:
 
     async def _fetch_and_store(self, query: FareQuery, fetch: Fetch) -> Entry:
         gen_date, gen_all = self._gen_keys(query)
-        route = self._route_key(query)
+        route = route_tag(query)
         epoch = self._epoch(route)
         try:
             g_date, g_all = await self._redis.mget([gen_date, gen_all])
@@ -313,15 +315,12 @@ class FareCache:
         self._l1_put(query, entry, epoch=epoch)
         return entry
 
-    def _route_key(self, query: FareQuery) -> str:
-        return route_tag(query)
-
     def _epoch(self, route: str) -> int:
         return self._epochs.get(route, 0)
 
     def _l1_put(self, query: FareQuery, entry: Entry, *, epoch: int) -> None:
         """Keep ``entry`` in L1 unless the route was invalidated since ``epoch`` was read."""
-        route = self._route_key(query)
+        route = route_tag(query)
         if not self.policy.use_l1 or epoch != self._epoch(route):
             return
         entry = Entry(entry.offers, entry.fetched_at, entry.delta_s, entry.size, epoch)
@@ -333,8 +332,7 @@ class FareCache:
     async def invalidate(self, *, origin: str, destination: str, date: str | None) -> None:
         """Make cached answers for a route (one date, or all) invalid everywhere: bump the L2
         generation; every process drops its L1 copies on the broadcast."""
-        probe = f"{self._ns}:fares:{{{origin}-{destination}}}:gen:"
-        await self._redis.incr(probe + (date or "*"))
+        await self._redis.incr(self._gen_key(f"{origin}-{destination}", date or "*"))
         self.drop_local(origin=origin, destination=destination, date=date)
 
     def drop_local(self, *, origin: str, destination: str, date: str | None) -> int:

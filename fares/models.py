@@ -123,3 +123,11 @@ class Reprice:
     previous_total: int
     price_changed: bool
     repriced_live: bool  # False when the offer was within the booking freshness bound
+
+
+def cheapest_per_flight(offers: tuple[FareOffer, ...] | list[FareOffer]) -> list[FareOffer]:
+    """Each flight's lowest offer, in the given order (offers arrive cheapest first)."""
+    by_flight: dict[str, FareOffer] = {}
+    for offer in offers:
+        by_flight.setdefault(offer.flight_number, offer)
+    return list(by_flight.values())

@@ -14,7 +14,15 @@ from core.errors import InvalidRequestError, SupplierError
 from core.logging import get_logger
 from core.redaction import redact_text
 from core.telemetry import TURNS
-from fares.models import IST, Cabin, FareOffer, FareQuery, FareResult, Passengers
+from fares.models import (
+    IST,
+    Cabin,
+    FareOffer,
+    FareQuery,
+    FareResult,
+    Passengers,
+    cheapest_per_flight,
+)
 from fares.service import FareService
 from intents.models import FlightSlots, Intent
 from intents.nlu import understand
@@ -208,9 +216,7 @@ class TurnEngine:
 
 
 def _result_json(result: FareResult) -> dict[str, Any]:
-    by_flight: dict[str, FareOffer] = {}
-    for offer in result.offers:
-        by_flight.setdefault(offer.flight_number, offer)
+    flights = cheapest_per_flight(result.offers)
     return {
         "query": {
             "from": result.query.origin,
@@ -223,6 +229,6 @@ def _result_json(result: FareResult) -> dict[str, Any]:
         },
         "source": result.source.value,
         "age_ms": result.age_ms,
-        "flights_found": len(by_flight),
-        "fares": [offer_json(o) for o in list(by_flight.values())[:MAX_OFFERS_RETURNED]],
+        "flights_found": len(flights),
+        "fares": [offer_json(o) for o in flights[:MAX_OFFERS_RETURNED]],
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from core.airports import AirportDirectory
-from fares.models import FareOffer, FareResult
+from fares.models import FareOffer, FareResult, cheapest_per_flight
 
 CAPABILITIES = (
     "I can search flights between Indian cities: tell me where from, where to and when, "
@@ -58,10 +58,7 @@ def search_reply(result: FareResult, airports: AirportDirectory) -> str:
     cabin = "" if q.cabin.value == "economy" else f" in {q.cabin.value.replace('_', ' ')}"
     if not result.offers:
         return f"I couldn't find any flights {route}{cabin} {when}. Would you like another date?"
-    by_flight: dict[str, FareOffer] = {}
-    for offer in result.offers:  # cheapest first, so the first offer per flight is its lowest
-        by_flight.setdefault(offer.flight_number, offer)
-    cheapest = list(by_flight.values())
+    cheapest = cheapest_per_flight(result.offers)
     lines = [
         f"I found {len(cheapest)} flights {route}{cabin} {when}.",
         f"Cheapest: {_offer_line(cheapest[0])}.",
