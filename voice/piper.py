@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,7 +73,7 @@ class PiperTts:
         with self._lock:
             return self._sentences_synthesised
 
-    async def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
+    async def synthesize(self, text: str) -> AsyncGenerator[AudioChunk, None]:
         """Yield one chunk per sentence, synthesising the next only when it is asked for.
 
         Closing the iterator or cancelling the consuming task starts no further sentence; a

@@ -6,7 +6,7 @@ sentence by sentence so the first sentence can go down the line while the rest i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,7 +44,7 @@ class TextToSpeech(Protocol):
 
     # Declared with plain `def`: an engine's `async def ... yield` is an async generator
     # function, whose call returns the iterator directly rather than a coroutine.
-    def synthesize(self, text: str) -> AsyncIterator[AudioChunk]:
+    def synthesize(self, text: str) -> AsyncGenerator[AudioChunk, None]:
         """Yield one chunk per sentence, in order. A sentence is synthesised only when the
         consumer asks for it, so closing the iterator (barge-in) stops further synthesis."""
         ...

@@ -2,8 +2,8 @@
 
 Twilio signs with its own scheme (``verify_twilio_signature``); other providers share a secret
 and sign ``"{timestamp}." + body`` with HMAC-SHA256 (``sign_generic`` / ``WebhookVerifier``),
-which also refuses replays and lets a handler claim a delivery id so a retried transcript is
-processed once.
+which also refuses replays; ``WebhookDeliveries`` lets a handler claim a delivery id so a
+retried transcript is processed once.
 """
 
 from __future__ import annotations
@@ -111,25 +111,51 @@ class WebhookVerifier:
         if not first:
             raise ConflictError("webhook request was already received", reason="replay")
 
-    async def claim_delivery(self, *, provider: str, delivery_id: str) -> bool:
+
+class WebhookDeliveries:
+    """Provider delivery ids seen in the last 24 h, and the answer given to each, so a retried
+    transcript is processed once and its retry gets the first answer again."""
+
+    def __init__(self, *, redis: RedisClient, namespace: str = "yatri") -> None:
+        self._redis = redis
+        self._namespace = namespace
+
+    async def claim(self, *, provider: str, delivery_id: str) -> bool:
         """True the first time ``delivery_id`` from ``provider`` is claimed in 24 h, else False."""
         try:
             return bool(
                 await self._redis.set(
-                    self._delivery_key(provider, delivery_id), 1, nx=True, ex=DELIVERY_TTL_S
+                    self._key(provider, delivery_id), b"", nx=True, ex=DELIVERY_TTL_S
                 )
             )
         except RedisError as e:
             raise DependencyUnavailableError("webhook delivery store is unavailable") from e
 
-    async def release_delivery(self, *, provider: str, delivery_id: str) -> None:
+    async def release(self, *, provider: str, delivery_id: str) -> None:
         """Forget a claim whose processing failed, so the provider's retry is processed."""
         try:
-            await self._redis.delete(self._delivery_key(provider, delivery_id))
+            await self._redis.delete(self._key(provider, delivery_id))
         except RedisError as e:
             raise DependencyUnavailableError("webhook delivery store is unavailable") from e
 
-    def _delivery_key(self, provider: str, delivery_id: str) -> str:
+    async def record(self, *, provider: str, delivery_id: str, answer: bytes) -> None:
+        """Keep the answer given to a claimed delivery, for its retries."""
+        try:
+            await self._redis.set(self._key(provider, delivery_id), answer, ex=DELIVERY_TTL_S)
+        except RedisError as e:
+            raise DependencyUnavailableError("webhook delivery store is unavailable") from e
+
+    async def answer(self, *, provider: str, delivery_id: str) -> bytes | None:
+        """The answer recorded for a delivery; None while the first delivery is still running."""
+        try:
+            raw = await self._redis.get(self._key(provider, delivery_id))
+        except RedisError as e:
+            raise DependencyUnavailableError("webhook delivery store is unavailable") from e
+        if not raw:
+            return None
+        return raw.encode() if isinstance(raw, str) else bytes(raw)
+
+    def _key(self, provider: str, delivery_id: str) -> str:
         # The provider is ours and has no ':', so "a" + "b:c" cannot collide with "a:b" + "c".
         if not _PROVIDER.fullmatch(provider):
             raise ValueError(f"provider must match {_PROVIDER.pattern}")

@@ -1,0 +1,623 @@
+"""Speech recognition accuracy on travel phrases: a seeded set of utterances spoken by Piper and
+by espeak-ng, and the human recordings of pocketsphinx-testdata, all decoded by the default
+`WhisperStt` (tiny.en with its vocabulary prompt).
+
+    python bench/voice_accuracy.py [--limit N] [--sets piper,espeak,pocketsphinx] [--misses]
+
+WER compares text normalised the same way on both sides: `voice.normalise`, lower case, no
+punctuation, "mr" read as "mister", and spelled codes ("X7K2QP", "x-7-k") split into their
+characters. Entity accuracy is what the turn engine needs from a transcript: every city (under
+any name `core.airports` knows for it), the date (day and month), the passenger counts, the PNR,
+"tatkal", and the route the NLU reads. Cities named in the STT's DEFAULT_PROMPT are reported
+apart from the rest. Synthesised clips are cached as 16 kHz WAVs in bench/results/voice_cache/
+(git-ignored); delete it after changing a voice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import calendar
+import datetime as dt
+import hashlib
+import random
+import re
+import shlex
+import sys
+import time
+import wave
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jiwer
+import numpy as np
+
+from core.airports import AirportDirectory, load_airports
+from intents.nlu import understand
+from voice.audio import PCM16, resample
+from voice.espeak import EspeakOptions, EspeakTts
+from voice.faster_whisper import DEFAULT_PROMPT, WhisperStt
+from voice.normalise import normalise
+from voice.piper import PiperTts
+from voice.stt import SAMPLE_RATE
+from voice.tts import TextToSpeech
+
+HUMAN_DIR = Path("/usr/share/pocketsphinx/test/data")
+CACHE_DIR = Path(__file__).resolve().parent / "results" / "voice_cache"
+SETS = ("piper", "espeak", "pocketsphinx")
+DEFAULT_UTTERANCES = 120
+SEED = 7
+# The NLU resolves relative dates against today; fixing it keeps runs comparable.
+TODAY = dt.date(2025, 1, 6)
+# Chunks are one sentence each with little trailing silence; a caller pauses between them.
+SENTENCE_GAP_S = 0.2
+
+CITIES = (
+    # The ten the STT prompt names ...
+    "Delhi", "Mumbai", "Bangalore", "Goa", "Chennai", "Kolkata", "Hyderabad", "Pune", "Jaipur",
+    "Kochi",
+    # ... and thirty-two it does not.
+    "Ahmedabad", "Lucknow", "Varanasi", "Amritsar", "Indore", "Bhopal", "Nagpur", "Patna",
+    "Srinagar", "Guwahati", "Bhubaneswar", "Coimbatore", "Udaipur", "Chandigarh",
+    "Thiruvananthapuram", "Visakhapatnam", "Ranchi", "Dehradun", "Mangalore", "Madurai",
+    "Raipur", "Vadodara", "Jodhpur", "Tirupati", "Imphal", "Agartala", "Leh", "Port Blair",
+    "Vijayawada", "Mysore", "Surat", "Jammu",
+)  # fmt: skip
+_UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_ORD_UNITS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
+_ORD_UNITS += ["ninth"]
+_ORD_TEENS = ["tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth"]
+_ORD_TEENS += ["sixteenth", "seventeenth", "eighteenth", "nineteenth"]
+# Airline record locators avoid I/O and 0/1, which are read as each other.
+_PNR_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_PNR_LENGTH = 6
+_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    """What is spoken (also the WER reference) and the entities in it."""
+
+    text: str
+    cities: tuple[str, ...] = ()
+    route: tuple[str, str] | None = None  # IATA codes, for "from A to B" templates
+    date: tuple[int, str] | None = None  # day, lower-case month
+    adults: int | None = None
+    children: int | None = None
+    pnr: str | None = None
+    tatkal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    utterance: Utterance
+    hypothesis: str
+    audio_s: float
+    decode_s: float
+
+
+@dataclass(slots=True)
+class Tally:
+    right: int = 0
+    total: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.right += ok
+        self.total += 1
+
+    def __str__(self) -> str:
+        if not self.total:
+            return "-"
+        return f"{100 * self.right / self.total:5.1f}% ({self.right}/{self.total})"
+
+
+@dataclass(slots=True)
+class SetScore:
+    clips: int = 0
+    audio_s: float = 0.0
+    decode_s: float = 0.0
+    wer: float = 0.0
+    city_in_prompt: Tally = field(default_factory=Tally)
+    city_not_in_prompt: Tally = field(default_factory=Tally)
+    date: Tally = field(default_factory=Tally)
+    date_month_first: int = 0  # right only as "december 25", which normalise leaves alone
+    pax: Tally = field(default_factory=Tally)
+    pnr: Tally = field(default_factory=Tally)
+    tatkal: Tally = field(default_factory=Tally)
+    route: Tally = field(default_factory=Tally)
+    city_misses: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    city_counts: Counter[str] = field(default_factory=Counter)
+
+
+# --- the spoken test set ----------------------------------------------------------------------
+
+
+def ordinal_words(n: int) -> str:
+    """1 -> "first", 25 -> "twenty fifth", 30 -> "thirtieth"."""
+    if n < 10:
+        return _ORD_UNITS[n - 1]
+    if n < 20:
+        return _ORD_TEENS[n - 10]
+    tens = {2: "twenty", 3: "thirty"}[n // 10]
+    return f"{tens[:-1]}ieth" if n % 10 == 0 else f"{tens} {_ORD_UNITS[n % 10 - 1]}"
+
+
+class _Draw:
+    """Seeded choices, with cities dealt from a shuffled deck so every city comes up evenly."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self._deck: list[str] = []
+
+    def cities(self, n: int) -> list[str]:
+        picked: list[str] = []
+        while len(picked) < n:
+            if not self._deck:
+                self._deck = list(CITIES)
+                self.rng.shuffle(self._deck)
+            city = self._deck.pop()
+            if city not in picked:
+                picked.append(city)
+        return picked
+
+    def date(self) -> tuple[str, tuple[int, str]]:
+        month = self.rng.randint(1, 12)
+        day = self.rng.randint(1, calendar.monthrange(TODAY.year, month)[1])
+        name = calendar.month_name[month]
+        spoken = self.rng.choice(
+            [f"the {ordinal_words(day)} of {name}", f"{name} {ordinal_words(day)}"]
+        )
+        return spoken, (day, name.lower())
+
+    def pax(self) -> tuple[str, int, int | None]:
+        adults = self.rng.randint(1, 5)
+        children = self.rng.choice([None, None, 1, 2, 3])
+        spoken = f"{_UNITS[adults - 1]} adult{'s' if adults > 1 else ''}"
+        if children:
+            spoken += f" and {_UNITS[children - 1]} {'child' if children == 1 else 'children'}"
+        return spoken, adults, children
+
+    def pnr(self) -> tuple[str, str]:
+        code = "".join(self.rng.choice(_PNR_CHARS) for _ in range(_PNR_LENGTH))
+        return " ".join(code), code
+
+
+def _route(a: str, b: str, airports: AirportDirectory) -> tuple[str, str]:
+    return _iata(a, airports), _iata(b, airports)
+
+
+def _iata(city: str, airports: AirportDirectory) -> str:
+    airport = airports.resolve(city)
+    if airport is None:
+        raise SystemExit(f"{city!r} is not a city core.airports resolves; fix CITIES")
+    return airport.iata
+
+
+def build_utterances(n: int, *, seed: int, airports: AirportDirectory) -> list[Utterance]:
+    """`n` utterances from the travel templates below, the same ones for the same seed."""
+    draw = _Draw(seed)
+
+    def search(d: _Draw) -> Utterance:
+        a, b = d.cities(2)
+        when, date = d.date()
+        return Utterance(
+            f"Flights from {a} to {b} on {when}.",
+            cities=(a, b),
+            route=_route(a, b, airports),
+            date=date,
+        )
+
+    def book(d: _Draw) -> Utterance:
+        a, b = d.cities(2)
+        when, date = d.date()
+        pax, adults, children = d.pax()
+        return Utterance(
+            f"Book {pax} from {a} to {b} on {when}.",
+            cities=(a, b),
+            route=_route(a, b, airports),
+            date=date,
+            adults=adults,
+            children=children,
+        )
+
+    def tatkal(d: _Draw) -> Utterance:
+        a, b = d.cities(2)
+        pax, adults, children = d.pax()
+        return Utterance(
+            f"I need a tatkal ticket from {a} to {b} for {pax}.",
+            cities=(a, b),
+            route=_route(a, b, airports),
+            adults=adults,
+            children=children,
+            tatkal=True,
+        )
+
+    def pnr_status(d: _Draw) -> Utterance:
+        spoken, code = d.pnr()
+        return Utterance(f"What is the status of PNR {spoken}?", pnr=code)
+
+    def change(d: _Draw) -> Utterance:
+        spoken, code = d.pnr()
+        (b,) = d.cities(1)
+        when, date = d.date()
+        return Utterance(
+            f"My PNR is {spoken}. Please move my flight to {b} on {when}.",
+            cities=(b,),
+            date=date,
+            pnr=code,
+        )
+
+    def cheapest(d: _Draw) -> Utterance:
+        a, b = d.cities(2)
+        return Utterance(
+            f"I am in {a}. What is the cheapest way to get to {b}?",
+            cities=(a, b),
+        )
+
+    def pax_first(d: _Draw) -> Utterance:
+        a, b = d.cities(2)
+        when, date = d.date()
+        pax, adults, children = d.pax()
+        return Utterance(
+            f"We are {pax} flying from {a} to {b} on {when}.",
+            cities=(a, b),
+            route=_route(a, b, airports),
+            date=date,
+            adults=adults,
+            children=children,
+        )
+
+    def tatkal_train(d: _Draw) -> Utterance:
+        a, b = d.cities(2)
+        when, date = d.date()
+        return Utterance(
+            f"Is tatkal open for the train from {a} to {b} on {when}?",
+            cities=(a, b),
+            route=_route(a, b, airports),
+            date=date,
+            tatkal=True,
+        )
+
+    templates: list[Callable[[_Draw], Utterance]] = [
+        search,
+        book,
+        tatkal,
+        pnr_status,
+        change,
+        cheapest,
+        pax_first,
+        tatkal_train,
+    ]
+    return [templates[i % len(templates)](draw) for i in range(n)]
+
+
+def human_utterances() -> list[tuple[Path, Utterance]]:
+    """pocketsphinx-testdata recordings with a reference transcription: cards/ and librivox/
+    (their transcription files), goforward.raw and tidigits/dhd.2934z.raw (the references
+    pocketsphinx's own tests assert). numbers.raw and something.raw have none, so are left out."""
+    clips: list[tuple[Path, Utterance]] = []
+    for listing, folder in (
+        ("cards/cards.transcription", "cards"),
+        ("librivox/transcription", "librivox"),
+    ):
+        for line in (HUMAN_DIR / listing).read_text().splitlines():
+            m = re.fullmatch(r"\s*<s>(?P<text>.*)</s>\s*\((?P<id>[^)]+)\)\s*", line)
+            if m is None:
+                continue
+            path = HUMAN_DIR / folder / f"{Path(m['id']).name}.wav"
+            clips.append((path, Utterance(" ".join(m["text"].split()))))
+    clips.append((HUMAN_DIR / "goforward.raw", Utterance("go forward ten meters")))
+    clips.append((HUMAN_DIR / "tidigits/dhd.2934z.raw", Utterance("two nine three four zero")))
+    return clips
+
+
+# --- audio ------------------------------------------------------------------------------------
+
+
+def read_audio(path: Path) -> PCM16:
+    """A 16 kHz mono PCM16 WAV, or headerless 16 kHz PCM16 (pocketsphinx's .raw files)."""
+    if path.suffix == ".raw":
+        return np.frombuffer(path.read_bytes(), dtype="<i2").astype(np.int16)
+    with wave.open(str(path), "rb") as wav:
+        params = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+        if params != (SAMPLE_RATE, 1, 2):
+            raise SystemExit(f"{path}: expected 16 kHz mono 16-bit, got {params}")
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.int16)
+
+
+def write_wav(path: Path, pcm16k: PCM16) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".part")
+    with wave.open(str(partial), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(pcm16k.astype("<i2").tobytes())
+    partial.replace(path)  # an interrupted run never leaves a truncated clip in the cache
+
+
+async def speak(tts: TextToSpeech, text: str) -> PCM16:
+    pieces: list[PCM16] = []
+    async for chunk in tts.synthesize(text):
+        pcm = np.frombuffer(chunk.pcm16, dtype="<i2").astype(np.int16)
+        if pieces:
+            pieces.append(np.zeros(int(SENTENCE_GAP_S * SAMPLE_RATE), dtype=np.int16))
+        pieces.append(resample(pcm, src_hz=chunk.sample_rate, dst_hz=SAMPLE_RATE))
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+
+
+async def synthesised(
+    name: str,
+    utterances: Sequence[Utterance],
+    *,
+    cache_dir: Path,
+    espeak_options: EspeakOptions,
+) -> list[tuple[Utterance, PCM16]]:
+    """Each utterance spoken by engine `name`, from the cache where it is there; the engine is
+    loaded only when a clip is missing."""
+    voice_id = {
+        "piper": "piper-en_US-joe-medium",
+        "espeak": f"espeak-{espeak_options.voice}-{espeak_options.words_per_minute}"
+        f"-{espeak_options.pitch}",
+    }[name]
+    tts: PiperTts | EspeakTts | None = None
+    out: list[tuple[Utterance, PCM16]] = []
+    made = 0
+    try:
+        for utterance in utterances:
+            key = hashlib.sha1(f"{voice_id}\n{utterance.text}".encode()).hexdigest()[:16]
+            path = cache_dir / name / f"{key}.wav"
+            if not path.exists():
+                if tts is None:
+                    tts = (
+                        PiperTts.load()
+                        if name == "piper"
+                        else EspeakTts.load(options=espeak_options)
+                    )
+                write_wav(path, await speak(tts, utterance.text))
+                made += 1
+            out.append((utterance, read_audio(path)))
+    finally:
+        if tts is not None:
+            tts.close()
+    print(f"  {name}: {len(out)} clips, {made} synthesised, {len(out) - made} from cache")
+    return out
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+def wer_form(text: str) -> str:
+    """The text WER compares: normalised, lower case, no punctuation, codes split."""
+    words = re.sub(r"[^\w']+", " ", normalise(text).lower()).split()
+    out: list[str] = []
+    for word in words:
+        word = _ABBREVIATIONS.get(word, word)
+        # "x7k2qp" is a spelled code however Whisper groups it; compare it letter by letter.
+        if re.search(r"\d", word) and re.search(r"[a-z]", word):
+            out.extend(word)
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+def city_names(city: str, airports: AirportDirectory) -> set[str]:
+    """Every lower-case name core.airports resolves to the same airport as `city`."""
+    code = _iata(city, airports)
+    return {name for name, c in airports.by_name.items() if c == code} | {city.lower()}
+
+
+def found(name: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", text) is not None
+
+
+def heard_as(reference: str, city: str, hypothesis: str) -> str:
+    """The hypothesis words aligned with `city` in the reference (WER forms), for the report."""
+    ref, hyp = reference.split(), hypothesis.split()
+    target = city.lower().split()
+    start = next((i for i in range(len(ref)) if ref[i : i + len(target)] == target), None)
+    if start is None or not hyp:
+        return "(nothing)"
+    end = start + len(target)
+    words: list[str] = []
+    for chunk in jiwer.process_words(reference, hypothesis).alignments[0]:
+        overlaps = chunk.ref_start_idx < end and chunk.ref_end_idx > start
+        touches = chunk.type == "insert" and start <= chunk.ref_start_idx <= end
+        if chunk.type == "delete" or not (overlaps or touches):
+            continue
+        if chunk.type in ("equal", "substitute"):
+            lo = chunk.hyp_start_idx + max(0, start - chunk.ref_start_idx)
+            hi = chunk.hyp_start_idx + min(chunk.ref_end_idx, end) - chunk.ref_start_idx
+            words.extend(hyp[lo:hi])
+        else:
+            words.extend(hyp[chunk.hyp_start_idx : chunk.hyp_end_idx])
+    return " ".join(words) or "(nothing)"
+
+
+def score(heard: Sequence[Heard], airports: AirportDirectory) -> SetScore:
+    result = SetScore(clips=len(heard))
+    refs = [wer_form(h.utterance.text) for h in heard]
+    hyps = [wer_form(h.hypothesis) for h in heard]
+    result.wer = jiwer.process_words(refs, hyps).wer
+    prompt = DEFAULT_PROMPT.lower()
+    for h, ref, hyp_form in zip(heard, refs, hyps, strict=True):
+        u = h.utterance
+        hyp = normalise(h.hypothesis).lower()
+        result.audio_s += h.audio_s
+        result.decode_s += h.decode_s
+        for city in u.cities:
+            names = city_names(city, airports)
+            ok = any(found(n, hyp) for n in names)
+            in_prompt = any(found(n, prompt) for n in names)
+            (result.city_in_prompt if in_prompt else result.city_not_in_prompt).add(ok)
+            result.city_counts[city] += 1
+            if not ok:
+                result.city_misses[city].append(heard_as(ref, city, hyp_form))
+        if u.date is not None:
+            day, month = u.date
+            day_first = found(f"{day} {month}", hyp)
+            month_first = not day_first and found(f"{month} {day}", hyp)
+            result.date.add(day_first or month_first)
+            result.date_month_first += month_first
+        if u.adults is not None:
+            result.pax.add(_pax_found(u, hyp))
+        if u.pnr is not None:
+            result.pnr.add(u.pnr.lower() in re.sub(r"[^a-z0-9]", "", hyp))
+        if u.tatkal:
+            result.tatkal.add(found("tatkal", hyp))
+        if u.route is not None:
+            slots = understand(normalise(h.hypothesis), today=TODAY, airports=airports).slots
+            result.route.add((slots.origin, slots.destination) == u.route)
+    return result
+
+
+def _pax_found(u: Utterance, hyp: str) -> bool:
+    adults = re.search(rf"\b{u.adults} adults?\b", hyp) is not None
+    children = u.children is None or re.search(rf"\b{u.children} child(?:ren)?\b", hyp) is not None
+    return adults and children
+
+
+def check_references(utterances: Sequence[Utterance], airports: AirportDirectory) -> None:
+    """The scorer must give full marks to the reference itself, or it measures itself."""
+    perfect = score([Heard(u, u.text, audio_s=1.0, decode_s=0.0) for u in utterances], airports)
+    for name in ("city_in_prompt", "city_not_in_prompt", "date", "pax", "pnr", "tatkal", "route"):
+        tally: Tally = getattr(perfect, name)
+        if tally.right != tally.total:
+            raise SystemExit(f"the scorer fails the references on {name}: {tally}")
+    if perfect.date_month_first:
+        raise SystemExit("normalise leaves a reference date month-first")
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+async def transcribe_all(
+    stt: WhisperStt, clips: Sequence[tuple[Utterance, PCM16]], name: str
+) -> list[Heard]:
+    started = time.perf_counter()
+    heard: list[Heard] = []
+    for utterance, pcm in clips:
+        transcript = await stt.transcribe(pcm)
+        heard.append(Heard(utterance, transcript.text, transcript.audio_s, transcript.decode_s))
+    print(f"  {name}: {len(heard)} clips decoded in {time.perf_counter() - started:.0f} s")
+    return heard
+
+
+def print_table(scores: dict[str, SetScore]) -> None:
+    names = list(scores)
+    rows: list[tuple[str, list[str]]] = [
+        ("clips", [str(s.clips) for s in scores.values()]),
+        ("audio (s)", [f"{s.audio_s:.0f}" for s in scores.values()]),
+        ("WER", [f"{100 * s.wer:.1f}%" for s in scores.values()]),
+        ("city, in prompt", [str(s.city_in_prompt) for s in scores.values()]),
+        ("city, not in prompt", [str(s.city_not_in_prompt) for s in scores.values()]),
+        ("date (day + month)", [str(s.date) for s in scores.values()]),
+        ("passengers", [str(s.pax) for s in scores.values()]),
+        ("PNR", [str(s.pnr) for s in scores.values()]),
+        ("tatkal", [str(s.tatkal) for s in scores.values()]),
+        ("route read by NLU", [str(s.route) for s in scores.values()]),
+        (
+            "mean decode (ms)",
+            [f"{1000 * s.decode_s / max(s.clips, 1):.0f}" for s in scores.values()],
+        ),
+        (
+            "RTF (decode / audio)",
+            [f"{s.decode_s / max(s.audio_s, 1e-9):.3f}" for s in scores.values()],
+        ),
+    ]
+    width = max(len(label) for label, _ in rows)
+    cols = [max(len(n), *(len(r[1][i]) for r in rows)) for i, n in enumerate(names)]
+    print(f"{'':<{width}}  " + "  ".join(f"{n:>{c}}" for n, c in zip(names, cols, strict=True)))
+    for label, cells in rows:
+        print(
+            f"{label:<{width}}  " + "  ".join(f"{v:>{c}}" for v, c in zip(cells, cols, strict=True))
+        )
+
+
+def print_city_misses(name: str, s: SetScore) -> None:
+    if not s.city_counts:
+        return
+    missed = sorted(s.city_misses.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    print(f"\n{name}: misrecognised cities ({len(missed)} of {len(s.city_counts)} cities)")
+    for city, heard in missed:
+        said = ", ".join(
+            f"{w!r} x{n}" if n > 1 else repr(w) for w, n in Counter(heard).most_common()
+        )
+        print(f"  {city:<20} {len(heard)}/{s.city_counts[city]} missed; heard as {said}")
+    if s.date_month_first:
+        print(
+            f"  ({s.date_month_first} dates right only month-first, e.g. 'december 25': "
+            "voice.normalise leaves those as they are)"
+        )
+
+
+async def run(args: argparse.Namespace) -> None:
+    airports = load_airports()
+    n = args.limit if args.limit is not None else DEFAULT_UTTERANCES
+    utterances = build_utterances(n, seed=args.seed, airports=airports)
+    check_references(utterances, airports)
+    sets: list[str] = args.sets
+    clips: dict[str, list[tuple[Utterance, PCM16]]] = {}
+    print("audio:")
+    for name in sets:
+        if name == "pocketsphinx":
+            human = human_utterances()[: args.limit]
+            clips[name] = [(u, read_audio(path)) for path, u in human]
+            print(f"  {name}: {len(clips[name])} human recordings from {HUMAN_DIR}")
+        else:
+            clips[name] = await synthesised(
+                name,
+                utterances,
+                cache_dir=args.cache_dir,
+                espeak_options=EspeakOptions(words_per_minute=args.espeak_wpm),
+            )
+    print("decoding:")
+    stt = WhisperStt.load()
+    try:
+        heard = {name: await transcribe_all(stt, clips[name], name) for name in sets}
+    finally:
+        stt.close()
+    scores = {name: score(heard[name], airports) for name in sets}
+    print()
+    print_table(scores)
+    for name in sets:
+        print_city_misses(name, scores[name])
+    if args.misses:
+        for name in sets:
+            print(f"\n{name}: transcripts")
+            for h in heard[name]:
+                if wer_form(h.hypothesis) != wer_form(h.utterance.text):
+                    print(f"  ref {h.utterance.text}\n  hyp {h.hypothesis}")
+
+
+def parse_sets(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SETS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"sets are {', '.join(SETS)}; got {value!r}")
+    return names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--limit", type=int, default=None, help="clips per set (default: all)")
+    parser.add_argument("--sets", type=parse_sets, default=list(SETS), help=",".join(SETS))
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
+    parser.add_argument(
+        "--espeak-wpm", type=int, default=EspeakOptions().words_per_minute, help="espeak-ng rate"
+    )
+    parser.add_argument("--misses", action="store_true", help="print every imperfect transcript")
+    args = parser.parse_args()
+    if args.limit is not None and args.limit <= 0:
+        parser.error("--limit must be positive")
+    print("$ " + shlex.join(["python", *sys.argv]))
+    started = time.perf_counter()
+    asyncio.run(run(args))
+    print(f"\ntotal {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
