@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     voice_tts_engine: Literal["piper", "espeak"] = Field(
         default="piper", description="Reply voice: piper (neural) or espeak (formant, light)."
     )
+    voice_pipeline: Literal["streaming", "naive"] = Field(
+        default="streaming",
+        description="naive: the benchmarks' baseline (one decode after the endpoint, reply "
+        "audio sent once fully synthesised).",
+    )
     voice_max_streams: int = Field(
         default=8, ge=1, description="Concurrent voice streams per process; more are refused."
     )

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -69,6 +69,9 @@ class CallConfig:
     # New audio between partial decodes while the caller speaks.
     partial_interval_ms: int = 700
     transport: str = "app"
+    # False is the naive baseline benchmarks compare against: no partials, one decode after
+    # the endpoint, and the reply sent only once all of it is synthesised.
+    streaming: bool = True
 
 
 @dataclass(slots=True)
@@ -291,12 +294,14 @@ class VoiceCall:
             await self._start_utterance()
         elif isinstance(event, Endpoint):
             self._end_utterance(event)
+        elif not self._config.streaming:
+            pass
         elif before is EndpointerState.SPEAKING and after is EndpointerState.TRAILING_SILENCE:
             self._speculative = asyncio.create_task(self._decode(self._utterance_audio()))
         elif before is EndpointerState.TRAILING_SILENCE and after is EndpointerState.SPEAKING:
             self._drop_speculative()
 
-        if after is EndpointerState.SPEAKING:
+        if after is EndpointerState.SPEAKING and self._config.streaming:
             self._maybe_partial()
 
     async def _start_utterance(self) -> None:
@@ -432,6 +437,8 @@ class VoiceCall:
 
     async def _speak(self, text: str, reply_at: float, metrics: TurnMetrics) -> None:
         async with contextlib.aclosing(self._engines.tts.synthesize(text)) as chunks:
+            if not self._config.streaming:
+                chunks = _all_at_once([chunk async for chunk in chunks])
             async for chunk in chunks:
                 await self._out.audio(chunk)
                 if metrics.reply_to_first_audio_s is None:
@@ -452,3 +459,8 @@ class VoiceCall:
             self.barge_ins += 1
             VOICE_BARGE_INS.labels(self._config.transport).inc()
             await self._out.clear()
+
+
+async def _all_at_once(chunks: list[AudioChunk]) -> AsyncGenerator[AudioChunk, None]:
+    for chunk in chunks:
+        yield chunk

@@ -28,14 +28,13 @@ _STDERR_LIMIT = 200  # characters of espeak-ng's complaint kept in an error mess
 
 @dataclass(frozen=True, slots=True)
 class EspeakOptions:
-    """How espeak-ng speaks and how long one sentence may take.
-
-    eSpeak NG 1.51 ships no Indian English voice ("hi" reads English as Hindi); "en-us" is the
-    accent Whisper's English models hear best.
-    """
+    """How espeak-ng speaks and how long one sentence may take. eSpeak NG 1.51 ships no
+    Indian English voice, hence "en-us"."""
 
     voice: str = "en-us"
-    words_per_minute: int = 160  # espeak-ng's default 175 clips Indian city names
+    # espeak-ng's own default: 130 and 160 were no easier for Whisper tiny.en to transcribe
+    # (bench/voice_accuracy.py).
+    words_per_minute: int = 175
     pitch: int = 50  # 0-99
     timeout_s: float = 10.0
 
@@ -141,6 +140,8 @@ class EspeakTts:
         except OSError as e:
             raise SynthesisError(f"cannot run {self._binary}: {e}") from e
         self._running.add(process)
+        if self._closed:
+            _kill(process)  # `close` ran while this one was being spawned, so it missed it
         try:
             async with asyncio.timeout(self._options.timeout_s):
                 # Text goes in on stdin, never argv, so a sentence starting "-" is not an option.
