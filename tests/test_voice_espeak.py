@@ -7,7 +7,7 @@ import asyncio
 import shutil
 import signal
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,14 @@ async def started_pid(pid_file: Path) -> int:
             return pid
         await asyncio.sleep(0.005)
     pytest.fail("the stand-in binary never started")
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(2_000):  # bounded poll
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    pytest.fail("condition never held")
 
 
 async def first_chunk(tts: EspeakTts, text: str) -> AudioChunk:
@@ -131,7 +139,8 @@ async def test_cancelling_mid_sentence_kills_the_process_and_starts_no_more(
     tts = EspeakTts(str(script), options=EspeakOptions(), sample_rate=22_050)
     task = asyncio.create_task(first_chunk(tts, THREE))
     pid = await started_pid(pid_file)
-    assert tts.running == 1
+    # The child can write its pid before the engine has registered it: wait for that too.
+    await until(lambda: tts.running == 1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -158,6 +167,7 @@ async def test_close_kills_the_running_sentence_and_refuses_more(
     tts = EspeakTts(str(script), options=EspeakOptions(), sample_rate=22_050)
     speaking = asyncio.create_task(first_chunk(tts, REPLY))
     pid = await started_pid(pid_file)
+    await until(lambda: tts.running == 1)
     tts.close()
     with pytest.raises(SynthesisError, match=f"exited with -{int(signal.SIGKILL)}"):
         await speaking

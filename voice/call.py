@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
@@ -30,7 +31,7 @@ from core.telemetry import VOICE_BARGE_INS, VOICE_RTF, VOICE_STAGE_SECONDS
 from voice.audio import PCM16
 from voice.normalise import normalise
 from voice.stt import SAMPLE_RATE, LocalAgreement, SpeechToText, Transcript, TranscriptionError
-from voice.tts import AudioChunk, TextToSpeech
+from voice.tts import AudioChunk, TextToSpeech, speakable
 from voice.vad import (
     VAD_FRAME_MS,
     VAD_FRAME_SAMPLES,
@@ -69,6 +70,9 @@ class CallConfig:
     # New audio between partial decodes while the caller speaks.
     partial_interval_ms: int = 700
     transport: str = "app"
+    # With a finished speculative decode that reads as a complete sentence, this much trailing
+    # silence ends the turn; None waits for the full silence window every time.
+    early_endpoint_ms: int | None = 200
     # False is the naive baseline benchmarks compare against: no partials, one decode after
     # the endpoint, and the reply sent only once all of it is synthesised.
     streaming: bool = True
@@ -303,6 +307,8 @@ class VoiceCall:
 
         if after is EndpointerState.SPEAKING and self._config.streaming:
             self._maybe_partial()
+        elif after is EndpointerState.TRAILING_SILENCE and self._heard_complete_turn():
+            self._end_utterance(self._endpointer.end_now())
 
     async def _start_utterance(self) -> None:
         self._utterance = list(self._preroll)
@@ -333,6 +339,15 @@ class VoiceCall:
         )
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
+
+    def _heard_complete_turn(self) -> bool:
+        early = self._config.early_endpoint_ms
+        task = self._speculative
+        if early is None or task is None or not task.done() or task.cancelled():
+            return False
+        if self._endpointer.trailing_silence_ms < early or task.exception() is not None:
+            return False
+        return looks_complete(task.result().text)
 
     def _utterance_audio(self) -> PCM16:
         frames = self._utterance or []
@@ -436,7 +451,7 @@ class VoiceCall:
             await asyncio.wait([self._speak_task])
 
     async def _speak(self, text: str, reply_at: float, metrics: TurnMetrics) -> None:
-        async with contextlib.aclosing(self._engines.tts.synthesize(text)) as chunks:
+        async with contextlib.aclosing(self._engines.tts.synthesize(speakable(text))) as chunks:
             if not self._config.streaming:
                 chunks = _all_at_once([chunk async for chunk in chunks])
             async for chunk in chunks:
@@ -459,6 +474,44 @@ class VoiceCall:
             self.barge_ins += 1
             VOICE_BARGE_INS.labels(self._config.transport).inc()
             await self._out.clear()
+
+
+# Words a sentence does not end on: "flights from Delhi to." is a caller still talking.
+_DANGLING = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "at",
+        "between",
+        "but",
+        "by",
+        "for",
+        "from",
+        "in",
+        "is",
+        "my",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "uh",
+        "um",
+        "via",
+        "with",
+    ]
+)
+_TERMINAL = re.compile(r"[^.?!…]\s*[.?!]$")
+
+
+def looks_complete(text: str) -> bool:
+    """Whether a transcript reads as a finished turn: ends like a sentence, not mid-phrase."""
+    words = text.split()
+    if len(words) < 2 or not _TERMINAL.search(text.strip()):
+        return False
+    return words[-1].strip(".?!,").casefold() not in _DANGLING
 
 
 async def _all_at_once(chunks: list[AudioChunk]) -> AsyncGenerator[AudioChunk, None]:

@@ -6,6 +6,7 @@ sentence by sentence so the first sentence can go down the line while the rest i
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
@@ -53,3 +54,13 @@ class TextToSpeech(Protocol):
 def split_sentences(text: str) -> list[str]:
     """The sentences an engine speaks, one chunk each (`rag.text.sentences`)."""
     return sentences(text)
+
+
+_RUPEES = re.compile(r"₹\s?(\d[\d,]*)")
+_AIRPORT_CODE = re.compile(r"\s\([A-Z]{3}\)")
+
+
+def speakable(text: str) -> str:
+    """Reply text as it should sound: "₹4,512" -> "4512 rupees"; "Delhi (DEL)" -> "Delhi"."""
+    text = _RUPEES.sub(lambda m: m.group(1).replace(",", "") + " rupees", text)
+    return _AIRPORT_CODE.sub("", text)

@@ -25,7 +25,7 @@ _HYSTERESIS = 0.15
 _PAUSE_MARGIN_MS = 300
 _ADAPT_RATE = 0.5
 
-EndpointReason: TypeAlias = Literal["silence", "max_length"]
+EndpointReason: TypeAlias = Literal["silence", "max_length", "complete"]
 
 
 class VoiceActivityDetector(Protocol):
@@ -166,6 +166,22 @@ class Endpointer:
     def last_decision_ms(self) -> int | None:
         """`decision_ms` of the most recent endpoint, None before the first one."""
         return self._last_decision_ms
+
+    @property
+    def trailing_silence_ms(self) -> int:
+        """Silence since the caller stopped talking, while an utterance is open; else 0."""
+        if self._state is not EndpointerState.TRAILING_SILENCE:
+            return 0
+        return self._now_ms - self._speech_end_ms
+
+    def end_now(self) -> Endpoint:
+        """End the utterance in trailing silence now: the caller's words already look like a
+        complete turn (the caller decides that; see voice.call). Teaches the window nothing."""
+        if self._state is not EndpointerState.TRAILING_SILENCE:
+            raise ValueError(f"no utterance in trailing silence (state {self._state})")
+        return self._endpoint(
+            at_ms=self._now_ms, reason="complete", speech_end_ms=self._speech_end_ms
+        )
 
     def reset(self) -> None:
         """Forget the utterance in progress (e.g. the caller barged in on a prompt); keep the

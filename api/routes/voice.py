@@ -144,6 +144,7 @@ def call_config(services: Services, *, transport: str) -> CallConfig:
             max_utterance_ms=settings.voice_max_utterance_ms,
         ),
         transport=transport,
+        early_endpoint_ms=settings.voice_early_endpoint_ms or None,
         streaming=settings.voice_pipeline == "streaming",
     )
 
