@@ -284,3 +284,20 @@ def test_stream_refuses_wrong_frames(silero: SileroVad) -> None:
         stream.speech_probability(np.zeros(320, dtype=np.int16))
     with pytest.raises(ValueError):
         stream.speech_probability(np.zeros(VAD_FRAME_SAMPLES, dtype=np.float32))
+
+
+def test_end_now_ends_an_utterance_in_trailing_silence_without_adapting() -> None:
+    ep = Endpointer(EndpointConfig())
+    run(ep, [SPEECH] * 20 + [SILENCE] * 7, VAD_FRAME_MS)
+    assert ep.trailing_silence_ms == 7 * VAD_FRAME_MS
+    window = ep.silence_window_ms
+
+    event = ep.end_now()
+
+    assert event == Endpoint(at_ms=27 * VAD_FRAME_MS, reason="complete", speech_end_ms=640)
+    assert event.decision_ms == 224 and ep.last_decision_ms == 224
+    assert ep.silence_window_ms == window
+    assert ep.push(SILENCE, VAD_FRAME_MS) is None and ep.state is EndpointerState.IDLE
+    with pytest.raises(ValueError, match="trailing silence"):
+        ep.end_now()
+    assert ep.trailing_silence_ms == 0

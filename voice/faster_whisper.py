@@ -176,7 +176,7 @@ class WhisperStt:
             raise TranscriptionError(f"Whisper failed to decode the clip: {e}") from e
         if result.no_speech_prob > _NO_SPEECH_PROB and result.scores[0] < _NO_SPEECH_LOGPROB:
             return ""
-        return _without_repeats(str(tokenizer.decode(result.sequences_ids[0])).strip())
+        return trim_repeats(str(tokenizer.decode(result.sequences_ids[0])).strip())
 
     def close(self) -> None:
         """Stop the decode threads once running decodes finish; call at shutdown."""
@@ -267,7 +267,7 @@ def _split_words(
     )
 
 
-def _without_repeats(text: str) -> str:
+def trim_repeats(text: str) -> str:
     """Cut a greedy decoder's loop: drop everything from the first sentence said twice."""
     kept: list[str] = []
     seen: set[str] = set()
