@@ -53,6 +53,13 @@ PHRASES = (
     "I need a flight from Kochi to Delhi on the first of January.",
     "Two adults and one child from Mumbai to Srinagar on the twelfth of December.",
 )
+STAGES = (
+    "endpoint_decision_ms",
+    "endpoint_to_final_ms",
+    "final_to_reply_ms",
+    "reply_to_first_audio_ms",
+    "decode_ms",
+)
 MULAW_8K = AudioFormat("mulaw", 8000)
 PCM_16K = AudioFormat("pcm16", RATE)
 
@@ -69,6 +76,7 @@ class Sample:
     to_final_s: float | None = None
     to_first_audio_s: float | None = None
     transcript: str = ""
+    stages: dict[str, float] = field(default_factory=dict)  # the server's per-turn metrics
 
 
 @dataclass(slots=True)
@@ -135,7 +143,10 @@ async def app_caller(base: str, clips: list[Clip], run: Run) -> None:
                 sample.to_final_s = final_at - speech_end_at
                 sample.to_first_audio_s = audio_at - speech_end_at
                 sample.transcript = final["text"]
-                await _until(ws, "reply_end")
+                done = await _until(ws, "reply_end")
+                sample.stages = {
+                    k: float(v) for k, v in {**final["metrics"], **done["metrics"]}.items() if v
+                }
                 run.samples.append(sample)
             except TimeoutError:
                 run.failures += 1
@@ -251,6 +262,10 @@ async def measure(
     samples = [s for r in runs for s in r.samples]
     failures = sum(r.failures for r in runs)
     first_audio = [s.to_first_audio_s for s in samples if s.to_first_audio_s is not None]
+    for stage in STAGES:
+        values = [s.stages[stage] for s in samples if stage in s.stages]
+        if values:
+            print(f"    {stage:26} p50 {pct(values, 50):6.0f} ms  p95 {pct(values, 95):6.0f} ms")
     if transport == "app":
         finals = [s.to_final_s for s in samples if s.to_final_s is not None]
     else:

@@ -7,7 +7,7 @@ import pytest
 
 from voice.call import looks_complete
 from voice.faster_whisper import trim_repeats
-from voice.tts import speakable
+from voice.tts import lead_and_rest, speakable
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,13 @@ def test_speakable_reads_rupees_and_drops_airport_codes() -> None:
 )
 def testtrim_repeats_cuts_a_decoder_loop(decoded: str, kept: str) -> None:
     assert trim_repeats(decoded) == kept
+
+
+def test_lead_and_rest_gives_a_long_first_sentence_a_short_lead() -> None:
+    reply = "I found 9 flights from Delhi to Mumbai on Thursday 25 December. Cheapest: IndiGo."
+    assert lead_and_rest(reply) == [
+        "I found 9 flights",
+        "from Delhi to Mumbai on Thursday 25 December. Cheapest: IndiGo.",
+    ]
+    assert lead_and_rest("Where will you be flying from?") == ["Where will you be flying from?"]
+    assert lead_and_rest("") == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from core.telemetry import VOICE_BARGE_INS, VOICE_RTF, VOICE_STAGE_SECONDS
 from voice.audio import PCM16
 from voice.normalise import normalise
 from voice.stt import SAMPLE_RATE, LocalAgreement, SpeechToText, Transcript, TranscriptionError
-from voice.tts import AudioChunk, TextToSpeech, speakable
+from voice.tts import AudioChunk, TextToSpeech, lead_and_rest, speakable
 from voice.vad import (
     VAD_FRAME_MS,
     VAD_FRAME_SAMPLES,
@@ -324,7 +325,9 @@ class VoiceCall:
         audio = self._utterance_audio()
         self._utterance = None
         self._utterance_id += 1
-        decode = self._speculative if endpoint.reason == "silence" else None
+        # A speculative decode exists only while the trailing silence it began with lasts,
+        # so it covers all the speech; an utterance cut mid-speech needs a decode of its own.
+        decode = self._speculative
         self._speculative = None
         if decode is None:
             decode = asyncio.create_task(self._decode(audio))
@@ -451,16 +454,21 @@ class VoiceCall:
             await asyncio.wait([self._speak_task])
 
     async def _speak(self, text: str, reply_at: float, metrics: TurnMetrics) -> None:
-        async with contextlib.aclosing(self._engines.tts.synthesize(speakable(text))) as chunks:
-            if not self._config.streaming:
-                chunks = _all_at_once([chunk async for chunk in chunks])
-            async for chunk in chunks:
-                await self._out.audio(chunk)
-                if metrics.reply_to_first_audio_s is None:
-                    metrics.reply_to_first_audio_s = time.perf_counter() - reply_at
-                    VOICE_STAGE_SECONDS.labels(
-                        "reply_to_first_audio", self._config.transport
-                    ).observe(metrics.reply_to_first_audio_s)
+        spoken = speakable(text)
+        index = 0
+        for part in lead_and_rest(spoken) if self._config.streaming else [spoken]:
+            async with contextlib.aclosing(self._engines.tts.synthesize(part)) as synthesised:
+                chunks = synthesised
+                if not self._config.streaming:
+                    chunks = _all_at_once([chunk async for chunk in synthesised])
+                async for chunk in chunks:
+                    await self._out.audio(dataclasses.replace(chunk, sentence_index=index))
+                    index += 1
+                    if metrics.reply_to_first_audio_s is None:
+                        metrics.reply_to_first_audio_s = time.perf_counter() - reply_at
+                        VOICE_STAGE_SECONDS.labels(
+                            "reply_to_first_audio", self._config.transport
+                        ).observe(metrics.reply_to_first_audio_s)
         await self._out.reply_done(metrics=metrics)
 
     async def _barge_in(self) -> None:

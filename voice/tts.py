@@ -64,3 +64,23 @@ def speakable(text: str) -> str:
     """Reply text as it should sound: "₹4,512" -> "4512 rupees"; "Delhi (DEL)" -> "Delhi"."""
     text = _RUPEES.sub(lambda m: m.group(1).replace(",", "") + " rupees", text)
     return _AIRPORT_CODE.sub("", text)
+
+
+# Where a long first sentence can pause naturally: before a preposition or a conjunction.
+_PHRASE_BREAK = re.compile(r"\s(?=(?:from|to|on|for|with|at|and|but)\s)", re.IGNORECASE)
+_LEAD_MIN_WORDS = 3
+_LEAD_MAX_WORDS = 8
+
+
+def lead_and_rest(text: str) -> list[str]:
+    """`text` as one or two parts to synthesise in turn: a long first sentence gives up a
+    short lead phrase ("I found 9 flights" | "from Delhi to Mumbai ...") so the caller hears
+    something sooner; the rest follows while the lead plays."""
+    parts = split_sentences(text)
+    if not parts or len(parts[0].split()) <= _LEAD_MAX_WORDS:
+        return [text] if parts else []
+    first = parts[0]
+    for match in _PHRASE_BREAK.finditer(first):
+        if len(first[: match.start()].split()) >= _LEAD_MIN_WORDS:
+            return [first[: match.start()], " ".join([first[match.end() :], *parts[1:]])]
+    return [text]
