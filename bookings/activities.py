@@ -1,13 +1,46 @@
-"""Temporal activities. A class whose constructor takes the clients its activities use."""
+"""Temporal activities: every call to a supplier or the booking store. A class whose
+constructor takes its clients, so the worker wires real or sandbox suppliers alike.
+
+Each activity is one idempotent step: the workflow passes the idempotency key, and the
+supplier honours it, so a retried activity (a lost answer, a restarted worker) repeats nothing.
+Business refusals become non-retryable `ApplicationError`s typed by the error's problem type;
+infrastructure errors propagate and Temporal retries them with backoff.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from bookings.models import (
+    BookingRecord,
+    FlightSelection,
+    PriceBreakdown,
+    PricedFlight,
+    StepArgs,
+    StepResult,
+    Transition,
+)
+from bookings.store import BookingStore
+from bookings.suppliers.base import (
+    AirlineBookingSupplier,
+    HoldExpiredError,
+    HotelBookingSupplier,
+    PaymentGateway,
+    SupplierDeclinedError,
+)
+from core.telemetry import BOOKING_COMPENSATIONS, BOOKING_HOLDS_EXPIRED, BOOKING_OUTCOMES
+from fares.models import Cabin, FareQuery, Passengers
+from fares.suppliers.base import AirlineSupplier
 
 PROBE_ACTIVITY = "worker_probe"
+
+_T = TypeVar("_T")
 
 
 class WorkerActivities:
@@ -18,3 +51,247 @@ class WorkerActivities:
     async def probe(self, nonce: str) -> str:
         """Answer a probe so `yatri doctor` can time a full round trip through a live worker."""
         return f"{nonce}:{self._identity}"
+
+
+async def _business(call: Callable[[], Awaitable[_T]]) -> _T:
+    """Run a supplier call, turning its business refusals into non-retryable failures."""
+    try:
+        return await call()
+    except HoldExpiredError as e:
+        BOOKING_HOLDS_EXPIRED.inc()
+        raise ApplicationError(e.detail, type=e.problem_type, non_retryable=True) from e
+    except SupplierDeclinedError as e:
+        raise ApplicationError(e.detail, type=e.problem_type, non_retryable=True) from e
+
+
+def _require(value: str | None, what: str) -> str:
+    if not value:
+        raise ApplicationError(f"{what} is missing", type="bad-step", non_retryable=True)
+    return value
+
+
+class BookingActivities:
+    def __init__(
+        self,
+        *,
+        fares: AirlineSupplier,
+        airline: AirlineBookingSupplier,
+        hotel: HotelBookingSupplier,
+        payments: PaymentGateway,
+        store: BookingStore,
+    ) -> None:
+        self._fares = fares
+        self._airline = airline
+        self._hotel = hotel
+        self._payments = payments
+        self._store = store
+
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
+        return [
+            self.price_flight,
+            self.load_booking,
+            self.record,
+            self.hold_flight,
+            self.issue_ticket,
+            self.release_flight,
+            self.cancel_ticket,
+            self.hold_hotel,
+            self.confirm_hotel,
+            self.release_hotel,
+            self.cancel_hotel,
+            self.authorise,
+            self.capture,
+            self.charge,
+            self.void,
+            self.refund,
+        ]
+
+    # --- reads and the record ---------------------------------------------------------------
+
+    @activity.defn(name="booking.price_flight")
+    async def price_flight(self, selection: FlightSelection) -> PricedFlight | None:
+        """The selection priced live at the airline (never from a cache); None if not sold."""
+        query = FareQuery(
+            origin=selection.origin,
+            destination=selection.destination,
+            date=selection.date,
+            passengers=Passengers(selection.adults, selection.children, selection.infants),
+            cabin=Cabin(selection.cabin),
+        )
+        for offer in await self._fares.search(query):
+            if (offer.flight_number, offer.fare_family) != (
+                selection.flight_number,
+                selection.fare_family,
+            ):
+                continue
+            return PricedFlight(
+                selection=selection,
+                departure=offer.departure,
+                carrier=offer.carrier_name,
+                refundable=offer.refundable,
+                price=PriceBreakdown(
+                    base_paise=offer.price.base,
+                    taxes_paise=offer.price.taxes,
+                    fees_paise=offer.price.fees,
+                    total_paise=offer.price.total,
+                ),
+            )
+        return None
+
+    @activity.defn(name="booking.load")
+    async def load_booking(self, booking_id: str) -> BookingRecord:
+        record = await self._store.get(booking_id)
+        if record is None:
+            raise ApplicationError(f"no booking {booking_id}", type="not-found", non_retryable=True)
+        return record
+
+    @activity.defn(name="booking.record")
+    async def record(self, change: Transition) -> None:
+        await self._store.transition(
+            booking_id=change.booking_id,
+            step=change.step,
+            status=change.status,
+            detail=change.detail,
+            price=change.price,
+            departure=change.departure,
+            flight=change.flight,
+            paid_delta_paise=change.paid_delta_paise,
+            refs=change.refs,
+        )
+        if change.step.endswith(":end"):
+            BOOKING_OUTCOMES.labels(
+                change.kind, change.status.value, change.failed_step or ""
+            ).inc()
+
+    # --- the airline ------------------------------------------------------------------------
+
+    @activity.defn(name="booking.hold_flight")
+    async def hold_flight(self, args: StepArgs) -> StepResult:
+        flight = args.flight
+        if flight is None:
+            raise ApplicationError("no flight to hold", type="bad-step", non_retryable=True)
+        hold = await _business(
+            lambda: self._airline.hold(
+                key=args.key,
+                flight_number=flight.selection.flight_number,
+                departure=flight.departure,
+                seats=flight.selection.seats,
+                price_paise=flight.price.total_paise,
+                ttl_s=args.ttl_s,
+            )
+        )
+        return StepResult(reference=hold.hold_id)
+
+    @activity.defn(name="booking.issue_ticket")
+    async def issue_ticket(self, args: StepArgs) -> StepResult:
+        hold_key = _require(args.on_key, "hold key")
+        ticket = await _business(lambda: self._airline.issue(key=args.key, hold_key=hold_key))
+        return StepResult(reference=ticket.ticket_number)
+
+    @activity.defn(name="booking.release_flight")
+    async def release_flight(self, args: StepArgs) -> StepResult:
+        hold_key = _require(args.on_key, "hold key")
+        done = await _business(lambda: self._airline.release(key=args.key, hold_key=hold_key))
+        return _undone("release_flight", done)
+
+    @activity.defn(name="booking.cancel_ticket")
+    async def cancel_ticket(self, args: StepArgs) -> StepResult:
+        issue_key = _require(args.on_key, "ticket key")
+        done = await _business(
+            lambda: self._airline.cancel_ticket(key=args.key, issue_key=issue_key)
+        )
+        return _undone("cancel_ticket", done)
+
+    # --- the hotel --------------------------------------------------------------------------
+
+    @activity.defn(name="booking.hold_hotel")
+    async def hold_hotel(self, args: StepArgs) -> StepResult:
+        hotel = args.hotel
+        if hotel is None:
+            raise ApplicationError("no hotel to hold", type="bad-step", non_retryable=True)
+        hold = await _business(
+            lambda: self._hotel.hold(
+                key=args.key,
+                hotel_id=hotel.hotel_id,
+                check_in=hotel.check_in,
+                nights=hotel.nights,
+                rooms=hotel.rooms,
+                price_paise=hotel.price_paise,
+                ttl_s=args.ttl_s,
+            )
+        )
+        return StepResult(reference=hold.hold_id)
+
+    @activity.defn(name="booking.confirm_hotel")
+    async def confirm_hotel(self, args: StepArgs) -> StepResult:
+        hold_key = _require(args.on_key, "hold key")
+        done = await _business(lambda: self._hotel.confirm(key=args.key, hold_key=hold_key))
+        return StepResult(reference=done.confirmation_number)
+
+    @activity.defn(name="booking.release_hotel")
+    async def release_hotel(self, args: StepArgs) -> StepResult:
+        hold_key = _require(args.on_key, "hold key")
+        done = await _business(lambda: self._hotel.release(key=args.key, hold_key=hold_key))
+        return _undone("release_hotel", done)
+
+    @activity.defn(name="booking.cancel_hotel")
+    async def cancel_hotel(self, args: StepArgs) -> StepResult:
+        confirm_key = _require(args.on_key, "confirmation key")
+        done = await _business(lambda: self._hotel.cancel(key=args.key, confirm_key=confirm_key))
+        return _undone("cancel_hotel", done)
+
+    # --- payments ---------------------------------------------------------------------------
+
+    @activity.defn(name="booking.authorise")
+    async def authorise(self, args: StepArgs) -> StepResult:
+        auth = await _business(
+            lambda: self._payments.authorise(
+                key=args.key, payer=args.payer, amount_paise=args.amount_paise
+            )
+        )
+        return StepResult(reference=auth.auth_id, amount_paise=auth.amount_paise)
+
+    @activity.defn(name="booking.capture")
+    async def capture(self, args: StepArgs) -> StepResult:
+        auth_key = _require(args.on_key, "authorisation key")
+        done = await _business(
+            lambda: self._payments.capture(
+                key=args.key, auth_key=auth_key, amount_paise=args.amount_paise
+            )
+        )
+        return StepResult(reference=done.capture_id, amount_paise=done.amount_paise)
+
+    @activity.defn(name="booking.charge")
+    async def charge(self, args: StepArgs) -> StepResult:
+        done = await _business(
+            lambda: self._payments.charge(
+                key=args.key, payer=args.payer, amount_paise=args.amount_paise
+            )
+        )
+        return StepResult(reference=done.capture_id, amount_paise=done.amount_paise)
+
+    @activity.defn(name="booking.void")
+    async def void(self, args: StepArgs) -> StepResult:
+        auth_key = _require(args.on_key, "authorisation key")
+        done = await _business(lambda: self._payments.void(key=args.key, auth_key=auth_key))
+        return _undone("void", done)
+
+    @activity.defn(name="booking.refund")
+    async def refund(self, args: StepArgs) -> StepResult:
+        auth_key = _require(args.on_key, "payment key")
+        done = await _business(
+            lambda: self._payments.refund(
+                key=args.key, auth_key=auth_key, amount_paise=args.amount_paise
+            )
+        )
+        if done.amount_paise:
+            BOOKING_COMPENSATIONS.labels("refund").inc()
+        return StepResult(
+            reference=done.refund_id, amount_paise=done.amount_paise, done=done.amount_paise > 0
+        )
+
+
+def _undone(step: str, done: bool) -> StepResult:
+    if done:
+        BOOKING_COMPENSATIONS.labels(step).inc()
+    return StepResult(done=done)

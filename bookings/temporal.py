@@ -9,10 +9,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from bookings.workflows import WorkerProbeWorkflow
+from bookings.models import BookInput, CancelInput, ModifyInput, Outcome
+from bookings.workflows import (
+    BOOK_WORKFLOW,
+    CANCEL_WORKFLOW,
+    MODIFY_WORKFLOW,
+    WorkerProbeWorkflow,
+)
 from core.errors import DependencyUnavailableError
 
 # Other modules name the client through this alias, so that only this module imports the SDK's
@@ -31,7 +40,9 @@ async def connect_temporal(address: str, *, namespace: str, timeout_s: float = 2
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return await Client.connect(address, namespace=namespace)
+            return await Client.connect(
+                address, namespace=namespace, data_converter=pydantic_data_converter
+            )
         except RuntimeError as e:
             if time.monotonic() > deadline:
                 raise DependencyUnavailableError(f"Temporal at {address} is unreachable") from e
@@ -69,3 +80,47 @@ async def probe_worker(client: Client, *, task_queue: str, timeout_s: float = 10
     if not result.startswith(nonce):
         raise DependencyUnavailableError("the probe came back with someone else's answer")
     return (time.perf_counter() - started) * 1000
+
+
+async def run_trip_workflow(
+    client: Client,
+    inp: BookInput | ModifyInput | CancelInput,
+    *,
+    workflow_id: str,
+    task_queue: str,
+    wait_s: float | None,
+) -> Outcome | None:
+    """Start the workflow for `inp` under `workflow_id`, or attach to the one already running or
+    finished under that id (a retried request never starts a second booking), and wait up to
+    `wait_s` for its outcome; None when it is still running (or `wait_s` is None)."""
+    workflow = (
+        BOOK_WORKFLOW
+        if isinstance(inp, BookInput)
+        else MODIFY_WORKFLOW
+        if isinstance(inp, ModifyInput)
+        else CANCEL_WORKFLOW
+    )
+    try:
+        handle = await client.start_workflow(
+            workflow,
+            inp,
+            id=workflow_id,
+            task_queue=task_queue,
+            result_type=Outcome,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            execution_timeout=timedelta(days=1),
+        )
+    except WorkflowAlreadyStartedError:
+        # It ran to its end before: its outcome is the answer to this retry.
+        handle = client.get_workflow_handle(workflow_id, result_type=Outcome)
+    except RPCError as e:
+        raise DependencyUnavailableError("Temporal refused to start the workflow") from e
+    if wait_s is None:
+        return None
+    try:
+        return await asyncio.wait_for(handle.result(), timeout=wait_s)
+    except TimeoutError:
+        return None
+    except WorkflowFailureError as e:
+        raise DependencyUnavailableError(f"workflow {workflow_id} failed: {e.cause}") from e

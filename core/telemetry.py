@@ -88,3 +88,25 @@ VOICE_BARGE_INS = Counter(
 VOICE_WEBHOOKS = Counter(
     "yatri_voice_webhooks_total", "ASR webhook deliveries by outcome.", ["provider", "outcome"]
 )
+
+BOOKING_OUTCOMES = Counter(
+    "yatri_booking_workflows_total",
+    "Booking workflows ended, by type (book, modify, cancel), outcome and failed step.",
+    ["kind", "outcome", "failed_step"],
+)
+BOOKING_COMPENSATIONS = Counter(
+    "yatri_booking_compensations_total",
+    "Compensations that undid something, by step undone.",
+    ["step"],
+)
+BOOKING_HOLDS_EXPIRED = Counter(
+    "yatri_booking_holds_expired_total", "Holds that expired before ticketing or confirmation."
+)
+IDEMPOTENCY_OUTCOMES = Counter(
+    "yatri_idempotency_total",
+    "Idempotent requests: first, replayed, in_progress (409), mismatch (422).",
+    ["outcome"],
+)
+TOOL_CALLS = Counter(
+    "yatri_agent_tool_calls_total", "MCP tool calls by tool and outcome.", ["tool", "outcome"]
+)

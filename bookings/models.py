@@ -1,0 +1,188 @@
+"""Bookings as data: what a traveller asks to book, the durable record, and the payloads the
+Temporal workflows and activities exchange (pydantic, so Temporal serialises them as JSON)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IATA = r"^[A-Z]{3}$"
+
+
+class BookingStatus(StrEnum):
+    PENDING = "pending"  # accepted; the workflow is running
+    PRICE_CHANGED = "price_changed"  # stopped before any money moved; confirm the new price
+    CONFIRMED = "confirmed"
+    FAILED = "failed"  # compensated: nothing held, nothing charged
+    MODIFYING = "modifying"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Traveller(Payload):
+    first_name: str = Field(min_length=1, max_length=60)
+    last_name: str = Field(min_length=1, max_length=60)
+
+
+class Contact(Payload):
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    phone: str = Field(pattern=r"^\+?[0-9 ]{8,16}$")
+
+
+class FlightSelection(Payload):
+    """One flight and fare family from a search, for a party of passengers."""
+
+    origin: str = Field(pattern=IATA)
+    destination: str = Field(pattern=IATA)
+    date: dt.date
+    flight_number: str = Field(min_length=3, max_length=8)
+    fare_family: str = Field(min_length=1, max_length=20)
+    cabin: Literal["economy", "premium_economy", "business"] = "economy"
+    adults: int = Field(default=1, ge=1, le=9)
+    children: int = Field(default=0, ge=0, le=8)
+    infants: int = Field(default=0, ge=0, le=4)
+
+    @property
+    def seats(self) -> int:
+        return self.adults + self.children
+
+
+class HotelSelection(Payload):
+    hotel_id: str = Field(min_length=1, max_length=40)
+    check_in: dt.date
+    nights: int = Field(ge=1, le=30)
+    rooms: int = Field(default=1, ge=1, le=9)
+    price_paise: int = Field(gt=0, description="The room price the traveller saw, all nights.")
+
+
+class PriceBreakdown(Payload):
+    base_paise: int
+    taxes_paise: int
+    fees_paise: int
+    total_paise: int
+    currency: str = "INR"
+
+
+class PricedFlight(Payload):
+    """A selection priced live at the supplier, with what it needs to be held and ticketed."""
+
+    selection: FlightSelection
+    departure: dt.datetime
+    carrier: str
+    refundable: bool
+    price: PriceBreakdown
+
+
+class BookInput(Payload):
+    booking_id: str
+    traveller_id: str
+    flight: FlightSelection | None = None
+    hotel: HotelSelection | None = None
+    expected_total_paise: int = Field(gt=0)
+    hold_ttl_s: float = Field(gt=0)
+
+
+class ModifyInput(Payload):
+    booking_id: str
+    traveller_id: str
+    new_date: dt.date
+    new_flight_number: str | None = None
+    expected_total_paise: int | None = None
+    hold_ttl_s: float = Field(gt=0)
+
+
+class CancelInput(Payload):
+    booking_id: str
+    traveller_id: str
+
+
+class Outcome(Payload):
+    """How a workflow ended, for the API to answer with."""
+
+    booking_id: str
+    status: BookingStatus
+    detail: str = ""
+    failed_step: str | None = None
+    new_total_paise: int | None = None
+
+
+class SupplierRefs(Payload):
+    hold_id: str | None = None
+    ticket_number: str | None = None
+    hotel_confirmation: str | None = None
+    payment_auth_id: str | None = None
+    # Idempotency keys of the live itinerary's steps: what a later modify or cancel undoes.
+    hold_key: str | None = None
+    issue_key: str | None = None
+    confirm_key: str | None = None
+    auth_key: str | None = None
+    # Every payment made for this booking (the first authorisation, then change charges):
+    # a cancellation refunds across them.
+    payment_keys: tuple[str, ...] = ()
+
+
+class StatusChange(Payload):
+    at: dt.datetime
+    status: BookingStatus
+    detail: str = ""
+
+
+class BookingRecord(Payload):
+    """The system of record for one booking (see bookings/store.py)."""
+
+    booking_id: str
+    traveller_id: str
+    status: BookingStatus
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    flight: FlightSelection | None = None
+    hotel: HotelSelection | None = None
+    departure: dt.datetime | None = None
+    price: PriceBreakdown | None = None
+    paid_paise: int = 0  # captured minus refunded
+    refs: SupplierRefs = Field(default_factory=SupplierRefs)
+    travellers: tuple[Traveller, ...] = ()
+    contact: Contact | None = None
+    history: tuple[StatusChange, ...] = ()
+
+
+# --- activity payloads --------------------------------------------------------------------
+
+
+class StepArgs(Payload):
+    """One supplier step: its own idempotency key, and the key of the step it acts on."""
+
+    key: str
+    on_key: str | None = None
+    amount_paise: int = 0
+    payer: str = ""
+    ttl_s: float = 0.0
+    flight: PricedFlight | None = None
+    hotel: HotelSelection | None = None
+
+
+class StepResult(Payload):
+    reference: str = ""  # hold id, ticket number, auth id ... ("" for a no-op)
+    amount_paise: int = 0
+    done: bool = True  # False: a compensation found nothing to undo
+
+
+class Transition(Payload):
+    booking_id: str
+    step: str
+    status: BookingStatus
+    detail: str = ""
+    kind: str = "book"  # the workflow type, for metrics
+    failed_step: str | None = None
+    price: PriceBreakdown | None = None
+    departure: dt.datetime | None = None
+    flight: FlightSelection | None = None
+    paid_delta_paise: int = 0
+    refs: SupplierRefs | None = None

@@ -1,0 +1,262 @@
+"""The booking record's system of record: SQLite in the data directory (WAL, one file).
+
+Why SQLite and not Redis or Temporal's own state: a booking must outlive every process and
+every cache flush (Redis is a cache here), and Temporal drops a closed workflow's history
+after the namespace's retention (a day on the dev server), while a booking lives for years.
+SQLite is embedded, durable on fsync, and lets the API process and worker processes on one
+host share the file. At scale the same `BookingStore` port takes a PostgreSQL adapter (the SQL
+here is portable); that adapter is not written yet.
+
+Writes come from the workflow's activities, so each is idempotent: a status change is keyed by
+(booking, step) and a replayed activity changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import aiosqlite
+import orjson
+
+from bookings.models import (
+    BookingRecord,
+    BookingStatus,
+    Contact,
+    FlightSelection,
+    HotelSelection,
+    PriceBreakdown,
+    StatusChange,
+    SupplierRefs,
+    Traveller,
+)
+from core.errors import ConflictError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bookings (
+    booking_id TEXT PRIMARY KEY,
+    traveller_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    flight TEXT,
+    hotel TEXT,
+    departure TEXT,
+    price TEXT,
+    paid_paise INTEGER NOT NULL DEFAULT 0,
+    refs TEXT NOT NULL DEFAULT '{}',
+    travellers TEXT NOT NULL DEFAULT '[]',
+    contact TEXT
+);
+CREATE INDEX IF NOT EXISTS bookings_by_traveller ON bookings (traveller_id, created_at);
+CREATE TABLE IF NOT EXISTS booking_history (
+    booking_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (booking_id, step)
+);
+"""
+
+
+class BookingStore(Protocol):
+    async def create(self, record: BookingRecord) -> bool:
+        """Insert a new booking; False when one with this id exists (a retried request)."""
+        ...
+
+    async def get(self, booking_id: str) -> BookingRecord | None: ...
+
+    async def list_for(self, traveller_id: str, *, limit: int = 50) -> list[BookingRecord]: ...
+
+    async def transition(
+        self,
+        *,
+        booking_id: str,
+        step: str,
+        status: BookingStatus,
+        detail: str = "",
+        price: PriceBreakdown | None = None,
+        departure: dt.datetime | None = None,
+        flight: FlightSelection | None = None,
+        paid_delta_paise: int = 0,
+        refs: SupplierRefs | None = None,
+    ) -> None:
+        """Record a status change once per (booking, step), with what changed alongside it."""
+        ...
+
+
+class SqliteBookingStore:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        # One connection: a transaction must not interleave with another coroutine's writes.
+        self._write = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteBookingStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, timeout=30)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=FULL")  # a confirmed booking survives power loss
+        await db.execute("PRAGMA busy_timeout=30000")
+        await db.executescript(_SCHEMA)
+        await db.commit()
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def ping(self) -> None:
+        await self._db.execute("SELECT 1")
+
+    async def create(self, record: BookingRecord) -> bool:
+        async with self._write:
+            return await self._create(record)
+
+    async def _create(self, record: BookingRecord) -> bool:
+        cursor = await self._db.execute(
+            "INSERT OR IGNORE INTO bookings (booking_id, traveller_id, status, created_at, "
+            "updated_at, flight, hotel, departure, price, paid_paise, refs, travellers, contact) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.booking_id,
+                record.traveller_id,
+                record.status.value,
+                record.created_at.isoformat(),
+                record.updated_at.isoformat(),
+                _json(record.flight),
+                _json(record.hotel),
+                record.departure.isoformat() if record.departure else None,
+                _json(record.price),
+                record.paid_paise,
+                record.refs.model_dump_json(),
+                "[" + ",".join(t.model_dump_json() for t in record.travellers) + "]",
+                _json(record.contact),
+            ),
+        )
+        created = cursor.rowcount == 1
+        if created:
+            await self._db.execute(
+                "INSERT OR IGNORE INTO booking_history VALUES (?, 'created', ?, ?, '')",
+                (record.booking_id, record.created_at.isoformat(), record.status.value),
+            )
+        await self._db.commit()
+        return created
+
+    async def get(self, booking_id: str) -> BookingRecord | None:
+        rows = await self._select("WHERE booking_id = ?", (booking_id,))
+        return rows[0] if rows else None
+
+    async def list_for(self, traveller_id: str, *, limit: int = 50) -> list[BookingRecord]:
+        return await self._select(
+            "WHERE traveller_id = ? ORDER BY created_at DESC LIMIT ?", (traveller_id, limit)
+        )
+
+    async def transition(
+        self,
+        *,
+        booking_id: str,
+        step: str,
+        status: BookingStatus,
+        detail: str = "",
+        price: PriceBreakdown | None = None,
+        departure: dt.datetime | None = None,
+        flight: FlightSelection | None = None,
+        paid_delta_paise: int = 0,
+        refs: SupplierRefs | None = None,
+    ) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        async with self._write:
+            await self._transition(
+                booking_id=booking_id, step=step, now=now, status=status, detail=detail,
+                values=(
+                    _json(price),
+                    departure.isoformat() if departure else None,
+                    _json(flight),
+                    paid_delta_paise,
+                    refs.model_dump_json() if refs else None,
+                ),
+            )  # fmt: skip
+
+    async def _transition(
+        self,
+        *,
+        booking_id: str,
+        step: str,
+        now: str,
+        status: BookingStatus,
+        detail: str,
+        values: tuple[str | None, str | None, str | None, int, str | None],
+    ) -> None:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            cursor = await self._db.execute(
+                "INSERT OR IGNORE INTO booking_history VALUES (?, ?, ?, ?, ?)",
+                (booking_id, step, now, status.value, detail),
+            )
+            if cursor.rowcount == 1:  # first time this step is recorded
+                updated = await self._db.execute(
+                    "UPDATE bookings SET status = ?, updated_at = ?, "
+                    "price = COALESCE(?, price), departure = COALESCE(?, departure), "
+                    "flight = COALESCE(?, flight), paid_paise = paid_paise + ?, "
+                    "refs = COALESCE(?, refs) WHERE booking_id = ?",
+                    (status.value, now, *values, booking_id),
+                )
+                if updated.rowcount != 1:
+                    raise ConflictError(f"no booking {booking_id} to update")
+            await self._db.commit()
+        except BaseException:
+            await self._db.rollback()
+            raise
+
+    async def _select(self, where: str, params: Sequence[object]) -> list[BookingRecord]:
+        async with self._db.execute(
+            "SELECT booking_id, traveller_id, status, created_at, updated_at, flight, hotel, "
+            f"departure, price, paid_paise, refs, travellers, contact FROM bookings {where}",
+            tuple(params),
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        records = []
+        for row in rows:
+            async with self._db.execute(
+                "SELECT at, status, detail FROM booking_history WHERE booking_id = ? "
+                "ORDER BY at, rowid",
+                (row[0],),
+            ) as cursor:
+                history = tuple(
+                    StatusChange(
+                        at=dt.datetime.fromisoformat(at), status=BookingStatus(st), detail=d
+                    )
+                    for at, st, d in await cursor.fetchall()
+                )
+            records.append(
+                BookingRecord(
+                    booking_id=row[0],
+                    traveller_id=row[1],
+                    status=BookingStatus(row[2]),
+                    created_at=dt.datetime.fromisoformat(row[3]),
+                    updated_at=dt.datetime.fromisoformat(row[4]),
+                    flight=FlightSelection.model_validate_json(row[5]) if row[5] else None,
+                    hotel=HotelSelection.model_validate_json(row[6]) if row[6] else None,
+                    departure=dt.datetime.fromisoformat(row[7]) if row[7] else None,
+                    price=PriceBreakdown.model_validate_json(row[8]) if row[8] else None,
+                    paid_paise=row[9],
+                    refs=SupplierRefs.model_validate_json(row[10]),
+                    travellers=tuple(Traveller.model_validate(t) for t in _loads_list(row[11])),
+                    contact=Contact.model_validate_json(row[12]) if row[12] else None,
+                    history=history,
+                )
+            )
+        return records
+
+
+def _json(model: FlightSelection | HotelSelection | PriceBreakdown | Contact | None) -> str | None:
+    return model.model_dump_json() if model is not None else None
+
+
+def _loads_list(raw: str) -> list[dict[str, str]]:
+    value = orjson.loads(raw)
+    return value if isinstance(value, list) else []

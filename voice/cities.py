@@ -1,0 +1,238 @@
+"""Misheard Indian city names in a transcript rewritten as the names the NLU resolves.
+
+Whisper tiny.en spells unfamiliar names by ear ("Daradun", "Bengal or", "Goa hadi"); the NLU
+matches names exactly, so a near miss loses the route. `SpokenCities.correct` compares each
+short span in a travel position ("from X", "to X", "X to") with every city name and alias in
+`core.airports`, by spelling and by sound, and rewrites close matches to the canonical city.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jellyfish
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Indel, JaroWinkler
+from wordfreq import top_n_list
+
+from core.airports import AirportDirectory, Tier
+
+# A span starts after one of these ("from Daradun") or ends before one ("Riper to Goa").
+_BEFORE_SPAN = frozenset(
+    {"from", "to", "in", "at", "via", "reach", "reaching", "for", "into", "till", "towards",
+     "ex", "leaving", "departing", "visit", "visiting"}
+)  # fmt: skip
+_AFTER_SPAN = frozenset({"to", "se", "ko", "tak"})
+# Words that end a span: routing words, dates, counts. A misheard name never contains them
+# ("or", "a", "my" and "in" it may: "Bengal or", "a Mritsur", "in fall").
+_NEVER_IN_SPAN = frozenset(
+    {"to", "from", "on", "for", "via", "and", "at", "by", "with", "the", "of", "is", "am", "are",
+     "was", "be", "me", "us", "we", "i", "it", "please", "what", "which", "when", "how", "tomorrow",
+     "today", "tonight", "next", "this", "that", "day", "days", "week", "after", "before", "then",
+     "flight", "flights", "ticket", "tickets", "train", "trains", "bus", "fare", "fares", "book",
+     "adult", "adults", "child", "children", "kid", "kids", "infant", "infants", "people",
+     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "first",
+     "second", "third", "pnr", "tatkal", "class", "economy", "business", "return", "back", "se",
+     "ko", "tak", "kal", "aaj", "parso", "january", "february", "march", "april", "may", "june",
+     "july", "august", "september", "october", "november", "december", "monday", "tuesday",
+     "wednesday", "thursday", "friday", "saturday", "sunday", "sleeper", "seater", "sitting",
+     "chair", "coach", "pe", "par", "mein", "ka", "ki", "ke", "hai", "hoon", "jana", "jaana"}
+)  # fmt: skip
+# English words this common are what the caller said, not a misheard name ("in cash" is not
+# "in Kashi", "to board" is not "to Baroda"); they join a rewrite only in a close match of
+# several words ("luck now", "Bengal or").
+_COMMON_WORDS = 15_000
+_MAX_SPAN_WORDS = 3
+_MIN_LETTERS = 3
+_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+# A sentence end between two words stops a span; a comma or hyphen does not ("Goa, Hadi").
+_SENTENCE_BREAK = re.compile(r"[.?!;:]")
+# Busier airports are named more often, so a near tie goes to the busier one.
+_TIER_BONUS = {Tier.METRO: 0.02, Tier.MAJOR: 0.02, Tier.REGIONAL: 0.01, Tier.MINOR: 0.0}
+
+
+@dataclass(frozen=True, slots=True)
+class CityName:
+    """One way of saying a city, and the city `correct` writes for it."""
+
+    spoken: str
+    city: str
+    tier: Tier = Tier.MINOR
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int  # character offsets in the text
+    end: int
+    replacement: str
+    score: float
+    words: int
+
+
+class SpokenCities:
+    """Rewrites near-spellings of Indian city names in travel positions; build it once with
+    `from_airports` (it precomputes every name's spelling and phonetic keys)."""
+
+    def __init__(
+        self,
+        *,
+        names: Iterable[CityName],
+        common_words: Iterable[str],
+        threshold: float = 0.75,
+        common_threshold: float = 0.88,
+    ) -> None:
+        """A span is rewritten when its score (0..1) reaches `threshold`, or `common_threshold`
+        when every word in it is one of `common_words`; a common word alone never is."""
+        unique = {(_letters(n.spoken), n.city, n.tier) for n in names if _letters(n.spoken)}
+        entries = sorted(unique)
+        self._letters = [spoken for spoken, _, _ in entries]
+        self._sounds = [jellyfish.metaphone(spoken) for spoken in self._letters]
+        self._skeletons = [_skeleton(spoken) for spoken in self._letters]
+        self._cities = [city for _, city, _ in entries]
+        self._bonus = np.array([_TIER_BONUS[tier] for _, _, tier in entries])
+        self._known = {_letters(n.spoken): n.spoken.lower().split() for n in names}
+        self._canonical = {_letters(n.spoken): n.city for n in names}
+        self._common = frozenset(common_words) - self._known.keys()
+        self._threshold = threshold
+        self._common_threshold = common_threshold
+
+    @classmethod
+    def from_airports(
+        cls, airports: AirportDirectory, *, common_words: Iterable[str] | None = None
+    ) -> SpokenCities:
+        """Every city name and alias the directory resolves, written as its airport's city.
+        `common_words` defaults to wordfreq's commonest English words."""
+        names: list[CityName] = []
+        for name, code in airports.by_name.items():
+            airport = airports.get(code)
+            # airportsdata names some fields "<X> Airport" for want of a city; nobody says those.
+            if airport is None or name.endswith(" airport"):
+                continue
+            names.append(CityName(name, airport.city, airport.tier))
+        if common_words is None:
+            common_words = top_n_list("en", _COMMON_WORDS, wordlist="small")
+        return cls(names=names, common_words=common_words)
+
+    def correct(self, text: str) -> str:
+        """`text` with misheard city names in travel positions replaced by canonical names."""
+        words = list(_WORD.finditer(text))
+        lowered = [w.group(0).lower() for w in words]
+        candidates: list[_Span] = []
+        for i in range(len(words)):
+            after_trigger = i > 0 and lowered[i - 1] in _BEFORE_SPAN and _joined(text, words, i)
+            for j in range(i, min(i + _MAX_SPAN_WORDS, len(words))):
+                if lowered[j] in _NEVER_IN_SPAN or (j > i and not _joined(text, words, j)):
+                    break
+                before_trigger = (
+                    j + 1 < len(words)
+                    and lowered[j + 1] in _AFTER_SPAN
+                    and _joined(text, words, j + 1)
+                )
+                span = self._match(
+                    text, words, lowered, i=i, j=j, anchored=after_trigger or before_trigger
+                )
+                if span is not None:
+                    candidates.append(span)
+        return _apply(text, _non_overlapping(candidates))
+
+    def _match(
+        self,
+        text: str,
+        words: list[re.Match[str]],
+        lowered: list[str],
+        *,
+        i: int,
+        j: int,
+        anchored: bool,
+    ) -> _Span | None:
+        said = lowered[i : j + 1]
+        spoken = "".join(said)
+        start, end = words[i].start(), words[j].end()
+        known = self._known.get(spoken)
+        if known is not None:
+            # A name as written is kept wherever it is, so no longer rewrite swallows it; run
+            # together differently ("luck now") it is rewritten, in a travel position.
+            if known == said:
+                return _Span(start, end, text[start:end], self._threshold, j - i + 1)
+            if anchored:
+                return _Span(start, end, self._canonical[spoken], 1.0, j - i + 1)
+            return None
+        if not anchored or len(spoken) < _MIN_LETTERS:
+            return None
+        # Codes and acronyms are written in capitals ("INR", "AC"); the NLU reads codes itself.
+        if any(w.group(0).isupper() and len(w.group(0)) > 1 for w in words[i : j + 1]):
+            return None
+        # "X or" is a misheard name only where no alternative follows ("Bengal or on Monday"),
+        # not in "India or abroad".
+        if said[-1] == "or" and j + 1 < len(words) and lowered[j + 1] not in _NEVER_IN_SPAN:
+            return None
+        common = all(w in self._common for w in said)
+        if common and len(said) == 1:
+            return None
+        # A name inside a longer span may be absorbed only by rare words ("Goa hadi"), never
+        # by another name or a common word ("Goa tomorrow", "Pune, Goa").
+        if len(said) > 1 and any(w in self._known for w in said):
+            if any(w in self._common or w in self._known for w in said if w not in self._known):
+                return None
+            if sum(w in self._known for w in said) > 1:
+                return None
+        score, city = self._best(spoken)
+        if score < (self._common_threshold if common else self._threshold):
+            return None
+        return _Span(start, end, city, score, j - i + 1)
+
+    def _best(self, spoken: str) -> tuple[float, str]:
+        """The closest city to `spoken`, by the mean of four similarities in [0, 1]."""
+        spelling = process.cdist([spoken], self._letters, scorer=Indel.normalized_similarity)
+        prefix = process.cdist([spoken], self._letters, scorer=JaroWinkler.normalized_similarity)
+        sound = process.cdist(
+            [jellyfish.metaphone(spoken)], self._sounds, scorer=Indel.normalized_similarity
+        )
+        skeleton = process.cdist(
+            [_skeleton(spoken)], self._skeletons, scorer=Indel.normalized_similarity
+        )
+        scores = (spelling[0] + prefix[0] + sound[0] + skeleton[0]) / 4
+        best = int(np.argmax(scores + self._bonus))
+        return float(scores[best]), self._cities[best]
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+def _skeleton(letters: str) -> str:
+    """A key for how Indian names sound to an English ear: aspiration dropped ("bh" -> "b"),
+    voiced and voiceless stops merged ("Turu Padi", "Tirupati"), every vowel one vowel."""
+    s = letters.replace("ph", "f")
+    s = re.sub(r"(?<=[bcdgjkpst])h", "", s)
+    s = re.sub(r"c(?=[aou])|ck|q", "k", s)
+    s = s.replace("w", "v").replace("z", "s").replace("x", "ks")
+    s = s.translate(str.maketrans("bdgeiouy", "ptkaaaaa")).replace("h", "")
+    return re.sub(r"(.)\1+", r"\1", s)
+
+
+def _joined(text: str, words: list[re.Match[str]], b: int) -> bool:
+    """Whether word `b` sits in the same sentence as the word before it."""
+    return _SENTENCE_BREAK.search(text, words[b - 1].end(), words[b].start()) is None
+
+
+def _non_overlapping(candidates: list[_Span]) -> list[_Span]:
+    chosen: list[_Span] = []
+    for span in sorted(candidates, key=lambda s: (-s.score, -s.words)):
+        if all(span.end <= c.start or span.start >= c.end for c in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def _apply(text: str, spans: list[_Span]) -> str:
+    out: list[str] = []
+    at = 0
+    for span in spans:
+        out.append(text[at : span.start])
+        out.append(span.replacement)
+        at = span.end
+    out.append(text[at:])
+    return "".join(out)
