@@ -12,10 +12,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.booking_backends import booking_backends
 from api.deps import Knowledge, Services
 from api.middleware import RequestContextMiddleware
 from api.problems import install_problem_handlers
-from api.routes import asr, chat, fares, health, knowledge, problems, voice
+from api.routes import asr, bookings, chat, fares, health, knowledge, problems, voice
+from bookings.service import BookingService
 from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
 from core.airports import load_airports
@@ -94,6 +96,7 @@ async def _services(
     redis = connect_redis(endpoints.redis_url)
     store = await asyncio.to_thread(open_vector_store, settings, endpoints)
     embeddings = EmbeddingPool(embedder)
+    stack = contextlib.AsyncExitStack()
     try:
         temporal = await connect_temporal(
             endpoints.temporal_address, namespace=settings.temporal_namespace
@@ -217,9 +220,20 @@ async def _services(
                 name="fare-warming",
             ),
         ]
+        backends = await stack.enter_async_context(booking_backends(settings, fares=supplier))
+        services.bookings = BookingService(
+            store=backends.store,
+            temporal=temporal,
+            task_queue=settings.temporal_task_queue,
+            hold_ttl_s=settings.booking_hold_ttl_s,
+            wait_s=settings.booking_wait_s,
+        )
+        services.extras["sandbox_ledger"] = backends.ledger
         worker = None
         if settings.run_worker:
-            worker = build_worker(temporal, task_queue=settings.temporal_task_queue)
+            worker = build_worker(
+                temporal, task_queue=settings.temporal_task_queue, bookings=backends.activities
+            )
             services.worker_task = asyncio.create_task(worker.run(), name="temporal-worker")
         try:
             yield services
@@ -238,6 +252,7 @@ async def _services(
             await fare_cache.close()
             await knowledge.ingest.drain()
     finally:
+        await stack.aclose()
         await store.close()
         await redis.aclose()
         embeddings.close()
@@ -324,6 +339,7 @@ def create_app(
     app.include_router(fares.router)
     app.include_router(voice.router)
     app.include_router(asr.router)
+    app.include_router(bookings.router)
     app.include_router(problems.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

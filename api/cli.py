@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from api.app import create_app, open_vector_store
+from api.booking_backends import BookingBackends, booking_backends
 from api.checks import Check, check_models, check_qdrant, check_redis, check_temporal, run_check
 from api.content_cli import docs_cli, ingest
-from bookings.temporal import connect_temporal, probe_worker
+from bookings.temporal import TemporalClient, connect_temporal, probe_worker
 from bookings.worker import build_worker
 from core.airports import load_airports
 from core.embedded import DataDirLock, EmbeddedRuntime, Endpoints, bind_socket, read_runtime
@@ -25,6 +26,7 @@ from core.errors import StartupError, YatriError
 from core.logging import configure_logging, get_logger
 from core.redis_conn import connect_redis
 from core.settings import Settings
+from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Yatri, the travel assistant.")
 err = Console(stderr=True)
@@ -116,7 +118,19 @@ def worker(
 
     async def main() -> None:
         client = await connect_temporal(address, namespace=settings.temporal_namespace)
-        w = build_worker(client, task_queue=settings.temporal_task_queue)
+        airports = await asyncio.to_thread(load_airports)
+        fares = SandboxAirline(airports=airports, seed=settings.supplier_seed,
+                               faults=SandboxFaults(latency_ms=settings.supplier_latency_ms,
+                                                    error_rate=settings.supplier_error_rate))  # fmt: skip
+        async with booking_backends(settings, fares=fares) as backends:
+            await _run_worker(client, settings, backends)
+
+    async def _run_worker(
+        client: TemporalClient, settings: Settings, backends: BookingBackends
+    ) -> None:
+        w = build_worker(
+            client, task_queue=settings.temporal_task_queue, bookings=backends.activities
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

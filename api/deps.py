@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from bookings.service import BookingService
 from bookings.temporal import TemporalClient
 from core.airports import AirportDirectory
 from core.embedded import Endpoints
@@ -52,6 +53,7 @@ class Services:
     webhook_deliveries: WebhookDeliveries
     stream_slots: StreamSlots
     voice: VoiceEngines | None = None
+    bookings: BookingService | None = None
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

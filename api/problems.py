@@ -64,6 +64,31 @@ PROBLEM_TYPES = {
         ProblemType(slug="deadline-exceeded", title="Deadline exceeded", status=504,
                     description="Yatri could not answer within the request deadline "
                     "(`YATRI_REQUEST_TIMEOUT_S`); retry."),
+        ProblemType(slug="transcription-failed", title="Speech could not be transcribed",
+                    status=502, description="The speech recogniser failed on this audio."),
+        ProblemType(slug="synthesis-failed", title="Speech could not be synthesised",
+                    status=502, description="The voice engine failed on this reply."),
+        ProblemType(slug="supplier-declined", title="The supplier declined the request",
+                    status=409, description="An airline, hotel or payment gateway said no; "
+                    "the same request will get the same answer."),
+        ProblemType(slug="hold-expired", title="The inventory hold expired", status=409,
+                    description="The seat or room hold lapsed before the booking completed."),
+        ProblemType(slug="payment-declined", title="The payment was declined", status=402,
+                    description="The payment gateway refused the charge; nothing was booked."),
+        ProblemType(slug="sold-out", title="No longer available", status=409,
+                    description="The flight, fare or room is no longer sold."),
+        ProblemType(slug="idempotency-key-missing", title="Idempotency-Key header missing",
+                    status=400, description="Every booking change needs an `Idempotency-Key` "
+                    "header (a UUID per intended operation; reuse it only to retry)."),
+        ProblemType(slug="idempotency-key-in-use", title="Request with this key in progress",
+                    status=409, description="The first request with this Idempotency-Key has "
+                    "not finished; retry after a moment to get its response."),
+        ProblemType(slug="idempotency-key-mismatch", title="Idempotency-Key reused", status=422,
+                    description="This Idempotency-Key was used with a different request body "
+                    "or endpoint; use a new key for a new operation."),
+        ProblemType(slug="rate-limited", title="Too many requests", status=429,
+                    description="The caller exceeded its request rate; retry after "
+                    "`retry_after_s` seconds."),
         ProblemType(slug="http-error", title="HTTP error", status=400,
                     description="The request could not be served as sent."),
         ProblemType(slug="internal-error", title="Internal error", status=500,

@@ -204,6 +204,20 @@ class Settings(BaseSettings):
         default=0.3, ge=0, le=1, description="Webhook transcripts below this are asked again."
     )
 
+    booking_hold_ttl_s: float = Field(
+        default=600.0, gt=0, description="How long a seat or room hold lasts before it lapses."
+    )
+    booking_wait_s: float = Field(
+        default=20.0, gt=0, description="How long a booking request waits for its workflow "
+        "before answering 202 (still running).",
+    )  # fmt: skip
+    agent_rate_per_minute: int = Field(
+        default=60, ge=1, description="MCP tool calls allowed per agent per minute."
+    )
+    quote_ttl_s: float = Field(
+        default=300.0, gt=0, description="How long an agent's booking quote stays valid."
+    )
+
     @model_validator(mode="after")
     def _enforce_safe_outside_development(self) -> Self:
         if self.env is Environment.DEVELOPMENT:

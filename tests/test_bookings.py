@@ -1,0 +1,298 @@
+"""Bookings end to end against the real Temporal dev server, Redis and the sandbox suppliers'
+shared ledger: compensation at every failure point, idempotency, hold expiry, repricing, fare
+rules and ownership."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from fastapi import FastAPI
+
+from bookings.suppliers.sandbox import SandboxLedger
+from core.settings import Settings
+from fares.models import IST
+
+ROUTE = ("DEL", "BOM")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Short waits keep a stuck test short; holds long enough for a normal booking.
+    return settings.model_copy(update={"booking_wait_s": 30.0, "booking_hold_ttl_s": 120.0})
+
+
+def token(settings: Settings, traveller: str) -> dict[str, str]:
+    claims = {"sub": traveller, "scope": "bookings", "exp": int(time.time()) + 600}
+    encoded = jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm="HS256")
+    return {"authorization": f"Bearer {encoded}"}
+
+
+def ledger(app: FastAPI) -> SandboxLedger:
+    found = app.state.services.extras["sandbox_ledger"]
+    assert isinstance(found, SandboxLedger)
+    return found
+
+
+async def offer(client: httpx.AsyncClient, *, days: int = 10, adults: int = 1) -> dict[str, Any]:
+    date = (dt.datetime.now(IST).date() + dt.timedelta(days=days)).isoformat()
+    response = await client.get(
+        "/v1/fares", params={"from": ROUTE[0], "to": ROUTE[1], "date": date, "adults": adults}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json()["offers"][0])
+
+
+def order(found: dict[str, Any], *, adults: int = 1, total: int | None = None) -> dict[str, Any]:
+    return {
+        "flight": {
+            "origin": found["from"],
+            "destination": found["to"],
+            "date": found["departure"][:10],
+            "flight_number": found["flight_number"],
+            "fare_family": found["fare_family"],
+            "adults": adults,
+        },
+        "expected_total_paise": total or found["price"]["total_paise"],
+        "travellers": [{"first_name": f"Asha{i}", "last_name": "Rao"} for i in range(adults)],
+        "contact": {"email": "asha@example.com", "phone": "+91 98765 43210"},
+    }
+
+
+async def book(
+    client: httpx.AsyncClient, settings: Settings, body: dict[str, Any], *,
+    traveller: str = "trav-1", key: str | None = None,
+) -> httpx.Response:  # fmt: skip
+    headers = token(settings, traveller) | {"idempotency-key": key or str(uuid.uuid4())}
+    return await client.post("/v1/bookings", json=body, headers=headers)
+
+
+async def test_booking_confirms_with_one_charge_and_a_ticket(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client)
+    response = await book(client, settings, order(found))
+    assert response.status_code == 201, response.text
+    booking = response.json()
+    assert booking["status"] == "confirmed"
+    assert booking["references"]["ticket_number"] and booking["references"]["pnr"]
+    assert booking["paid_paise"] == found["price"]["total_paise"]
+    assert [h["status"] for h in booking["history"]] == ["pending", "confirmed"]
+    assert "98765" not in str(booking["contact"])  # the phone is masked
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.captures == 1 and state.net_charged_paise == found["price"]["total_paise"]
+    assert state.tickets_issued == 1 and state.open_holds == 0
+
+
+# Each forward step failing for good: everything before it is undone.
+@pytest.mark.parametrize(
+    ("op", "failed_step"),
+    [
+        ("airline.hold", "hold"),
+        ("payments.authorise", "authorise"),
+        ("airline.issue", "ticket"),
+        ("payments.capture", "capture"),
+    ],
+)
+async def test_compensation_at_every_failure_point(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, op: str, failed_step: str
+) -> None:
+    found = await offer(client)
+    await ledger(app).set_fault(op, decline_next=1)
+    try:
+        response = await book(client, settings, order(found))
+    finally:
+        await ledger(app).clear_faults()
+    booking = response.json()
+    assert booking["status"] == "failed", booking
+    assert booking["outcome"]["failed_step"] == failed_step
+    state = await ledger(app).summary(booking["booking_id"])
+    # No charge without a ticket, no orphaned hold, no authorisation left hanging.
+    assert state.net_charged_paise == 0
+    assert state.open_holds == 0 and state.tickets_issued == 0
+    assert state.uncaptured_authorisations == 0
+    assert booking["paid_paise"] == 0
+
+
+async def test_lost_answers_and_transient_errors_are_retried_without_repeating(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client)
+    for op in ("airline.hold", "payments.authorise", "airline.issue", "payments.capture"):
+        await ledger(app).set_fault(op, lose_response_next=1, fail_next=1)
+    try:
+        response = await book(client, settings, order(found))
+    finally:
+        await ledger(app).clear_faults()
+    booking = response.json()
+    assert booking["status"] == "confirmed", booking
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.captures == 1 and state.tickets_issued == 1 and state.open_holds == 0
+
+
+async def test_a_changed_price_stops_before_any_money_moves(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client)
+    response = await book(
+        client, settings, order(found, total=found["price"]["total_paise"] - 10_000)
+    )
+    booking = response.json()
+    assert booking["status"] == "price_changed"
+    assert booking["outcome"]["new_total_paise"] == found["price"]["total_paise"]
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.captures == 0 and state.open_holds == 0 and state.uncaptured_authorisations == 0
+
+
+async def test_hold_expiry_compensates(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    app.state.services.bookings._hold_ttl_s = 1.0  # a hold that lapses while payment is slow
+    await ledger(app).set_fault("payments.authorise", latency_ms=1500)
+    found = await offer(client)
+    try:
+        response = await book(client, settings, order(found))
+    finally:
+        await ledger(app).clear_faults()
+    booking = response.json()
+    assert booking["status"] == "failed"
+    assert booking["outcome"]["failed_step"] == "ticket"
+    assert "hold-expired" in booking["outcome"]["detail"]
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.net_charged_paise == 0 and state.uncaptured_authorisations == 0
+
+
+async def test_idempotency_key_semantics(client: httpx.AsyncClient, settings: Settings) -> None:
+    found = await offer(client)
+    body = order(found)
+    missing = await client.post("/v1/bookings", json=body, headers=token(settings, "trav-1"))
+    assert missing.status_code == 400
+    assert missing.json()["type"] == "/problems/idempotency-key-missing"
+
+    key = str(uuid.uuid4())
+    responses = await asyncio.gather(*(book(client, settings, body, key=key) for _ in range(50)))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, statuses
+    done = [r for r in responses if r.status_code == 201]
+    assert len({r.json()["booking_id"] for r in done}) == 1
+    replay = await book(client, settings, body, key=key)
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["booking_id"] == done[0].json()["booking_id"]
+    listed = await client.get(
+        "/v1/bookings", params={"traveller": "trav-1"}, headers=token(settings, "trav-1")
+    )
+    ids = [b["booking_id"] for b in listed.json()]
+    assert ids.count(done[0].json()["booking_id"]) == 1
+
+    other = await book(client, settings, body | {"expected_total_paise": 1}, key=key)
+    assert other.status_code == 422
+    assert other.json()["type"] == "/problems/idempotency-key-mismatch"
+
+
+async def test_one_charge_for_fifty_concurrent_requests_with_one_key(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client, days=12)
+    key = str(uuid.uuid4())
+    responses = await asyncio.gather(
+        *(book(client, settings, order(found), key=key) for _ in range(50))
+    )
+    booking_id = next(r.json()["booking_id"] for r in responses if r.status_code == 201)
+    assert (
+        sum(r.status_code == 409 for r in responses) + sum(r.status_code == 201 for r in responses)
+        == 50
+    )
+    state = await ledger(app).summary(booking_id)
+    assert state.captures == 1 and state.tickets_issued == 1
+
+
+async def test_a_traveller_cannot_read_or_change_another_travellers_booking(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    found = await offer(client)
+    booking = (await book(client, settings, order(found), traveller="trav-a")).json()
+    path = f"/v1/bookings/{booking['booking_id']}"
+    assert (await client.get(path, headers=token(settings, "trav-b"))).status_code == 404
+    cancel = await client.post(
+        path + "/cancel",
+        headers=token(settings, "trav-b") | {"idempotency-key": str(uuid.uuid4())},
+    )
+    assert cancel.status_code == 404
+    listing = await client.get(
+        "/v1/bookings", params={"traveller": "trav-a"}, headers=token(settings, "trav-b")
+    )
+    assert listing.status_code == 403
+    assert (await client.get(path)).status_code == 401
+    assert (await client.get(path, headers=token(settings, "trav-a"))).status_code == 200
+
+
+@pytest.mark.parametrize(("days", "fee_per_seat"), [(10, 3_000_00), (2, 4_000_00)])
+async def test_cancel_applies_the_fee_by_time_to_departure(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, days: int, fee_per_seat: int
+) -> None:
+    found = await offer(client, days=days)
+    if found["fare_family"] != "Saver":
+        pytest.skip("cheapest offer is not a Saver fare")
+    booking = (await book(client, settings, order(found))).json()
+    assert booking["status"] == "confirmed"
+    response = await client.post(
+        f"/v1/bookings/{booking['booking_id']}/cancel",
+        headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
+    )
+    cancelled = response.json()
+    assert cancelled["status"] == "cancelled", cancelled
+    total = found["price"]["total_paise"]
+    base = found["price"]["base_paise"]
+    fee = min(fee_per_seat, base)
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.refunded_paise == total - fee
+    assert state.net_charged_paise == fee and cancelled["paid_paise"] == fee
+    assert state.tickets_issued == 0 and state.open_holds == 0
+
+
+async def test_modify_moves_the_flight_and_settles_the_difference(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client, days=15)
+    booking = (await book(client, settings, order(found))).json()
+    new_date = (dt.date.fromisoformat(found["departure"][:10]) + dt.timedelta(days=1)).isoformat()
+    response = await client.post(
+        f"/v1/bookings/{booking['booking_id']}/modify",
+        json={"new_date": new_date},
+        headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
+    )
+    moved = response.json()
+    assert moved["status"] == "confirmed", moved
+    assert moved["flight"]["date"] == new_date
+    assert moved["references"]["ticket_number"] != booking["references"]["ticket_number"]
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.tickets_issued == 1 and state.open_holds == 0  # exactly one itinerary
+    assert moved["paid_paise"] == state.net_charged_paise
+
+
+async def test_modify_failure_keeps_the_original_itinerary(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client, days=16)
+    booking = (await book(client, settings, order(found))).json()
+    await ledger(app).set_fault("airline.issue", decline_next=1)
+    try:
+        response = await client.post(
+            f"/v1/bookings/{booking['booking_id']}/modify",
+            json={"new_date": (dt.date.today() + dt.timedelta(days=20)).isoformat()},
+            headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
+        )
+    finally:
+        await ledger(app).clear_faults()
+    kept = response.json()
+    assert kept["status"] == "confirmed" and kept["outcome"]["failed_step"] == "ticket"
+    assert kept["references"]["ticket_number"] == booking["references"]["ticket_number"]
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.tickets_issued == 1 and state.open_holds == 0
+    assert state.net_charged_paise == found["price"]["total_paise"]
