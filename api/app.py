@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from api.booking_backends import booking_backends
 from api.deps import Knowledge, Services
+from api.mcp_server import MCP_PATH, AgentTools
 from api.middleware import RequestContextMiddleware
 from api.problems import install_problem_handlers
 from api.routes import asr, bookings, chat, fares, health, knowledge, problems, voice
@@ -310,12 +312,14 @@ def create_app(
     settings: Settings, *, endpoints: Endpoints, voice_engines: VoiceEngines | None = None
 ) -> FastAPI:
     """The app; `voice_engines` shares speech models loaded elsewhere (tests load them once)."""
+    agent_tools = AgentTools(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
             _voice(settings, voice_engines) as engines,
             _services(settings, endpoints, engines) as services,
+            agent_tools.serving(services),
         ):
             app.state.services = services
             log.info("yatri ready", redis=endpoints.redis_url, temporal=endpoints.temporal_address)
@@ -341,5 +345,7 @@ def create_app(
     app.include_router(asr.router)
     app.include_router(bookings.router)
     app.include_router(problems.router)
+    # A plain route, not a mount: the MCP transport answers at exactly /mcp.
+    app.router.routes.append(Route(MCP_PATH, agent_tools, include_in_schema=False))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

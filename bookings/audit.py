@@ -1,0 +1,132 @@
+"""The audit trail of what AI agents did on travellers' behalf: one row per tool call, with who
+asked, for whom, what (arguments already redacted by the caller), how it ended and how long it
+took. Kept in the bookings database because it answers the same question a booking's history
+does (who changed this, and when), and outlives every log retention window."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import aiosqlite
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tool_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    traveller_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    duration_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tool_audit_by_agent ON tool_audit (agent_id, at);
+CREATE INDEX IF NOT EXISTS tool_audit_by_traveller ON tool_audit (traveller_id, at);
+"""
+
+Outcome = Literal["ok", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEntry:
+    """One tool call. `arguments` is a summary with personal data and secrets already removed:
+    the audit log stores what it is given."""
+
+    at: dt.datetime
+    agent_id: str
+    traveller_id: str
+    tool: str
+    arguments: str
+    outcome: Outcome
+    error: str | None
+    duration_ms: float
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: ToolCallEntry) -> None: ...
+
+    async def entries(
+        self, *, agent_id: str | None = None, traveller_id: str | None = None, limit: int = 100
+    ) -> list[ToolCallEntry]:
+        """The newest entries first, optionally for one agent or one traveller."""
+        ...
+
+
+class SqliteAuditLog:
+    """`AuditLog` in a table of the bookings database, on a connection of its own so that an
+    audit write never waits behind (or interleaves with) a booking transaction."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._write = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteAuditLog:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, timeout=30)
+        await db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode loses at most the last few rows on power loss, never corrupts:
+        # enough for an audit trail, and it keeps fsyncs off every tool call.
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=30000")
+        await db.executescript(_SCHEMA)
+        await db.commit()
+        return cls(db)
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def record(self, entry: ToolCallEntry) -> None:
+        async with self._write:
+            await self._db.execute(
+                "INSERT INTO tool_audit (at, agent_id, traveller_id, tool, arguments, outcome, "
+                "error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.at.isoformat(),
+                    entry.agent_id,
+                    entry.traveller_id,
+                    entry.tool,
+                    entry.arguments,
+                    entry.outcome,
+                    entry.error,
+                    entry.duration_ms,
+                ),
+            )
+            await self._db.commit()
+
+    async def entries(
+        self, *, agent_id: str | None = None, traveller_id: str | None = None, limit: int = 100
+    ) -> list[ToolCallEntry]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if agent_id is not None:
+            clauses.append("agent_id = ?")
+            params.append(agent_id)
+        if traveller_id is not None:
+            clauses.append("traveller_id = ?")
+            params.append(traveller_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        async with self._db.execute(
+            "SELECT at, agent_id, traveller_id, tool, arguments, outcome, error, duration_ms "
+            f"FROM tool_audit {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            ToolCallEntry(
+                at=dt.datetime.fromisoformat(str(row[0])),
+                agent_id=str(row[1]),
+                traveller_id=str(row[2]),
+                tool=str(row[3]),
+                arguments=str(row[4]),
+                outcome="ok" if row[5] == "ok" else "error",
+                error=None if row[6] is None else str(row[6]),
+                duration_ms=float(row[7]),
+            )
+            for row in rows
+        ]
