@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import orjson
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -186,6 +186,12 @@ class RedisQuotes:
         await _redis(pipe.execute())
 
 
+class CodeNotifier(Protocol):
+    async def send(self, *, traveller_id: str, text: str) -> None:
+        """Deliver `text` to the traveller on a channel the agent does not control."""
+        ...
+
+
 class SandboxSmsOutbox:
     """The sandbox SMS gateway: messages land on a Redis list per traveller
     (`{ns}:sandbox:outbox:{traveller}`), where the traveller's test app (or a test) reads them.
@@ -238,7 +244,7 @@ class _Running:
     services: Services
     audit: AuditLog
     quotes: RedisQuotes
-    outbox: SandboxSmsOutbox
+    outbox: CodeNotifier
     limit: AgentRateLimit
 
 
@@ -277,27 +283,49 @@ class AgentTools:
         settings, redis = services.settings, services.redis
         ns = settings.redis_namespace
         audit = await SqliteAuditLog.open(settings.data_dir / BOOKINGS_DB)
-        # A session manager runs once, so each serving period builds its own.
-        http = self.server.streamable_http_app(
-            streamable_http_path=MCP_PATH,
-            # Stateless: any replica answers any call, and no session outlives a request.
-            stateless_http=True,
-            json_response=True,
-            # The SDK's DNS-rebinding guard protects unauthenticated local servers; every
-            # request here carries a bearer token, which a rebinding page cannot send.
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
+        try:
+            # A session manager runs once, so each serving period builds its own.
+            http = self.server.streamable_http_app(
+                streamable_http_path=MCP_PATH,
+                # Stateless: any replica answers any call, and no session outlives a request.
+                stateless_http=True,
+                json_response=True,
+                # The SDK's DNS-rebinding guard protects unauthenticated local servers; every
+                # request here carries a bearer token, which a rebinding page cannot send.
+                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            )
+            async with self._session_manager():
+                self._running = _Running(
+                    services=services,
+                    audit=audit,
+                    quotes=RedisQuotes(redis=redis, namespace=ns),
+                    outbox=SandboxSmsOutbox(redis=redis, namespace=ns),
+                    limit=AgentRateLimit(
+                        redis=redis, namespace=ns, per_minute=settings.agent_rate_per_minute
+                    ),
+                )
+                self._http = http
+                try:
+                    yield
+                finally:
+                    self._http = None
+                    self._running = None
+        finally:
+            await audit.close()
+
+    @asynccontextmanager
+    async def _session_manager(self) -> AsyncIterator[None]:
+        """Run the SDK's session manager on a task of its own: its task group must be left by
+        the task that entered it, and a lifespan's entry and exit may run on two (tests)."""
         manager = self.server.session_manager
         started, stop = asyncio.Event(), asyncio.Event()
 
-        async def run_manager() -> None:
+        async def run() -> None:
             async with manager.run():
                 started.set()
                 await stop.wait()
 
-        # Its own task, because the manager's task group must be left by the task that
-        # entered it, and a lifespan's entry and exit may run on different tasks (tests).
-        task = asyncio.create_task(run_manager(), name="mcp-session-manager")
+        task = asyncio.create_task(run(), name="mcp-session-manager")
         try:
             waiter = asyncio.create_task(started.wait())
             try:
@@ -308,23 +336,10 @@ class AgentTools:
                 task.result()  # raises why it stopped
             if not started.is_set():
                 raise StartupError("the MCP session manager did not start within 10 s")
-            self._running = _Running(
-                services=services,
-                audit=audit,
-                quotes=RedisQuotes(redis=redis, namespace=ns),
-                outbox=SandboxSmsOutbox(redis=redis, namespace=ns),
-                limit=AgentRateLimit(
-                    redis=redis, namespace=ns, per_minute=settings.agent_rate_per_minute
-                ),
-            )
-            self._http = http
             yield
         finally:
-            self._http = None
-            self._running = None
             stop.set()
             await task
-            await audit.close()
 
     # --- HTTP: authentication --------------------------------------------------------------
 
@@ -392,10 +407,7 @@ class AgentTools:
             await self._audit(actor=actor, tool=tool, arguments=arguments, started=started,
                               error=f"{type(e).__name__}: {e}")  # fmt: skip
             raise
-        error = None
-        if isinstance(result, CallToolResult) and result.is_error:
-            texts = [c.text for c in result.content if isinstance(c, TextContent)]
-            error = " ".join(texts) or "error"
+        error = _error_text(result)
         await self._audit(actor=actor, tool=tool, arguments=arguments, started=started, error=error)
         return result
 
@@ -651,7 +663,9 @@ class AgentTools:
         return self._running
 
     def _code_mac(self, quote_id: str, code: str) -> str:
-        key = self._settings.secret_key.get_secret_value().encode()
+        # A key of its own, derived from the secret that also signs tokens.
+        secret = self._settings.secret_key.get_secret_value().encode()
+        key = hmac.new(secret, b"yatri quote confirmation code", hashlib.sha256).digest()
         return hmac.new(key, f"{quote_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -662,20 +676,22 @@ _TOOL_NAMES = frozenset(
 # Arguments that reach the audit log as given (after redaction); others are summarised.
 _PLAIN_ARGUMENTS = frozenset(
     {"origin", "destination", "date", "adults", "children", "cabin", "flight_number",
-     "fare_family", "quote_id", "booking_id", "new_date", "new_flight_number", "contact"}
+     "fare_family", "quote_id", "booking_id", "new_date", "new_flight_number"}
 )  # fmt: skip
 _INPUT_VALUE = re.compile(r"input_value=.*?, input_type=")
 
 
 def summarize_arguments(arguments: Mapping[str, Any]) -> str:
-    """The arguments as the audit log keeps them: contact details redacted, traveller names
-    counted, the confirmation code and anything unexpected left out."""
+    """The arguments as the audit log keeps them: traveller names counted; contact details,
+    the confirmation code and anything unexpected left out."""
     summary: dict[str, Any] = {}
     for key, value in arguments.items():
         if key in _PLAIN_ARGUMENTS:
             summary[key] = redact_value(value if not isinstance(value, str) else value[:64])
         elif key == "travellers" and isinstance(value, list):
             summary[key] = f"{len(value)} names"
+        elif key == "contact":
+            summary[key] = "[redacted]"
         else:
             summary[key] = "[omitted]"
     return orjson.dumps(summary).decode()[:2000]
@@ -703,6 +719,25 @@ def _tool_errors() -> Iterator[None]:
 
 def _error(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+def _error_text(result: HandlerResult) -> str | None:
+    """A tool result's error message, or None when it succeeded. The chain hands back the
+    wire form (a dict), or a `CallToolResult` where this middleware answered itself."""
+    if isinstance(result, CallToolResult):
+        failed = result.is_error
+        texts = [c.text for c in result.content if isinstance(c, TextContent)]
+    elif isinstance(result, Mapping):
+        failed = result.get("isError") is True
+        content = result.get("content")
+        texts = [
+            str(c["text"])
+            for c in (content if isinstance(content, list) else [])
+            if isinstance(c, Mapping) and "text" in c
+        ]
+    else:
+        return None
+    return (" ".join(texts) or "error") if failed else None
 
 
 def _actor_in(request: object) -> BookingActor | None:
