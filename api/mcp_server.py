@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal
 
 import orjson
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -27,8 +27,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
-from redis.exceptions import RedisError
+from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -39,6 +38,13 @@ from api.problems import problem_body, problem_response
 from api.routes.bookings import booking_view
 from bookings.audit import AuditLog, SqliteAuditLog, ToolCallEntry
 from bookings.models import BookingRecord, BookingStatus, Contact, FlightSelection, Traveller
+from bookings.quotes import (
+    AgentRateLimit,
+    CodeNotifier,
+    RedisQuotes,
+    SandboxSmsOutbox,
+    StoredQuote,
+)
 from bookings.service import BookingAnswer, BookingOrder, BookingService, booking_id_for
 from core.errors import (
     DependencyUnavailableError,
@@ -49,7 +55,6 @@ from core.errors import (
 )
 from core.logging import get_logger
 from core.redaction import redact_text, redact_value
-from core.redis_conn import RedisClient
 from core.settings import Settings
 from core.telemetry import TOOL_CALLS
 from fares.models import Cabin, FareOffer, FareQuery, Passengers
@@ -59,9 +64,7 @@ log = get_logger("yatri.mcp")
 
 MCP_PATH = "/mcp"
 MAX_CODE_ATTEMPTS = 5
-RATE_WINDOW_S = 60
 # A confirmed quote is kept a day so that a retried confirm_booking finds its booking.
-CONFIRMED_QUOTE_TTL_S = 24 * 60 * 60
 _ACTOR_KEY = "yatri.booking_actor"  # where the auth wrapper leaves the actor in the ASGI scope
 
 IataCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. DEL")]
@@ -124,119 +127,6 @@ class QuoteResult(BaseModel):
         default=None, description="Set when the live price differs from the searched one."
     )
     next_step: str
-
-
-class StoredQuote(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    traveller_id: str
-    agent_id: str
-    selection: FlightSelection
-    travellers: tuple[Traveller, ...]
-    contact: Contact
-    total_paise: int
-    expires_at: dt.datetime
-    code_mac: str  # HMAC of the code: a 6-digit code's plain hash is reversed in a millisecond
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteState:
-    quote: StoredQuote
-    attempts: int
-    booking_id: str | None
-
-
-class RedisQuotes:
-    """Quotes as Redis hashes (`{ns}:quote:{id}`: the quote, wrong attempts, the booking)."""
-
-    def __init__(self, *, redis: RedisClient, namespace: str) -> None:
-        self._redis = redis
-        self._ns = namespace
-
-    def _key(self, quote_id: str) -> str:
-        return f"{self._ns}:quote:{quote_id}"
-
-    async def put(self, quote_id: str, quote: StoredQuote, *, ttl_s: float) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(self._key(quote_id), mapping={"quote": quote.model_dump_json(), "attempts": 0})
-        pipe.expire(self._key(quote_id), max(1, int(ttl_s)))
-        await _redis(pipe.execute())
-
-    async def get(self, quote_id: str) -> QuoteState | None:
-        raw: dict[bytes, bytes] = await _redis(self._redis.hgetall(self._key(quote_id)))
-        if b"quote" not in raw:
-            return None
-        booking_id = raw.get(b"booking_id")
-        return QuoteState(
-            quote=StoredQuote.model_validate_json(raw[b"quote"]),
-            attempts=int(raw.get(b"attempts", b"0")),
-            booking_id=booking_id.decode() if booking_id else None,
-        )
-
-    async def count_attempt(self, quote_id: str) -> int:
-        return int(await _redis(self._redis.hincrby(self._key(quote_id), "attempts", 1)))
-
-    async def burn(self, quote_id: str) -> None:
-        await _redis(self._redis.delete(self._key(quote_id)))
-
-    async def confirmed(self, quote_id: str, *, booking_id: str) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(self._key(quote_id), "booking_id", booking_id)
-        pipe.expire(self._key(quote_id), CONFIRMED_QUOTE_TTL_S)
-        await _redis(pipe.execute())
-
-
-class CodeNotifier(Protocol):
-    async def send(self, *, traveller_id: str, text: str) -> None:
-        """Deliver `text` to the traveller on a channel the agent does not control."""
-        ...
-
-
-class SandboxSmsOutbox:
-    """The sandbox SMS gateway: messages land on a Redis list per traveller
-    (`{ns}:sandbox:outbox:{traveller}`), where the traveller's test app (or a test) reads them.
-    A production gateway sends to the phone on the traveller's profile, never to contact
-    details an agent supplied, or the agent could confirm its own bookings."""
-
-    def __init__(self, *, redis: RedisClient, namespace: str, keep_s: int = 24 * 60 * 60) -> None:
-        self._redis = redis
-        self._ns = namespace
-        self._keep_s = keep_s
-
-    async def send(self, *, traveller_id: str, text: str) -> None:
-        key = f"{self._ns}:sandbox:outbox:{traveller_id}"
-        message = orjson.dumps({"channel": "sms", "text": text, "sent_at": time.time()})
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.rpush(key, message)
-        pipe.expire(key, self._keep_s)
-        await _redis(pipe.execute())
-
-
-class AgentRateLimit:
-    """A fixed window per agent that opens at its first call: SET NX EX creates the counter
-    with its expiry in the same transaction as the INCR, so a counter can never outlive it."""
-
-    def __init__(self, *, redis: RedisClient, namespace: str, per_minute: int) -> None:
-        self._redis = redis
-        self._ns = namespace
-        self._per_minute = per_minute
-
-    async def retry_after(self, agent_id: str) -> int | None:
-        """Take one call from the agent's allowance; None when allowed, else seconds to wait."""
-        key = f"{self._ns}:mcp:rate:{agent_id}"
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.set(key, 0, ex=RATE_WINDOW_S, nx=True)
-        pipe.incr(key)
-        pipe.ttl(key)
-        _, count, ttl = await _redis(pipe.execute())
-        return None if int(count) <= self._per_minute else max(1, int(ttl))
-
-
-async def _redis(pending: Any) -> Any:
-    try:
-        return await pending
-    except RedisError as e:
-        raise DependencyUnavailableError("the quote store is unavailable") from e
 
 
 @dataclass(slots=True)
