@@ -112,7 +112,9 @@ async def _run(activity: str, args: Any, *, retry: RetryPolicy) -> StepResult:
 
 
 async def _record(change: Transition) -> None:
-    await workflow.execute_activity(
+    # Local activities: the record lives beside the worker, so a round trip through the
+    # Temporal server per write would only add latency. They are still recorded in history.
+    await workflow.execute_local_activity(
         "booking.record", change, start_to_close_timeout=STEP_TIMEOUT, retry_policy=UNTIL_DONE
     )
 
@@ -129,7 +131,7 @@ async def _price(selection: FlightSelection) -> PricedFlight | None:
 
 
 async def _load(booking_id: str) -> BookingRecord:
-    record: BookingRecord = await workflow.execute_activity(
+    record: BookingRecord = await workflow.execute_local_activity(
         "booking.load",
         booking_id,
         start_to_close_timeout=STEP_TIMEOUT,
