@@ -241,6 +241,10 @@ class EmbeddedTemporal:
             "--http-port", str(free_port(self.host)),
             "--metrics-port", str(free_port(self.host)),
             "--db-filename", str((self.data_dir / "temporal.db").resolve()),
+            # WAL: commits append to a log instead of rewriting pages under a rollback journal
+            # (durable across a crash of any process; the OS crash window is the last commits).
+            "--sqlite-pragma", "journal_mode=wal",
+            "--sqlite-pragma", "synchronous=normal",
             "--log-level", "warn",
         ]  # fmt: skip
         self.child = ChildProcess("temporal", argv, self.data_dir, self.data_dir / "temporal.log")

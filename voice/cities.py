@@ -9,7 +9,7 @@ short span in a travel position ("from X", "to X", "X to") with every city name 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import jellyfish
@@ -50,8 +50,11 @@ _MIN_LETTERS = 3
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 # A sentence end between two words stops a span; a comma or hyphen does not ("Goa, Hadi").
 _SENTENCE_BREAK = re.compile(r"[.?!;:]")
+# An unstressed "to" run into the next name ("Dapatna") or the one before ("Bopalta").
+_FUSED_BEFORE = re.compile(r"[dt][aeou]+(?=[a-z]{4})")
+_FUSED_AFTER = re.compile(r"(?<=[a-z]{4})[dt][aeou]$")
 # Busier airports are named more often, so a near tie goes to the busier one.
-_TIER_BONUS = {Tier.METRO: 0.02, Tier.MAJOR: 0.02, Tier.REGIONAL: 0.01, Tier.MINOR: 0.0}
+_TIER_BONUS = {Tier.METRO: 0.05, Tier.MAJOR: 0.05, Tier.REGIONAL: 0.03, Tier.MINOR: 0.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,45 @@ class CityName:
     spoken: str
     city: str
     tier: Tier = Tier.MINOR
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """The words of one transcript, lower-cased, with where they stand."""
+
+    text: str
+    matches: list[re.Match[str]]
+    lowered: list[str]
+
+    @classmethod
+    def of(cls, text: str) -> _Words:
+        matches = list(_WORD.finditer(text))
+        return cls(text, matches, [m.group(0).lower() for m in matches])
+
+    def joined(self, k: int) -> bool:
+        """Whether word `k` sits in the same sentence as the word before it."""
+        if not 0 < k < len(self.matches):
+            return False
+        gap = (self.matches[k - 1].end(), self.matches[k].start())
+        return _SENTENCE_BREAK.search(self.text, *gap) is None
+
+    def after_trigger(self, i: int) -> bool:
+        return self.joined(i) and self.lowered[i - 1] in _BEFORE_SPAN
+
+    def before_trigger(self, j: int) -> bool:
+        return self.joined(j + 1) and self.lowered[j + 1] in _AFTER_SPAN
+
+    def name_ends_at(self, k: int, names: Mapping[str, list[str]]) -> bool:
+        """Whether a known name of one or two words ends at word `k`, next to word `k + 1`."""
+        if not self.joined(k + 1):
+            return False
+        return self.lowered[k] in names or (k > 0 and "".join(self.lowered[k - 1 : k + 1]) in names)
+
+    def name_starts_at(self, k: int, names: Mapping[str, list[str]]) -> bool:
+        """Whether a known name of one or two words starts at word `k`, next to word `k - 1`."""
+        if not self.joined(k):
+            return False
+        return self.lowered[k] in names or "".join(self.lowered[k : k + 2]) in names
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,71 +160,81 @@ class SpokenCities:
 
     def correct(self, text: str) -> str:
         """`text` with misheard city names in travel positions replaced by canonical names."""
-        words = list(_WORD.finditer(text))
-        lowered = [w.group(0).lower() for w in words]
+        words = _Words.of(text)
         candidates: list[_Span] = []
-        for i in range(len(words)):
-            after_trigger = i > 0 and lowered[i - 1] in _BEFORE_SPAN and _joined(text, words, i)
-            for j in range(i, min(i + _MAX_SPAN_WORDS, len(words))):
-                if lowered[j] in _NEVER_IN_SPAN or (j > i and not _joined(text, words, j)):
+        for i in range(len(words.lowered)):
+            for j in range(i, min(i + _MAX_SPAN_WORDS, len(words.lowered))):
+                if words.lowered[j] in _NEVER_IN_SPAN or (j > i and not words.joined(j)):
                     break
-                before_trigger = (
-                    j + 1 < len(words)
-                    and lowered[j + 1] in _AFTER_SPAN
-                    and _joined(text, words, j + 1)
-                )
-                span = self._match(
-                    text, words, lowered, i=i, j=j, anchored=after_trigger or before_trigger
-                )
+                span = self._match(words, i=i, j=j)
                 if span is not None:
                     candidates.append(span)
         return _apply(text, _non_overlapping(candidates))
 
-    def _match(
-        self,
-        text: str,
-        words: list[re.Match[str]],
-        lowered: list[str],
-        *,
-        i: int,
-        j: int,
-        anchored: bool,
-    ) -> _Span | None:
-        said = lowered[i : j + 1]
+    def _match(self, words: _Words, *, i: int, j: int) -> _Span | None:
+        said = words.lowered[i : j + 1]
         spoken = "".join(said)
-        start, end = words[i].start(), words[j].end()
+        start, end = words.matches[i].start(), words.matches[j].end()
+        anchored = words.after_trigger(i) or words.before_trigger(j)
         known = self._known.get(spoken)
         if known is not None:
             # A name as written is kept wherever it is, so no longer rewrite swallows it; run
             # together differently ("luck now") it is rewritten, in a travel position.
             if known == said:
-                return _Span(start, end, text[start:end], self._threshold, j - i + 1)
+                return _Span(start, end, words.text[start:end], self._threshold, j - i + 1)
             if anchored:
                 return _Span(start, end, self._canonical[spoken], 1.0, j - i + 1)
             return None
-        if not anchored or len(spoken) < _MIN_LETTERS:
-            return None
-        # Codes and acronyms are written in capitals ("INR", "AC"); the NLU reads codes itself.
-        if any(w.group(0).isupper() and len(w.group(0)) > 1 for w in words[i : j + 1]):
-            return None
-        # "X or" is a misheard name only where no alternative follows ("Bengal or on Monday"),
-        # not in "India or abroad".
-        if said[-1] == "or" and j + 1 < len(words) and lowered[j + 1] not in _NEVER_IN_SPAN:
+        if len(spoken) < _MIN_LETTERS or not self._may_be_a_name(words, i=i, j=j):
             return None
         common = all(w in self._common for w in said)
         if common and len(said) == 1:
             return None
-        # A name inside a longer span may be absorbed only by rare words ("Goa hadi"), never
-        # by another name or a common word ("Goa tomorrow", "Pune, Goa").
-        if len(said) > 1 and any(w in self._known for w in said):
-            if any(w in self._common or w in self._known for w in said if w not in self._known):
-                return None
-            if sum(w in self._known for w in said) > 1:
-                return None
-        score, city = self._best(spoken)
+        score, city = self._best(spoken) if anchored else (0.0, "")
+        replacement = city
+        if i == j and not common:
+            fused = self._fused(words, i)
+            if fused is not None and fused[0] > score:
+                score, replacement = fused
         if score < (self._common_threshold if common else self._threshold):
             return None
-        return _Span(start, end, city, score, j - i + 1)
+        return _Span(start, end, replacement, score, j - i + 1)
+
+    def _may_be_a_name(self, words: _Words, *, i: int, j: int) -> bool:
+        said = words.lowered[i : j + 1]
+        # Codes and acronyms are written in capitals ("INR", "AC"); the NLU reads codes itself.
+        if any(len(w.group(0)) > 1 and w.group(0).isupper() for w in words.matches[i : j + 1]):
+            return False
+        # "X or" is a misheard name only where no alternative follows ("Bengal or on Monday"),
+        # not in "India or abroad".
+        nxt = words.lowered[j + 1] if j + 1 < len(words.lowered) else None
+        if said[-1] == "or" and nxt is not None and nxt not in _NEVER_IN_SPAN:
+            return False
+        names = [w for w in said if w in self._known]
+        if not names or len(said) == 1:
+            return True
+        # A name inside a longer span may be absorbed only by rare words ("Goa hadi"), never
+        # by another name or a common word ("Goa tomorrow", "Pune, Goa").
+        return len(names) == 1 and not any(w in self._common for w in said if w not in names)
+
+    def _fused(self, words: _Words, k: int) -> tuple[float, str] | None:
+        """Word `k` read as a name run together with an unstressed "to" ("Ranchi, Dapatna"
+        is "Ranchi to Patna", "Bopalta Port Blair" is "Bhopal to Port Blair"): the score and
+        the rewrite, where a name stands on the other side of the "to"."""
+        word = words.lowered[k]
+        best: tuple[float, str] | None = None
+        if words.name_ends_at(k - 1, self._known) and (m := _FUSED_BEFORE.match(word)):
+            rest = word[m.end() :]
+            if rest not in self._common:
+                score, city = self._best(rest)
+                best = (score, f"to {city}")
+        if words.name_starts_at(k + 1, self._known) and (m := _FUSED_AFTER.search(word)):
+            rest = word[: m.start()]
+            if rest not in self._common:
+                score, city = self._best(rest)
+                if best is None or score > best[0]:
+                    best = (score, f"{city} to")
+        return best
 
     def _best(self, spoken: str) -> tuple[float, str]:
         """The closest city to `spoken`, by the mean of four similarities in [0, 1]."""
@@ -209,14 +261,11 @@ def _skeleton(letters: str) -> str:
     s = letters.replace("ph", "f")
     s = re.sub(r"(?<=[bcdgjkpst])h", "", s)
     s = re.sub(r"c(?=[aou])|ck|q", "k", s)
-    s = s.replace("w", "v").replace("z", "s").replace("x", "ks")
+    # A "w" inside a name is a glide between vowels ("Guwahati" heard as "Goa hati").
+    s = s[:1].replace("w", "v") + s[1:].replace("w", "a")
+    s = s.replace("z", "s").replace("x", "ks")
     s = s.translate(str.maketrans("bdgeiouy", "ptkaaaaa")).replace("h", "")
     return re.sub(r"(.)\1+", r"\1", s)
-
-
-def _joined(text: str, words: list[re.Match[str]], b: int) -> bool:
-    """Whether word `b` sits in the same sentence as the word before it."""
-    return _SENTENCE_BREAK.search(text, words[b - 1].end(), words[b].start()) is None
 
 
 def _non_overlapping(candidates: list[_Span]) -> list[_Span]:
