@@ -3,28 +3,25 @@ by espeak-ng, and the human recordings of pocketsphinx-testdata, all decoded by 
 `WhisperStt` (tiny.en with its vocabulary prompt).
 
     python bench/voice_accuracy.py [--limit N] [--sets piper,espeak,pocketsphinx]
-                                   [--espeak-wpm W] [--misses]
+                                   [--espeak-wpm W] [--prompt TEXT] [--misses]
 
 WER compares text normalised the same way on both sides: `voice.normalise`, lower case, no
 punctuation, "mr" read as "mister", and spelled codes ("X7K2QP", "x-7-k") split into their
 characters. Entity accuracy is what the turn engine needs from a transcript: every city (under
 any name `core.airports` knows for it), the date (day and month), the passenger counts, the PNR,
-"tatkal", and the route the NLU reads. Cities named in the STT's DEFAULT_PROMPT are reported
-apart from the rest. Synthesised clips are cached as 16 kHz WAVs in bench/results/voice_cache/
-(git-ignored); delete it after changing a voice.
+"tatkal", and the route the NLU reads. Cities and routes are scored twice: on `normalise(text)`
+alone and after the product's city correction, `SpokenCities.correct(normalise(text))`. Cities
+named in the STT prompt are reported apart from the rest. Synthesised clips are cached as 16 kHz
+WAVs in bench/results/voice_cache/ (git-ignored); delete it after changing a voice.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import calendar
-import datetime as dt
 import hashlib
-import random
 import re
 import shlex
-import string
 import sys
 import time
 import wave
@@ -35,10 +32,12 @@ from pathlib import Path
 
 import jiwer
 import numpy as np
+from _voice_set import HUMAN_DIR, SEED, TODAY, Utterance, build_utterances, human_utterances, iata
 
 from core.airports import AirportDirectory, load_airports
 from intents.nlu import understand
 from voice.audio import PCM16, resample
+from voice.cities import SpokenCities
 from voice.espeak import EspeakOptions, EspeakTts
 from voice.faster_whisper import DEFAULT_PROMPT, WhisperStt
 from voice.normalise import normalise
@@ -46,61 +45,13 @@ from voice.piper import PiperTts
 from voice.stt import SAMPLE_RATE
 from voice.tts import TextToSpeech
 
-HUMAN_DIR = Path("/usr/share/pocketsphinx/test/data")
 CACHE_DIR = Path(__file__).resolve().parent / "results" / "voice_cache"
 SETS = ("piper", "espeak", "pocketsphinx")
 DEFAULT_UTTERANCES = 120
-SEED = 7
-# The NLU resolves relative dates against today; fixing it keeps runs comparable.
-TODAY = dt.date(2025, 1, 6)
 # A caller pauses between sentences; the engines' per-sentence chunks are joined with this gap.
 SENTENCE_GAP_S = 0.2
-
-# Which of these DEFAULT_PROMPT names is worked out at run time, so the split follows the prompt.
-CITIES = (
-    "Delhi", "Mumbai", "Bangalore", "Goa", "Chennai", "Kolkata", "Hyderabad", "Pune", "Jaipur",
-    "Kochi",
-    "Ahmedabad", "Lucknow", "Varanasi", "Amritsar", "Indore", "Bhopal", "Nagpur", "Patna",
-    "Srinagar", "Guwahati", "Bhubaneswar", "Coimbatore", "Udaipur", "Chandigarh",
-    "Thiruvananthapuram", "Visakhapatnam", "Ranchi", "Dehradun", "Mangalore", "Madurai",
-    "Raipur", "Vadodara", "Jodhpur", "Tirupati", "Imphal", "Agartala", "Leh", "Port Blair",
-    "Vijayawada", "Mysore", "Surat", "Jammu",
-)  # fmt: skip
-# {a} and {b} are cities, {when} a date, {pax} passenger counts, {pnr} a spelled booking code.
-TEMPLATES = (
-    "Flights from {a} to {b} on {when}.",
-    "Book {pax} from {a} to {b} on {when}.",
-    "I need a tatkal ticket from {a} to {b} for {pax}.",
-    "What is the status of PNR {pnr}?",
-    "My PNR is {pnr}. Please move my flight to {b} on {when}.",
-    "I am in {a}. What is the cheapest way to get to {b}?",
-    "We are {pax} flying from {a} to {b} on {when}.",
-    "Is tatkal open for the train from {a} to {b} on {when}?",
-)
-_UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-_ORD_UNITS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
-_ORD_UNITS += ["ninth"]
-_ORD_TEENS = ["tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth"]
-_ORD_TEENS += ["sixteenth", "seventeenth", "eighteenth", "nineteenth"]
-# Airline record locators avoid I/O and 0/1, which are read as each other.
-_PNR_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-_PNR_LENGTH = 6
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")  # "16th" without a month is a word, not a code
 _ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-
-
-@dataclass(frozen=True, slots=True)
-class Utterance:
-    """What is spoken (also the WER reference) and the entities in it."""
-
-    text: str
-    cities: tuple[str, ...] = ()
-    route: tuple[str, str] | None = None  # IATA codes, for "from A to B" templates
-    date: tuple[int, str] | None = None  # day, lower-case month
-    adults: int | None = None
-    children: int | None = None
-    pnr: str | None = None
-    tatkal: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,135 +78,32 @@ class Tally:
 
 
 @dataclass(slots=True)
+class Reading:
+    """Cities and routes as read from one form of the transcripts (normalised, or corrected)."""
+
+    city_in_prompt: Tally = field(default_factory=Tally)
+    city_not_in_prompt: Tally = field(default_factory=Tally)
+    city: Tally = field(default_factory=Tally)
+    route: Tally = field(default_factory=Tally)
+
+
+@dataclass(slots=True)
 class SetScore:
     clips: int = 0
     audio_s: float = 0.0
     decode_s: float = 0.0
+    correct_s: float = 0.0  # time spent in SpokenCities.correct
     wer: float = 0.0
-    city_in_prompt: Tally = field(default_factory=Tally)
-    city_not_in_prompt: Tally = field(default_factory=Tally)
+    normalised: Reading = field(default_factory=Reading)
+    corrected: Reading = field(default_factory=Reading)
     date: Tally = field(default_factory=Tally)
     date_month_first: int = 0  # right only as "december 25", which normalise leaves alone
     pax: Tally = field(default_factory=Tally)
     pnr: Tally = field(default_factory=Tally)
     tatkal: Tally = field(default_factory=Tally)
-    route: Tally = field(default_factory=Tally)
+    # Cities still wrong after correction: what was heard, and what correction made of it.
     city_misses: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     city_counts: Counter[str] = field(default_factory=Counter)
-
-
-# --- the spoken test set ----------------------------------------------------------------------
-
-
-def ordinal_words(n: int) -> str:
-    """1 -> "first", 25 -> "twenty fifth", 30 -> "thirtieth"."""
-    if n < 10:
-        return _ORD_UNITS[n - 1]
-    if n < 20:
-        return _ORD_TEENS[n - 10]
-    tens = {2: "twenty", 3: "thirty"}[n // 10]
-    return f"{tens[:-1]}ieth" if n % 10 == 0 else f"{tens} {_ORD_UNITS[n % 10 - 1]}"
-
-
-class _Draw:
-    """Seeded choices, with cities dealt from a shuffled deck so every city comes up evenly."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self._deck: list[str] = []
-
-    def cities(self, n: int) -> list[str]:
-        picked: list[str] = []
-        while len(picked) < n:
-            if not self._deck:
-                self._deck = list(CITIES)
-                self.rng.shuffle(self._deck)
-            city = self._deck.pop()
-            if city not in picked:
-                picked.append(city)
-        return picked
-
-    def date(self) -> tuple[str, tuple[int, str]]:
-        month = self.rng.randint(1, 12)
-        day = self.rng.randint(1, calendar.monthrange(TODAY.year, month)[1])
-        name = calendar.month_name[month]
-        spoken = self.rng.choice(
-            [f"the {ordinal_words(day)} of {name}", f"{name} {ordinal_words(day)}"]
-        )
-        return spoken, (day, name.lower())
-
-    def pax(self) -> tuple[str, int, int | None]:
-        adults = self.rng.randint(1, 5)
-        children = self.rng.choice([None, None, 1, 2, 3])
-        spoken = f"{_UNITS[adults - 1]} adult{'s' if adults > 1 else ''}"
-        if children:
-            spoken += f" and {_UNITS[children - 1]} {'child' if children == 1 else 'children'}"
-        return spoken, adults, children
-
-    def pnr(self) -> tuple[str, str]:
-        code = "".join(self.rng.choice(_PNR_CHARS) for _ in range(_PNR_LENGTH))
-        return " ".join(code), code
-
-
-def _iata(city: str, airports: AirportDirectory) -> str:
-    airport = airports.resolve(city)
-    if airport is None:
-        raise SystemExit(f"{city!r} is not a city core.airports resolves; fix CITIES")
-    return airport.iata
-
-
-def build_utterances(n: int, *, seed: int, airports: AirportDirectory) -> list[Utterance]:
-    """`n` utterances from TEMPLATES in turn, the same ones for the same seed."""
-    draw = _Draw(seed)
-    utterances: list[Utterance] = []
-    for i in range(n):
-        template = TEMPLATES[i % len(TEMPLATES)]
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-        cities = draw.cities(len(fields & {"a", "b"}))
-        spoken = dict(zip(sorted(fields & {"a", "b"}), cities, strict=True))
-        date = adults = children = pnr = None
-        if "when" in fields:
-            spoken["when"], date = draw.date()
-        if "pax" in fields:
-            spoken["pax"], adults, children = draw.pax()
-        if "pnr" in fields:
-            spoken["pnr"], pnr = draw.pnr()
-        route = None
-        if "from {a} to {b}" in template:
-            route = (_iata(spoken["a"], airports), _iata(spoken["b"], airports))
-        utterances.append(
-            Utterance(
-                template.format(**spoken),
-                cities=tuple(cities),
-                route=route,
-                date=date,
-                adults=adults,
-                children=children,
-                pnr=pnr,
-                tatkal="tatkal" in template,
-            )
-        )
-    return utterances
-
-
-def human_utterances() -> list[tuple[Path, Utterance]]:
-    """pocketsphinx-testdata recordings with a reference transcription: cards/ and librivox/
-    (their transcription files), goforward.raw and tidigits/dhd.2934z.raw (the references
-    pocketsphinx's own tests assert). numbers.raw and something.raw have none, so are left out."""
-    clips: list[tuple[Path, Utterance]] = []
-    for listing, folder in (
-        ("cards/cards.transcription", "cards"),
-        ("librivox/transcription", "librivox"),
-    ):
-        for line in (HUMAN_DIR / listing).read_text().splitlines():
-            m = re.fullmatch(r"\s*<s>(?P<text>.*)</s>\s*\((?P<id>[^)]+)\)\s*", line)
-            if m is None:
-                continue
-            path = HUMAN_DIR / folder / f"{Path(m['id']).name}.wav"
-            clips.append((path, Utterance(" ".join(m["text"].split()))))
-    clips.append((HUMAN_DIR / "goforward.raw", Utterance("go forward ten meters")))
-    clips.append((HUMAN_DIR / "tidigits/dhd.2934z.raw", Utterance("two nine three four zero")))
-    return clips
 
 
 # --- audio ------------------------------------------------------------------------------------
@@ -350,7 +198,7 @@ def wer_form(text: str) -> str:
 
 def city_names(city: str, airports: AirportDirectory) -> set[str]:
     """Every lower-case name core.airports resolves to the same airport as `city`."""
-    code = _iata(city, airports)
+    code = iata(city, airports)
     return {name for name, c in airports.by_name.items() if c == code} | {city.lower()}
 
 
@@ -381,25 +229,53 @@ def heard_as(reference: str, city: str, hypothesis: str) -> str:
     return " ".join(words) or "(nothing)"
 
 
-def score(heard: Sequence[Heard], airports: AirportDirectory) -> SetScore:
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """What scoring needs besides the transcripts."""
+
+    airports: AirportDirectory
+    cities: SpokenCities
+    prompt: str
+
+
+def read_cities(reading: Reading, u: Utterance, hyp: str, scoring: Scoring) -> list[str]:
+    """Tally the cities and route of `u` found in `hyp`; the cities missed."""
+    missed: list[str] = []
+    prompt = scoring.prompt.lower()
+    for city in u.cities:
+        names = city_names(city, scoring.airports)
+        ok = any(found(n, hyp.lower()) for n in names)
+        in_prompt = any(found(n, prompt) for n in names)
+        (reading.city_in_prompt if in_prompt else reading.city_not_in_prompt).add(ok)
+        reading.city.add(ok)
+        if not ok:
+            missed.append(city)
+    if u.route is not None:
+        slots = understand(hyp, today=TODAY, airports=scoring.airports).slots
+        reading.route.add((slots.origin, slots.destination) == u.route)
+    return missed
+
+
+def score(heard: Sequence[Heard], scoring: Scoring) -> SetScore:
     result = SetScore(clips=len(heard))
     refs = [wer_form(h.utterance.text) for h in heard]
     hyps = [wer_form(h.hypothesis) for h in heard]
     result.wer = jiwer.process_words(refs, hyps).wer
-    prompt = DEFAULT_PROMPT.lower()
     for h, ref, hyp_form in zip(heard, refs, hyps, strict=True):
         u = h.utterance
-        hyp = normalise(h.hypothesis).lower()
+        normalised = normalise(h.hypothesis)
+        started = time.perf_counter()
+        corrected = scoring.cities.correct(normalised)
+        result.correct_s += time.perf_counter() - started
         result.audio_s += h.audio_s
         result.decode_s += h.decode_s
-        for city in u.cities:
-            names = city_names(city, airports)
-            ok = any(found(n, hyp) for n in names)
-            in_prompt = any(found(n, prompt) for n in names)
-            (result.city_in_prompt if in_prompt else result.city_not_in_prompt).add(ok)
-            result.city_counts[city] += 1
-            if not ok:
-                result.city_misses[city].append(heard_as(ref, city, hyp_form))
+        read_cities(result.normalised, u, normalised, scoring)
+        for city in read_cities(result.corrected, u, corrected, scoring):
+            was = heard_as(ref, city, hyp_form)
+            now = heard_as(ref, city, wer_form(corrected))
+            result.city_misses[city].append(was if now == was else f"{was} -> {now}")
+        result.city_counts.update(u.cities)
+        hyp = normalised.lower()
         if u.date is not None:
             day, month = u.date
             day_first = found(f"{day} {month}", hyp)
@@ -412,9 +288,6 @@ def score(heard: Sequence[Heard], airports: AirportDirectory) -> SetScore:
             result.pnr.add(u.pnr.lower() in re.sub(r"[^a-z0-9]", "", hyp))
         if u.tatkal:
             result.tatkal.add(found("tatkal", hyp))
-        if u.route is not None:
-            slots = understand(normalise(h.hypothesis), today=TODAY, airports=airports).slots
-            result.route.add((slots.origin, slots.destination) == u.route)
     return result
 
 
@@ -424,11 +297,17 @@ def _pax_found(u: Utterance, hyp: str) -> bool:
     return adults and children
 
 
-def check_references(utterances: Sequence[Utterance], airports: AirportDirectory) -> None:
-    """The scorer must give full marks to the reference itself, or it measures itself."""
-    perfect = score([Heard(u, u.text, audio_s=1.0, decode_s=0.0) for u in utterances], airports)
-    for name in ("city_in_prompt", "city_not_in_prompt", "date", "pax", "pnr", "tatkal", "route"):
-        tally: Tally = getattr(perfect, name)
+def check_references(utterances: Sequence[Utterance], scoring: Scoring) -> None:
+    """The scorer must give full marks to the reference itself, or it measures itself; and the
+    city correction must leave correct names alone."""
+    perfect = score([Heard(u, u.text, audio_s=1.0, decode_s=0.0) for u in utterances], scoring)
+    tallies: dict[str, Tally] = {
+        name: getattr(perfect, name) for name in ("date", "pax", "pnr", "tatkal")
+    }
+    for form in ("normalised", "corrected"):
+        reading: Reading = getattr(perfect, form)
+        tallies |= {f"{form} city": reading.city, f"{form} route": reading.route}
+    for name, tally in tallies.items():
         if tally.right != tally.total:
             raise SystemExit(f"the scorer fails the references on {name}: {tally}")
     if perfect.date_month_first:
@@ -450,27 +329,31 @@ async def transcribe_all(
     return heard
 
 
+def _reading_rows(label: str, readings: list[Reading]) -> list[tuple[str, list[str]]]:
+    return [
+        (f"city, in prompt{label}", [str(r.city_in_prompt) for r in readings]),
+        (f"city, not in prompt{label}", [str(r.city_not_in_prompt) for r in readings]),
+        (f"city, all{label}", [str(r.city) for r in readings]),
+        (f"route read by NLU{label}", [str(r.route) for r in readings]),
+    ]
+
+
 def print_table(scores: dict[str, SetScore]) -> None:
     names = list(scores)
+    s = list(scores.values())
     rows: list[tuple[str, list[str]]] = [
-        ("clips", [str(s.clips) for s in scores.values()]),
-        ("audio (s)", [f"{s.audio_s:.0f}" for s in scores.values()]),
-        ("WER", [f"{100 * s.wer:.1f}%" for s in scores.values()]),
-        ("city, in prompt", [str(s.city_in_prompt) for s in scores.values()]),
-        ("city, not in prompt", [str(s.city_not_in_prompt) for s in scores.values()]),
-        ("date (day + month)", [str(s.date) for s in scores.values()]),
-        ("passengers", [str(s.pax) for s in scores.values()]),
-        ("PNR", [str(s.pnr) for s in scores.values()]),
-        ("tatkal", [str(s.tatkal) for s in scores.values()]),
-        ("route read by NLU", [str(s.route) for s in scores.values()]),
-        (
-            "mean decode (ms)",
-            [f"{1000 * s.decode_s / max(s.clips, 1):.0f}" for s in scores.values()],
-        ),
-        (
-            "RTF (decode / audio)",
-            [f"{s.decode_s / max(s.audio_s, 1e-9):.3f}" for s in scores.values()],
-        ),
+        ("clips", [str(x.clips) for x in s]),
+        ("audio (s)", [f"{x.audio_s:.0f}" for x in s]),
+        ("WER", [f"{100 * x.wer:.1f}%" for x in s]),
+        ("date (day + month)", [str(x.date) for x in s]),
+        ("passengers", [str(x.pax) for x in s]),
+        ("PNR", [str(x.pnr) for x in s]),
+        ("tatkal", [str(x.tatkal) for x in s]),
+        *_reading_rows(" [normalise]", [x.normalised for x in s]),
+        *_reading_rows(" [+ cities]", [x.corrected for x in s]),
+        ("mean decode (ms)", [f"{1000 * x.decode_s / max(x.clips, 1):.0f}" for x in s]),
+        ("RTF (decode / audio)", [f"{x.decode_s / max(x.audio_s, 1e-9):.3f}" for x in s]),
+        ("city correction (us/clip)", [f"{1e6 * x.correct_s / max(x.clips, 1):.0f}" for x in s]),
     ]
     width = max(len(label) for label, _ in rows)
     cols = [max(len(n), *(len(r[1][i]) for r in rows)) for i, n in enumerate(names)]
@@ -485,7 +368,10 @@ def print_city_misses(name: str, s: SetScore) -> None:
     if not s.city_counts:
         return
     missed = sorted(s.city_misses.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-    print(f"\n{name}: misrecognised cities ({len(missed)} of {len(s.city_counts)} cities)")
+    print(
+        f"\n{name}: cities still wrong after correction ({len(missed)} of {len(s.city_counts)}"
+        " cities; heard as, -> corrected to)"
+    )
     for city, heard in missed:
         said = ", ".join(
             f"{w!r} x{n}" if n > 1 else repr(w) for w, n in Counter(heard).most_common()
@@ -494,15 +380,16 @@ def print_city_misses(name: str, s: SetScore) -> None:
     if s.date_month_first:
         print(
             f"  ({s.date_month_first} dates right only month-first, e.g. 'december 25': "
-            "voice.normalise leaves those as they are)"
+            "voice.normalise leaves those as they are, and the NLU reads them)"
         )
 
 
 async def run(args: argparse.Namespace) -> None:
     airports = load_airports()
+    scoring = Scoring(airports, SpokenCities.from_airports(airports), args.prompt)
     n = args.limit if args.limit is not None else DEFAULT_UTTERANCES
     utterances = build_utterances(n, seed=args.seed, airports=airports)
-    check_references(utterances, airports)
+    check_references(utterances, scoring)
     sets: list[str] = args.sets
     clips: dict[str, list[tuple[Utterance, PCM16]]] = {}
     print("audio:")
@@ -519,12 +406,12 @@ async def run(args: argparse.Namespace) -> None:
                 espeak_options=EspeakOptions(words_per_minute=args.espeak_wpm),
             )
     print("decoding:")
-    stt = WhisperStt.load()
+    stt = WhisperStt.load(initial_prompt=args.prompt)
     try:
         heard = {name: await transcribe_all(stt, clips[name], name) for name in sets}
     finally:
         stt.close()
-    scores = {name: score(heard[name], airports) for name in sets}
+    scores = {name: score(heard[name], scoring) for name in sets}
     print()
     print_table(scores)
     for name in sets:
@@ -533,8 +420,11 @@ async def run(args: argparse.Namespace) -> None:
         for name in sets:
             print(f"\n{name}: transcripts")
             for h in heard[name]:
+                corrected = scoring.cities.correct(normalise(h.hypothesis))
                 if wer_form(h.hypothesis) != wer_form(h.utterance.text):
                     print(f"  ref {h.utterance.text}\n  hyp {h.hypothesis}")
+                    if corrected != normalise(h.hypothesis):
+                        print(f"  fix {corrected}")
 
 
 def parse_sets(value: str) -> list[str]:
@@ -553,6 +443,9 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=CACHE_DIR)
     parser.add_argument(
         "--espeak-wpm", type=int, default=EspeakOptions().words_per_minute, help="espeak-ng rate"
+    )
+    parser.add_argument(
+        "--prompt", default=DEFAULT_PROMPT, help="STT prompt (default: DEFAULT_PROMPT)"
     )
     parser.add_argument("--misses", action="store_true", help="print every imperfect transcript")
     args = parser.parse_args()

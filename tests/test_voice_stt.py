@@ -4,6 +4,7 @@ the transcript normaliser, and the LocalAgreement streaming commit policy."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import time
 import wave
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from intents.dates import parse_date
 from voice.audio import PCM16
 from voice.faster_whisper import WhisperStt
 from voice.normalise import normalise, words_to_number
@@ -128,11 +130,33 @@ async def test_refuses_audio_that_is_not_mono_pcm16(stt: WhisperStt, bad: PCM16)
         ("a b c d e", "a b c d e"),
         ("I a", "I a"),
         ("twenty one", "21"),
+        ("February 24th", "24 february"),
+        # Month first with a bare number is already what the NLU reads; it stays as written.
+        ("February 24", "February 24"),
+        ("24 Feb", "24 Feb"),
         ("", ""),
     ],
 )
 def test_normalise(spoken: str, written: str) -> None:
     assert normalise(spoken) == written
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        "February 24",
+        "February 24th",
+        "february the twenty fourth",
+        "February twenty four",
+        "the twenty fourth of February",
+        "24 Feb",
+        "24th Feb",
+        "on Feb 24.",
+        "Please move my flight to Leh on February 24.",
+    ],
+)
+def test_dates_as_whisper_writes_them_are_read_by_the_nlu(heard: str) -> None:
+    assert parse_date(normalise(heard), today=dt.date(2026, 11, 25)) == dt.date(2027, 2, 24)
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,11 @@ _NEVER_IN_SPAN = frozenset(
      "second", "third", "pnr", "tatkal", "class", "economy", "business", "return", "back", "se",
      "ko", "tak", "kal", "aaj", "parso", "january", "february", "march", "april", "may", "june",
      "july", "august", "september", "october", "november", "december", "monday", "tuesday",
-     "wednesday", "thursday", "friday", "saturday", "sunday", "sleeper", "seater", "sitting",
-     "chair", "coach", "pe", "par", "mein", "ka", "ki", "ke", "hai", "hoon", "jana", "jaana"}
+     "wednesday", "thursday", "friday", "saturday", "sunday", "pe", "par", "mein", "ka", "ki",
+     "ke", "hai", "hoon", "jana", "jaana",
+     # Travel words too rare in English to count as common: "for Sleeper", "for Diwali".
+     "sleeper", "seater", "sitting", "chair", "coach", "diwali", "holi", "dussehra", "navratri",
+     "pongal", "onam", "eid", "puja", "durga", "ganesh", "chhath", "kumbh", "mela"}
 )  # fmt: skip
 # English words this common are what the caller said, not a misheard name ("in cash" is not
 # "in Kashi", "to board" is not "to Baroda"); they join a rewrite only in a close match of
@@ -54,7 +57,7 @@ _SENTENCE_BREAK = re.compile(r"[.?!;:]")
 _FUSED_BEFORE = re.compile(r"[dt][aeou]+(?=[a-z]{4})")
 _FUSED_AFTER = re.compile(r"(?<=[a-z]{4})[dt][aeou]$")
 # Busier airports are named more often, so a near tie goes to the busier one.
-_TIER_BONUS = {Tier.METRO: 0.05, Tier.MAJOR: 0.05, Tier.REGIONAL: 0.03, Tier.MINOR: 0.0}
+_TIER_BONUS = {Tier.METRO: 0.02, Tier.MAJOR: 0.02, Tier.REGIONAL: 0.01, Tier.MINOR: 0.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class _Span:
     replacement: str
     score: float
     words: int
+    keep: bool = False  # a name as written: protects its words from other rewrites
 
 
 class SpokenCities:
@@ -123,11 +127,14 @@ class SpokenCities:
         *,
         names: Iterable[CityName],
         common_words: Iterable[str],
+        other_places: Iterable[str] = (),
         threshold: float = 0.75,
         common_threshold: float = 0.88,
     ) -> None:
         """A span is rewritten when its score (0..1) reaches `threshold`, or `common_threshold`
-        when every word in it is one of `common_words`; a common word alone never is."""
+        when every word in it is one of `common_words`; a common word alone never is, nor one of
+        `other_places` (cities the NLU does not know, such as foreign ones: "Lahore")."""
+        names = list(names)
         unique = {(_letters(n.spoken), n.city, n.tier) for n in names if _letters(n.spoken)}
         entries = sorted(unique)
         self._letters = [spoken for spoken, _, _ in entries]
@@ -135,15 +142,21 @@ class SpokenCities:
         self._skeletons = [_skeleton(spoken) for spoken in self._letters]
         self._cities = [city for _, city, _ in entries]
         self._bonus = np.array([_TIER_BONUS[tier] for _, _, tier in entries])
-        self._known = {_letters(n.spoken): n.spoken.lower().split() for n in names}
         self._canonical = {_letters(n.spoken): n.city for n in names}
+        # Every name kept as written, by its letters: "portblair" -> ["port", "blair"].
+        self._known = {_letters(p): p.lower().split() for p in other_places if _letters(p)}
+        self._known |= {_letters(n.spoken): n.spoken.lower().split() for n in names}
         self._common = frozenset(common_words) - self._known.keys()
         self._threshold = threshold
         self._common_threshold = common_threshold
 
     @classmethod
     def from_airports(
-        cls, airports: AirportDirectory, *, common_words: Iterable[str] | None = None
+        cls,
+        airports: AirportDirectory,
+        *,
+        common_words: Iterable[str] | None = None,
+        other_places: Iterable[str] = (),
     ) -> SpokenCities:
         """Every city name and alias the directory resolves, written as its airport's city.
         `common_words` defaults to wordfreq's commonest English words."""
@@ -156,7 +169,7 @@ class SpokenCities:
             names.append(CityName(name, airport.city, airport.tier))
         if common_words is None:
             common_words = top_n_list("en", _COMMON_WORDS, wordlist="small")
-        return cls(names=names, common_words=common_words)
+        return cls(names=names, common_words=common_words, other_places=other_places)
 
     def correct(self, text: str) -> str:
         """`text` with misheard city names in travel positions replaced by canonical names."""
@@ -178,11 +191,11 @@ class SpokenCities:
         anchored = words.after_trigger(i) or words.before_trigger(j)
         known = self._known.get(spoken)
         if known is not None:
-            # A name as written is kept wherever it is, so no longer rewrite swallows it; run
-            # together differently ("luck now") it is rewritten, in a travel position.
+            # A name as written is kept wherever it is; run together differently ("luck now")
+            # it is rewritten, in a travel position.
             if known == said:
-                return _Span(start, end, words.text[start:end], self._threshold, j - i + 1)
-            if anchored:
+                return _Span(start, end, words.text[start:end], 1.0, j - i + 1, keep=True)
+            if anchored and spoken in self._canonical:
                 return _Span(start, end, self._canonical[spoken], 1.0, j - i + 1)
             return None
         if len(spoken) < _MIN_LETTERS or not self._may_be_a_name(words, i=i, j=j):
@@ -210,12 +223,27 @@ class SpokenCities:
         nxt = words.lowered[j + 1] if j + 1 < len(words.lowered) else None
         if said[-1] == "or" and nxt is not None and nxt not in _NEVER_IN_SPAN:
             return False
+        # A rare word beside the span is likely the rest of the same name ("Koryam Batur"):
+        # rewriting part of it ("Batur" -> "Latur") would invent a city.
+        for k in (i - 1, j + 1):
+            if 0 <= k < len(words.lowered) and words.joined(max(k, i)) and self._rare(words, k):
+                return False
         names = [w for w in said if w in self._known]
         if not names or len(said) == 1:
             return True
         # A name inside a longer span may be absorbed only by rare words ("Goa hadi"), never
         # by another name or a common word ("Goa tomorrow", "Pune, Goa").
         return len(names) == 1 and not any(w in self._common for w in said if w not in names)
+
+    def _rare(self, words: _Words, k: int) -> bool:
+        word = words.lowered[k]
+        return not (
+            word in self._common
+            or word in self._known
+            or word in _NEVER_IN_SPAN
+            or word in _BEFORE_SPAN
+            or word in _AFTER_SPAN
+        )
 
     def _fused(self, words: _Words, k: int) -> tuple[float, str] | None:
         """Word `k` read as a name run together with an unstressed "to" ("Ranchi, Dapatna"
@@ -269,11 +297,21 @@ def _skeleton(letters: str) -> str:
 
 
 def _non_overlapping(candidates: list[_Span]) -> list[_Span]:
+    """The best rewrites that overlap neither each other nor a name as written, unless they
+    take in the whole name and more ("Goa hadi" -> "Guwahati" over "Goa")."""
+    kept = [s for s in candidates if s.keep]
     chosen: list[_Span] = []
     for span in sorted(candidates, key=lambda s: (-s.score, -s.words)):
-        if all(span.end <= c.start or span.start >= c.end for c in chosen):
-            chosen.append(span)
+        if span.keep or any(_overlap(span, c) for c in chosen):
+            continue
+        if any(_overlap(span, k) and not span.start <= k.start < k.end <= span.end for k in kept):
+            continue
+        chosen.append(span)
     return sorted(chosen, key=lambda s: s.start)
+
+
+def _overlap(a: _Span, b: _Span) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
 def _apply(text: str, spans: list[_Span]) -> str:
