@@ -60,6 +60,19 @@ resolves under `/problems`. Every response carries an `x-request-id` header.
 """
 
 
+BOOKINGS_DOC = """\
+Bookings run as durable Temporal workflows with compensation. Send a traveller's JWT
+(`scope: bookings`) or an agent's (`scope: bookings:agent`, `act_for`: the traveller), and an
+`Idempotency-Key` on every change (400 without; the stored response replayed for a repeat; 409
+while the first is running; 422 for the same key with another body; keys expire after 24 h).
+
+**MCP** (for LLM agents): `POST /mcp`, streamable HTTP, agent token required. Tools:
+`search_flights`, `quote_booking` (returns an opaque `quote_id`; the traveller receives a
+confirmation code out of band), `confirm_booking(quote_id, confirmation)`, `get_booking`,
+`modify_booking`, `cancel_booking`; rate-limited per agent; every call audited.
+"""
+
+
 def load_voice_engines(settings: Settings) -> VoiceEngines:
     """Load the speech models (seconds): call once at start-up, share across calls."""
     stt = WhisperStt.load(
@@ -332,7 +345,8 @@ def create_app(
         description=DESCRIPTION,
         # Websocket routes have no OpenAPI operations; their protocol is documented here.
         openapi_tags=[
-            {"name": "voice", "description": voice.APP_STREAM_DOC + "\n" + voice.TELEPHONY_DOC}
+            {"name": "voice", "description": voice.APP_STREAM_DOC + "\n" + voice.TELEPHONY_DOC},
+            {"name": "bookings", "description": BOOKINGS_DOC},
         ],
         lifespan=lifespan,
     )
