@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -22,7 +22,7 @@ from api.routes import asr, bookings, chat, fares, health, knowledge, problems, 
 from bookings.service import BookingService
 from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
-from core.airports import load_airports
+from core.airports import AirportDirectory, load_airports
 from core.embedded import Endpoints
 from core.errors import DependencyUnavailableError
 from core.logging import get_logger
@@ -44,8 +44,10 @@ from rag.store import VectorStore
 from sessions.engine import TurnEngine
 from sessions.redis_store import RedisCallDirectory, RedisSessionStore
 from voice.call import StreamSlots, VoiceEngines
+from voice.cities import SpokenCities
 from voice.espeak import EspeakTts
 from voice.faster_whisper import WhisperStt
+from voice.normalise import normalise
 from voice.piper import PiperTts
 from voice.silero import SileroVad
 from voice.tts import TextToSpeech
@@ -73,7 +75,14 @@ confirmation code out of band), `confirm_booking(quote_id, confirmation)`, `get_
 """
 
 
-def load_voice_engines(settings: Settings) -> VoiceEngines:
+def transcript_normaliser(airports: AirportDirectory) -> Callable[[str], str]:
+    """Spoken forms rewritten, then misheard Indian city names corrected (both transports and
+    the ASR webhooks use this)."""
+    cities = SpokenCities.from_airports(airports)
+    return lambda text: cities.correct(normalise(text))
+
+
+def load_voice_engines(settings: Settings, *, airports: AirportDirectory) -> VoiceEngines:
     """Load the speech models (seconds): call once at start-up, share across calls."""
     stt = WhisperStt.load(
         model_dir=settings.voice_stt_model_dir,
@@ -84,7 +93,9 @@ def load_voice_engines(settings: Settings) -> VoiceEngines:
     tts: TextToSpeech = (
         PiperTts.load() if settings.voice_tts_engine == "piper" else EspeakTts.load()
     )
-    return VoiceEngines(stt=stt, new_vad=vad.new_stream, tts=tts)
+    return VoiceEngines(
+        stt=stt, new_vad=vad.new_stream, tts=tts, normalise=transcript_normaliser(airports)
+    )
 
 
 @asynccontextmanager
@@ -95,7 +106,8 @@ async def _voice(
     if given is not None or not settings.voice_enabled:
         yield given
         return
-    engines = await asyncio.to_thread(load_voice_engines, settings)
+    airports = await asyncio.to_thread(load_airports)
+    engines = await asyncio.to_thread(load_voice_engines, settings, airports=airports)
     try:
         yield engines
     finally:
@@ -190,6 +202,9 @@ async def _services(
             ),
             webhook_deliveries=WebhookDeliveries(redis=redis, namespace=ns),
             stream_slots=StreamSlots(settings.voice_max_streams),
+            normalise_transcript=(
+                voice_engines.normalise if voice_engines else transcript_normaliser(airports)
+            ),
             voice=voice_engines,
         )
         services.extras["airline"] = supplier

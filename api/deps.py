@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -52,6 +53,7 @@ class Services:
     calls: RedisCallDirectory
     webhook_deliveries: WebhookDeliveries
     stream_slots: StreamSlots
+    normalise_transcript: Callable[[str], str]
     voice: VoiceEngines | None = None
     bookings: BookingService | None = None
     worker_task: asyncio.Task[None] | None = None

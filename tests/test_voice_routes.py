@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from api.app import create_app, load_voice_engines
+from core.airports import load_airports
 from core.embedded import Endpoints, free_port
 from core.settings import Settings
 from sessions.redis_store import RedisSessionStore
@@ -45,7 +46,7 @@ def silence(ms: int, *, rate: int = 16_000) -> bytes:
 
 @pytest.fixture(scope="module")
 def voice_engines() -> Iterator[VoiceEngines]:
-    engines = load_voice_engines(Settings())
+    engines = load_voice_engines(Settings(), airports=load_airports())
     yield engines
     engines.close()
 

@@ -154,10 +154,13 @@ class VoiceEngines:
         stt: SpeechToText,
         new_vad: Callable[[], VoiceActivityDetector],
         tts: TextToSpeech,
+        normalise: Callable[[str], str] = normalise,
         vad_threads: int = 2,
     ) -> None:
         self.stt = stt
         self.tts = tts
+        # Spoken forms -> the text the turn engine reads (dates, counts, misheard city names).
+        self.normalise = normalise
         self._new_vad = new_vad
         self._vad_executor = ThreadPoolExecutor(max_workers=vad_threads, thread_name_prefix="vad")
         self.decoding = 0
@@ -412,7 +415,7 @@ class VoiceCall:
             return
         final_at = time.perf_counter()
         metrics = TurnMetrics(
-            transcript=normalise(transcript.text).strip(),
+            transcript=self._engines.normalise(transcript.text).strip(),
             reason=endpoint.reason,
             endpoint_decision_s=endpoint.decision_ms / 1000,
             endpoint_to_final_s=final_at - endpoint_at,

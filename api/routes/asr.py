@@ -26,7 +26,6 @@ from core.errors import ConflictError, InvalidRequestError, NotFoundError, Unaut
 from core.logging import get_logger
 from core.telemetry import VOICE_WEBHOOKS
 from sessions.engine import new_session_id
-from voice.normalise import normalise
 from voice.webhooks import WebhookVerifier, verify_twilio_signature
 
 log = get_logger(__name__)
@@ -173,7 +172,7 @@ async def _answer(services: Services, *, provider: str, post: TranscriptPost) ->
     session_id = await services.calls.session_for(
         provider=provider, call_id=post.call_id, proposed=new_session_id()
     )
-    heard = normalise(post.transcript).strip()
+    heard = services.normalise_transcript(post.transcript).strip()
     if not heard or post.confidence < services.settings.asr_min_confidence:
         return TranscriptAnswer(
             session_id=session_id,
