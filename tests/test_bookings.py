@@ -276,12 +276,15 @@ async def test_modify_moves_the_flight_and_settles_the_difference(
     assert moved["paid_paise"] == state.net_charged_paise
 
 
+@pytest.mark.parametrize(
+    ("op", "failed_step"), [("airline.hold", "hold"), ("airline.issue", "ticket")]
+)
 async def test_modify_failure_keeps_the_original_itinerary(
-    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, op: str, failed_step: str
 ) -> None:
     found = await offer(client, days=16)
     booking = (await book(client, settings, order(found))).json()
-    await ledger(app).set_fault("airline.issue", decline_next=1)
+    await ledger(app).set_fault(op, decline_next=1)
     try:
         response = await client.post(
             f"/v1/bookings/{booking['booking_id']}/modify",
@@ -291,8 +294,60 @@ async def test_modify_failure_keeps_the_original_itinerary(
     finally:
         await ledger(app).clear_faults()
     kept = response.json()
-    assert kept["status"] == "confirmed" and kept["outcome"]["failed_step"] == "ticket"
+    assert kept["status"] == "confirmed" and kept["outcome"]["failed_step"] == failed_step
     assert kept["references"]["ticket_number"] == booking["references"]["ticket_number"]
     state = await ledger(app).summary(booking["booking_id"])
     assert state.tickets_issued == 1 and state.open_holds == 0
     assert state.net_charged_paise == found["price"]["total_paise"]
+
+
+async def test_cancel_completes_through_supplier_failures_with_one_refund(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client, days=11)
+    booking = (await book(client, settings, order(found))).json()
+    sandbox = ledger(app)
+    await sandbox.set_fault("airline.cancel_ticket", fail_next=2, lose_response_next=1)
+    await sandbox.set_fault("payments.refund", lose_response_next=1, timeout_next=1)
+    try:
+        response = await client.post(
+            f"/v1/bookings/{booking['booking_id']}/cancel",
+            headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
+        )
+    finally:
+        await sandbox.clear_faults()
+    cancelled = response.json()
+    assert cancelled["status"] == "cancelled", cancelled
+    state = await sandbox.summary(booking["booking_id"])
+    assert state.tickets_issued == 0 and state.open_holds == 0
+    assert state.refunded_paise == found["price"]["total_paise"] - state.net_charged_paise
+    assert cancelled["paid_paise"] == state.net_charged_paise
+
+
+def hotel(days: int, price: int = 450_000) -> dict[str, Any]:
+    check_in = (dt.datetime.now(IST).date() + dt.timedelta(days=days)).isoformat()
+    return {"hotel_id": "sbx-htl-goa-042", "check_in": check_in, "nights": 2, "price_paise": price}
+
+
+async def test_flight_and_hotel_book_together_or_not_at_all(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client, days=13)
+    body = order(found) | {"hotel": hotel(13)}
+    body["expected_total_paise"] = found["price"]["total_paise"] + 450_000
+    together = (await book(client, settings, body)).json()
+    assert together["status"] == "confirmed", together
+    assert together["references"]["hotel_confirmation"]
+    state = await ledger(app).summary(together["booking_id"])
+    assert state.hotel_confirmations == 1 and state.tickets_issued == 1 and state.captures == 1
+
+    await ledger(app).set_fault("hotel.confirm", decline_next=1)
+    try:
+        failed = (await book(client, settings, body)).json()
+    finally:
+        await ledger(app).clear_faults()
+    assert failed["status"] == "failed" and failed["outcome"]["failed_step"] == "hotel_confirm"
+    state = await ledger(app).summary(failed["booking_id"])
+    # The ticket issued before the hotel said no is cancelled, and nothing stays charged.
+    assert state.tickets_issued == 0 and state.hotel_confirmations == 0
+    assert state.open_holds == 0 and state.net_charged_paise == 0
