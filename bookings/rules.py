@@ -12,9 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein
+
 from core.errors import InvalidRequestError
 
 _RUPEE = 100
+# Airlines correct a misspelt name free of charge, up to a few letters; anything more is a
+# different passenger and needs a new ticket.
+MAX_NAME_EDITS = 3
 LATE_HOURS = 72
 NO_SHOW_HOURS = 2
 
@@ -58,3 +63,14 @@ def _per_passenger(table: dict[str, tuple[int, int]], family: str, hours: float)
 def hours_until(departure: dt.datetime, *, now: dt.datetime) -> float:
     """Hours from `now` to a departure (both tz-aware)."""
     return (departure - now).total_seconds() / 3600
+
+
+def check_name_correction(*, old: str, new: str) -> None:
+    """Refuse a "correction" that changes a name by more than a few letters."""
+    edits = Levenshtein.distance(old.casefold(), new.casefold())
+    if edits > MAX_NAME_EDITS:
+        raise InvalidRequestError(
+            f"a name correction may change at most {MAX_NAME_EDITS} letters; "
+            f"{old!r} -> {new!r} changes {edits}: a different passenger needs a new booking",
+            reason="name-change-not-allowed",
+        )

@@ -21,6 +21,7 @@ from bookings.models import (
     Outcome,
     Traveller,
 )
+from bookings.rules import check_name_correction
 from bookings.store import BookingStore
 from bookings.temporal import TemporalClient, run_trip_workflow
 from core.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -156,6 +157,32 @@ class BookingService:
             wait_s=self._wait_s,
         )
         return BookingAnswer(await self.get(booking_id, traveller_id=traveller_id), outcome)
+
+    async def correct_names(
+        self,
+        *,
+        booking_id: str,
+        traveller_id: str,
+        request_id: str,
+        travellers: tuple[Traveller, ...],
+    ) -> BookingAnswer:
+        """Fix misspelt passenger names on a confirmed booking (free, within the rules)."""
+        record = await self.get(booking_id, traveller_id=traveller_id)
+        if record.status is not BookingStatus.CONFIRMED:
+            raise ConflictError(f"booking {booking_id} is {record.status.value}",
+                                reason="not-changeable")  # fmt: skip
+        if len(travellers) != len(record.travellers):
+            raise InvalidRequestError(
+                f"send all {len(record.travellers)} passengers' names, corrected or not"
+            )
+        for old, new in zip(record.travellers, travellers, strict=True):
+            check_name_correction(old=f"{old.first_name} {old.last_name}",
+                                  new=f"{new.first_name} {new.last_name}")  # fmt: skip
+        await self._store.correct_names(
+            booking_id=booking_id, step=f"names:{request_id}", travellers=travellers,
+            detail="passenger names corrected",
+        )  # fmt: skip
+        return BookingAnswer(await self.get(booking_id, traveller_id=traveller_id), None)
 
     async def cancel(self, *, booking_id: str, traveller_id: str) -> BookingAnswer:
         record = await self.get(booking_id, traveller_id=traveller_id)

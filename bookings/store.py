@@ -88,6 +88,12 @@ class BookingStore(Protocol):
         """Record a status change once per (booking, step), with what changed alongside it."""
         ...
 
+    async def correct_names(
+        self, *, booking_id: str, step: str, travellers: tuple[Traveller, ...], detail: str
+    ) -> None:
+        """Replace the travellers' names once per step, recording it in the history."""
+        ...
+
 
 class SqliteBookingStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
@@ -211,6 +217,29 @@ class SqliteBookingStore:
         except BaseException:
             await self._db.rollback()
             raise
+
+    async def correct_names(
+        self, *, booking_id: str, step: str, travellers: tuple[Traveller, ...], detail: str
+    ) -> None:
+        names = "[" + ",".join(t.model_dump_json() for t in travellers) + "]"
+        now = dt.datetime.now(dt.UTC).isoformat()
+        async with self._write:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self._db.execute(
+                    "INSERT OR IGNORE INTO booking_history SELECT booking_id, ?, ?, status, ? "
+                    "FROM bookings WHERE booking_id = ?",
+                    (step, now, detail, booking_id),
+                )
+                if cursor.rowcount == 1:
+                    await self._db.execute(
+                        "UPDATE bookings SET travellers = ?, updated_at = ? WHERE booking_id = ?",
+                        (names, now, booking_id),
+                    )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
 
     async def _select(self, where: str, params: Sequence[object]) -> list[BookingRecord]:
         async with self._db.execute(

@@ -15,7 +15,9 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from api.app import create_app
 from bookings.suppliers.sandbox import SandboxLedger
+from core.embedded import Endpoints
 from core.settings import Settings
 from fares.models import IST
 
@@ -351,3 +353,57 @@ async def test_flight_and_hotel_book_together_or_not_at_all(
     # The ticket issued before the hotel said no is cancelled, and nothing stays charged.
     assert state.tickets_issued == 0 and state.hotel_confirmations == 0
     assert state.open_holds == 0 and state.net_charged_paise == 0
+
+
+async def test_name_correction_within_the_rules(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    found = await offer(client, days=14)
+    booking = (await book(client, settings, order(found))).json()
+    path = f"/v1/bookings/{booking['booking_id']}/modify"
+    headers = token(settings, "trav-1")
+    fixed = await client.post(
+        path,
+        json={"travellers": [{"first_name": "Aasha0", "last_name": "Rao"}]},
+        headers=headers | {"idempotency-key": str(uuid.uuid4())},
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["travellers"] == [{"first_name": "Aasha0", "last_name": "Rao"}]
+    assert fixed.json()["history"][-1]["detail"] == "passenger names corrected"
+    other_person = await client.post(
+        path,
+        json={"travellers": [{"first_name": "Rahul", "last_name": "Verma"}]},
+        headers=headers | {"idempotency-key": str(uuid.uuid4())},
+    )
+    assert other_person.status_code == 422
+    assert other_person.json()["reason"] == "name-change-not-allowed"
+    state = await ledger(app).summary(booking["booking_id"])
+    assert state.captures == 1 and state.refunded_paise == 0  # a correction is free
+
+
+async def test_the_booking_record_survives_a_restart_of_every_process(
+    settings: Settings, endpoints: Endpoints
+) -> None:
+    first = create_app(settings, endpoints=endpoints)
+    async with (
+        first.router.lifespan_context(first),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=first), base_url="http://yatri.test"
+        ) as c,
+    ):
+        found = await offer(c, days=9)
+        booking = (await book(c, settings, order(found))).json()
+    assert booking["status"] == "confirmed"
+    # A new app on the same data directory: nothing of the first process is left in memory.
+    second = create_app(settings, endpoints=endpoints)
+    async with (
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=second), base_url="http://yatri.test"
+        ) as c,
+    ):
+        again = await c.get(
+            f"/v1/bookings/{booking['booking_id']}", headers=token(settings, "trav-1")
+        )
+    assert again.status_code == 200
+    assert again.json() == booking | {"outcome": None}

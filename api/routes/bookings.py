@@ -22,7 +22,7 @@ from bookings.models import (
     Traveller,
 )
 from bookings.service import BookingAnswer, BookingOrder, BookingService, booking_id_for
-from core.errors import DependencyUnavailableError, ForbiddenError
+from core.errors import DependencyUnavailableError, ForbiddenError, InvalidRequestError
 from core.redaction import redact_text
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
@@ -48,8 +48,13 @@ class BookRequest(BaseModel):
 class ModifyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    new_date: dt.date
+    new_date: dt.date | None = Field(default=None, description="Move the flight to this date.")
     new_flight_number: str | None = Field(default=None, min_length=3, max_length=8)
+    travellers: list[Traveller] | None = Field(
+        default=None, max_length=9,
+        description="Corrected passenger names (all of them, in booking order): a spelling "
+        "fix of up to 3 letters a name, free; anything more is refused.",
+    )  # fmt: skip
     expected_change_paise: int | None = Field(
         default=None, description="What the traveller agreed to pay (negative: be refunded) "
         "for the change, fee included; omit to accept the quoted amount."
@@ -179,7 +184,7 @@ async def get_booking(
 
 
 @router.post("/{booking_id}/modify", response_model=BookingView, responses=PROBLEM_RESPONSES,
-             summary="Move a confirmed flight to another date or flight")  # fmt: skip
+             summary="Move a confirmed flight to another date or flight, or correct passenger names")  # fmt: skip
 async def modify_booking(
     booking_id: str,
     body: ModifyRequest,
@@ -189,7 +194,20 @@ async def modify_booking(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def handle() -> tuple[int, dict[str, Any]]:
-        answer = await _service(services).modify(
+        service = _service(services)
+        if body.travellers is not None:
+            if body.new_date is not None:
+                raise InvalidRequestError("correct names and change dates in separate requests")
+            corrected = await service.correct_names(
+                booking_id=booking_id,
+                traveller_id=actor.traveller_id,
+                request_id=_request_id(idempotency_key),
+                travellers=tuple(body.travellers),
+            )
+            return _answer_now(corrected)
+        if body.new_date is None:
+            raise InvalidRequestError("send new_date (a date change) or travellers (a name fix)")
+        answer = await service.modify(
             booking_id=booking_id,
             traveller_id=actor.traveller_id,
             request_id=_request_id(idempotency_key),
@@ -218,6 +236,10 @@ async def cancel_booking(
         return _answer(answer, created=False)
 
     return await _idempotent(request, services, actor, idempotency_key, handle)
+
+
+def _answer_now(answer: BookingAnswer) -> tuple[int, dict[str, Any]]:
+    return 200, booking_view(answer.record)
 
 
 def _request_id(idempotency_key: str | None) -> str:
