@@ -335,6 +335,9 @@ class TelephonyOutput:
         log.info("voice reply sent", stream_sid=self._stream_sid, **metrics.as_dict())
 
     async def clear(self) -> None:
+        # What the caller heard before cutting in (the marks echoed so far), and what they did not.
+        log.info("voice reply cut", stream_sid=self._stream_sid, heard=len(self.heard),
+                 unheard=len(self._pending))  # fmt: skip
         self._pending.clear()
         for text in self._serializer.serialize(Clear(), stream_sid=self._stream_sid):
             await self._socket.send_text(text)
