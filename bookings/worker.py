@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from bookings.activities import BookingActivities, WorkerActivities
 from bookings.workflows import BOOKING_WORKFLOWS, WorkerProbeWorkflow
@@ -29,5 +30,11 @@ def build_worker(
         task_queue=task_queue,
         workflows=workflows,
         activities=activities,
+        # The sandbox still checks the workflow code's determinism (no clocks, I/O, randomness),
+        # but re-imports no module: its per-thread import hook raced imports that other threads
+        # of the app (model loading, uvicorn) were making at start-up.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+        ),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
