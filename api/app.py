@@ -71,7 +71,9 @@ while the first is running; 422 for the same key with another body; keys expire 
 **MCP** (for LLM agents): `POST /mcp`, streamable HTTP, agent token required. Tools:
 `search_flights`, `quote_booking` (returns an opaque `quote_id`; the traveller receives a
 confirmation code out of band), `confirm_booking(quote_id, confirmation)`, `get_booking`,
-`modify_booking`, `cancel_booking`; rate-limited per agent; every call audited.
+`modify_booking`, `cancel_booking` (both move money, so the traveller approves them with a code
+too: the first call answers `confirmation_required`); rate-limited per agent; every call
+audited.
 """
 
 

@@ -44,6 +44,7 @@ from bookings.quotes import (
     RedisQuotes,
     SandboxSmsOutbox,
     StoredQuote,
+    store_call,
 )
 from bookings.service import BookingAnswer, BookingOrder, BookingService, booking_id_for
 from core.errors import (
@@ -510,16 +511,24 @@ class AgentTools:
         new_date: dt.date,
         ctx: Context,
         new_flight_number: FlightNumber | None = None,
+        confirmation: ConfirmationCode | None = None,
     ) -> dict[str, Any]:
         """Move a confirmed flight booking to another date (and optionally another flight on
         that date). The fare rules' change fee and any fare difference are charged or
-        refunded."""
+        refunded, so the traveller approves it: the first call sends them a 6-digit code by
+        SMS and answers `confirmation_required`; call again with `confirmation` set to it."""
         running, actor = self._serving(), _actor_of(ctx)
         service = _bookings(running)
         with _tool_errors():
             record = await service.get(booking_id, traveller_id=actor.traveller_id)
             if _already_on(record, new_date=new_date, new_flight=new_flight_number):
                 return _view(BookingAnswer(record, None))
+            pending = await self._approval(
+                running, actor, action=f"modify:{booking_id}:{new_date}:{new_flight_number}",
+                describe=f"move booking {booking_id} to {new_date}", confirmation=confirmation,
+            )  # fmt: skip
+            if pending is not None:
+                return pending
             # Derived from the itinerary being changed, so a retry of this change attaches
             # to its workflow rather than starting a second one.
             request_id = hashlib.blake2b(
@@ -535,17 +544,76 @@ class AgentTools:
             )
         return _view(answer)
 
-    async def cancel_booking(self, booking_id: BookingId, ctx: Context) -> dict[str, Any]:
-        """Cancel a confirmed booking; the fare rules' cancellation fee applies. Cancelling a
+    async def cancel_booking(
+        self, booking_id: BookingId, ctx: Context, confirmation: ConfirmationCode | None = None
+    ) -> dict[str, Any]:
+        """Cancel a confirmed booking; the fare rules' cancellation fee applies, so the
+        traveller approves it: the first call sends them a 6-digit code by SMS and answers
+        `confirmation_required`; call again with `confirmation` set to it. Cancelling a
         cancelled booking returns it unchanged."""
         running, actor = self._serving(), _actor_of(ctx)
         with _tool_errors():
+            record = await _bookings(running).get(booking_id, traveller_id=actor.traveller_id)
+            if record.status is not BookingStatus.CANCELLED:
+                pending = await self._approval(
+                    running, actor, action=f"cancel:{booking_id}",
+                    describe=f"cancel booking {booking_id}", confirmation=confirmation,
+                )  # fmt: skip
+                if pending is not None:
+                    return pending
             answer = await _bookings(running).cancel(
                 booking_id=booking_id, traveller_id=actor.traveller_id
             )
         return _view(answer)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    async def _approval(
+        self,
+        running: _Running,
+        actor: BookingActor,
+        *,
+        action: str,
+        describe: str,
+        confirmation: str | None,
+    ) -> dict[str, Any] | None:
+        """None once the traveller approved `action` with the code sent to them; otherwise
+        send a code (first call) and say so. Changes that move money need the traveller too,
+        not only the agent."""
+        approval_id = (
+            "a_"
+            + hashlib.blake2b(f"{actor.traveller_id}|{action}".encode(), digest_size=12).hexdigest()
+        )
+        key = f"{self._settings.redis_namespace}:approval:{approval_id}"
+        redis = running.services.redis
+        if confirmation is None:
+            code = f"{secrets.randbelow(10**6):06d}"
+            await store_call(redis.hset(key, mapping={"mac": self._code_mac(approval_id, code),
+                                                      "attempts": 0}))  # fmt: skip
+            await store_call(redis.expire(key, max(1, int(self._settings.quote_ttl_s))))
+            await running.outbox.send(
+                traveller_id=actor.traveller_id,
+                text=f"Yatri: {code} is your code to {describe}. Share it only to approve this.",
+            )
+            return {
+                "status": "confirmation_required",
+                "next_step": "ask the traveller for the 6-digit code sent to them by SMS, then "
+                "call this tool again with the same arguments and confirmation=<code>",
+            }
+        stored = await store_call(redis.hget(key, "mac"))
+        if stored is None:
+            raise ToolError("no code is pending for this change; call without confirmation")
+        attempts = int(await store_call(redis.hincrby(key, "attempts", 1)))
+        if attempts > MAX_CODE_ATTEMPTS:
+            await store_call(redis.delete(key))
+            raise ToolError("too many wrong codes; call without confirmation for a new one")
+        mac = stored.decode() if isinstance(stored, bytes) else str(stored)
+        if not hmac.compare_digest(self._code_mac(approval_id, confirmation), mac):
+            raise ToolError(
+                f"confirmation code does not match ({MAX_CODE_ATTEMPTS - attempts} attempts left)"
+            )
+        await store_call(redis.delete(key))
+        return None
 
     def _serving(self) -> _Running:
         if self._running is None:

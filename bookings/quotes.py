@@ -54,10 +54,10 @@ class RedisQuotes:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self._key(quote_id), mapping={"quote": quote.model_dump_json(), "attempts": 0})
         pipe.expire(self._key(quote_id), max(1, int(ttl_s)))
-        await _redis(pipe.execute())
+        await store_call(pipe.execute())
 
     async def get(self, quote_id: str) -> QuoteState | None:
-        raw: dict[bytes, bytes] = await _redis(self._redis.hgetall(self._key(quote_id)))
+        raw: dict[bytes, bytes] = await store_call(self._redis.hgetall(self._key(quote_id)))
         if b"quote" not in raw:
             return None
         booking_id = raw.get(b"booking_id")
@@ -68,16 +68,16 @@ class RedisQuotes:
         )
 
     async def count_attempt(self, quote_id: str) -> int:
-        return int(await _redis(self._redis.hincrby(self._key(quote_id), "attempts", 1)))
+        return int(await store_call(self._redis.hincrby(self._key(quote_id), "attempts", 1)))
 
     async def burn(self, quote_id: str) -> None:
-        await _redis(self._redis.delete(self._key(quote_id)))
+        await store_call(self._redis.delete(self._key(quote_id)))
 
     async def confirmed(self, quote_id: str, *, booking_id: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self._key(quote_id), "booking_id", booking_id)
         pipe.expire(self._key(quote_id), CONFIRMED_QUOTE_TTL_S)
-        await _redis(pipe.execute())
+        await store_call(pipe.execute())
 
 
 class CodeNotifier(Protocol):
@@ -103,7 +103,7 @@ class SandboxSmsOutbox:
         pipe = self._redis.pipeline(transaction=True)
         pipe.rpush(key, message)
         pipe.expire(key, self._keep_s)
-        await _redis(pipe.execute())
+        await store_call(pipe.execute())
 
 
 class AgentRateLimit:
@@ -122,11 +122,12 @@ class AgentRateLimit:
         pipe.set(key, 0, ex=RATE_WINDOW_S, nx=True)
         pipe.incr(key)
         pipe.ttl(key)
-        _, count, ttl = await _redis(pipe.execute())
+        _, count, ttl = await store_call(pipe.execute())
         return None if int(count) <= self._per_minute else max(1, int(ttl))
 
 
-async def _redis(pending: Any) -> Any:
+async def store_call(pending: Any) -> Any:
+    """Await a Redis call of the quote or approval stores; 503 when Redis fails."""
     try:
         return await pending
     except RedisError as e:

@@ -105,6 +105,12 @@ def travel_date(days: int = 10) -> str:
     return (dt.datetime.now(IST).date() + dt.timedelta(days=days)).isoformat()
 
 
+def latest_code(messages: list[dict[str, Any]]) -> str:
+    """The code in the newest SMS the traveller received."""
+    found: list[str] = re.findall(r"\b\d{6}\b", messages[-1]["text"])
+    return found[0]
+
+
 async def outbox(app: FastAPI, traveller: str) -> list[dict[str, Any]]:
     services = app.state.services
     key = f"{services.settings.redis_namespace}:sandbox:outbox:{traveller}"
@@ -224,7 +230,19 @@ async def test_an_agent_books_with_the_code_sent_to_the_traveller_then_cancels(
         fetched = ok(await s.call_tool("get_booking", {"booking_id": booked["booking_id"]}))
         assert fetched["status"] == "confirmed"
 
-        cancelled = ok(await s.call_tool("cancel_booking", {"booking_id": booked["booking_id"]}))
+        # Cancelling costs a fee: the traveller approves it with a code the agent never sees.
+        asked = ok(await s.call_tool("cancel_booking", {"booking_id": booked["booking_id"]}))
+        assert asked["status"] == "confirmation_required", asked
+        refused = await s.call_tool(
+            "cancel_booking", {"booking_id": booked["booking_id"], "confirmation": "000000"}
+        )
+        assert refused.is_error and "attempts left" in text(refused)
+        approval = latest_code(await outbox(app, traveller))
+        cancelled = ok(
+            await s.call_tool(
+                "cancel_booking", {"booking_id": booked["booking_id"], "confirmation": approval}
+            )
+        )
         assert cancelled["status"] == "cancelled", cancelled
         repeat = ok(await s.call_tool("cancel_booking", {"booking_id": booked["booking_id"]}))
         assert repeat["status"] == "cancelled"
@@ -240,12 +258,16 @@ async def test_an_agent_books_with_the_code_sent_to_the_traveller_then_cancels(
         "get_booking",
         "cancel_booking",
         "cancel_booking",
+        "cancel_booking",
+        "cancel_booking",
     ]
-    assert [r["outcome"] for r in rows] == ["ok", "ok", "error"] + ["ok"] * 5
+    assert [r["outcome"] for r in rows] == ["ok", "ok", "error"] + ["ok"] * 4 + ["error"] + [
+        "ok"
+    ] * 2
     assert all(r["traveller_id"] == traveller for r in rows)
     assert "4 attempts left" in rows[2]["error"]
     stored = orjson.dumps(rows).decode()
-    for secret in (code, wrong, "asha@example.com", "98765", "Asha", "Rao"):
+    for secret in (code, wrong, approval, "asha@example.com", "98765", "Asha", "Rao"):
         assert secret not in stored, secret
     assert all(r["duration_ms"] >= 0 for r in rows)
 
@@ -373,7 +395,10 @@ async def test_modify_moves_the_flight_once_even_when_repeated(
         assert booked["status"] == "confirmed", booked
         new_date = travel_date(16)
         change = {"booking_id": booked["booking_id"], "new_date": new_date}
-        moved = ok(await s.call_tool("modify_booking", change))
+        asked = ok(await s.call_tool("modify_booking", change))
+        assert asked["status"] == "confirmation_required", asked
+        approval = latest_code(await outbox(app, traveller))
+        moved = ok(await s.call_tool("modify_booking", change | {"confirmation": approval}))
         assert moved["status"] == "confirmed", moved
         assert moved["flight"]["date"] == new_date
         ticket = moved["references"]["ticket_number"]
