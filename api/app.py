@@ -102,13 +102,12 @@ def load_voice_engines(settings: Settings, *, airports: AirportDirectory) -> Voi
 
 @asynccontextmanager
 async def _voice(
-    settings: Settings, given: VoiceEngines | None
+    settings: Settings, given: VoiceEngines | None, *, airports: AirportDirectory
 ) -> AsyncIterator[VoiceEngines | None]:
     """The given engines (kept open), or ones loaded here and closed at shutdown, or none."""
     if given is not None or not settings.voice_enabled:
         yield given
         return
-    airports = await asyncio.to_thread(load_airports)
     engines = await asyncio.to_thread(load_voice_engines, settings, airports=airports)
     try:
         yield engines
@@ -118,9 +117,12 @@ async def _voice(
 
 @asynccontextmanager
 async def _services(
-    settings: Settings, endpoints: Endpoints, voice_engines: VoiceEngines | None
+    settings: Settings,
+    endpoints: Endpoints,
+    voice_engines: VoiceEngines | None,
+    *,
+    airports: AirportDirectory,
 ) -> AsyncIterator[Services]:
-    airports = await asyncio.to_thread(load_airports)
     embedder = await asyncio.to_thread(load_embedder, settings.embedding_engine)
     redis = connect_redis(endpoints.redis_url)
     store = await asyncio.to_thread(open_vector_store, settings, endpoints)
@@ -346,9 +348,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        airports = await asyncio.to_thread(load_airports)  # once: voice and services share it
         async with (
-            _voice(settings, voice_engines) as engines,
-            _services(settings, endpoints, engines) as services,
+            _voice(settings, voice_engines, airports=airports) as engines,
+            _services(settings, endpoints, engines, airports=airports) as services,
             agent_tools.serving(services),
         ):
             app.state.services = services

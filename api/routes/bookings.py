@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import BookingActor, BookingActorDep
 from api.deps import Services, ServicesDep
-from api.idempotency import IDEMPOTENCY_HEADER_DOC, idempotent
+from api.idempotency import IDEMPOTENCY_HEADER_DOC, Handler, idempotent
 from api.problems import PROBLEM_RESPONSES
 from bookings.models import (
     BookingRecord,
@@ -251,7 +251,7 @@ async def _idempotent(
     services: Services,
     actor: BookingActor,
     key: str | None,
-    handle: Any,
+    handle: Handler,
 ) -> Response:
     return await idempotent(
         request,

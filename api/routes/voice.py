@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
@@ -412,7 +413,7 @@ async def _telephony(ws: WebSocket, *, provider: str, serializer: Serializer) ->
 
 
 def _valid_session_id(value: str) -> bool:
-    return 8 <= len(value) <= 64 and all(c.isalnum() or c in "_-" for c in value)
+    return re.fullmatch(SESSION_ID_PATTERN, value) is not None
 
 
 # --- what every stream shares ---------------------------------------------------------------
