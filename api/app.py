@@ -13,12 +13,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.routing import Route
 
-from api.booking_backends import booking_backends
+from api.booking_backends import BOOKINGS_DB, booking_backends
 from api.deps import Knowledge, Services
 from api.mcp_server import MCP_PATH, AgentTools
 from api.middleware import RequestContextMiddleware
 from api.problems import install_problem_handlers
 from api.routes import asr, bookings, chat, fares, health, knowledge, problems, voice
+from bookings.audit import SqliteAuditLog
+from bookings.consent import AgentGate, ApprovalCodes
+from bookings.pricing import FareServicePricer
+from bookings.quotes import AgentRateLimit, RedisChangeQuotes, SandboxSmsOutbox
 from bookings.service import BookingService
 from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
@@ -180,6 +184,7 @@ async def _services(
             cache=fare_cache,
             deadline_s=settings.request_timeout_s,
             booking_fresh_s=settings.fare_booking_fresh_s,
+            cutoff_min=settings.booking_cutoff_min,
         )
         engine = TurnEngine(
             store=RedisSessionStore(redis=redis, ttl_s=settings.session_ttl_s),
@@ -259,10 +264,28 @@ async def _services(
             store=backends.store,
             temporal=temporal,
             task_queue=settings.temporal_task_queue,
+            pricer=FareServicePricer(fare_service),
+            quotes=RedisChangeQuotes(redis=redis, namespace=settings.redis_namespace),
             hold_ttl_s=settings.booking_hold_ttl_s,
             wait_s=settings.booking_wait_s,
+            quote_ttl_s=settings.quote_ttl_s,
         )
+        audit = await SqliteAuditLog.open(settings.data_dir / BOOKINGS_DB)
+        stack.push_async_callback(audit.close)
+        services.audit = audit
+        services.agent_gate = AgentGate(
+            limit=AgentRateLimit(redis=redis, namespace=settings.redis_namespace,
+                                 per_minute=settings.agent_rate_per_minute),
+            audit=audit, per_minute=settings.agent_rate_per_minute,
+        )  # fmt: skip
+        services.approvals = ApprovalCodes(
+            redis=redis, namespace=settings.redis_namespace,
+            secret=settings.secret_key.get_secret_value().encode(),
+            notifier=SandboxSmsOutbox(redis=redis, namespace=settings.redis_namespace),
+            per_day=settings.approval_codes_per_day, ttl_s=settings.quote_ttl_s,
+        )  # fmt: skip
         services.extras["sandbox_ledger"] = backends.ledger
+        services.extras["booking_activities"] = backends.activities
         worker = None
         if settings.run_worker:
             worker = build_worker(

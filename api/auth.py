@@ -70,7 +70,11 @@ class BookingActor:
 
     @property
     def name(self) -> str:
-        return f"agent:{self.agent_id}" if self.agent_id else f"traveller:{self.traveller_id}"
+        """Who asked, for whom: idempotency keys and the bookings they derive are scoped to it,
+        so an agent's key used for two travellers names two different operations."""
+        if self.agent_id:
+            return f"agent:{self.agent_id}:for:{self.traveller_id}"
+        return f"traveller:{self.traveller_id}"
 
 
 def booking_actor_from(token: str, *, secret: str) -> BookingActor:

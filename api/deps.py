@@ -9,6 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from bookings.audit import AuditLog
+from bookings.consent import AgentGate, ApprovalCodes
 from bookings.service import BookingService
 from bookings.temporal import TemporalClient
 from core.airports import AirportDirectory
@@ -56,6 +58,9 @@ class Services:
     normalise_transcript: Callable[[str], str]
     voice: VoiceEngines | None = None
     bookings: BookingService | None = None
+    audit: AuditLog | None = None
+    agent_gate: AgentGate | None = None
+    approvals: ApprovalCodes | None = None
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

@@ -4,11 +4,17 @@ booking endpoints, backed by Redis.
 * missing header -> 400 `idempotency-key-missing`;
 * first request with a key -> handled; its response is stored for 24 hours;
 * the same key and the same request again -> the stored response, with `Idempotent-Replayed: true`;
-* the same key while the first is still running -> 409 `idempotency-key-in-use`;
+* the same key while the first is still running -> 409 `idempotency-key-in-use`, unless the
+  work it started has already finished (`resolve` finds its outcome, e.g. the booking the key
+  derives), or the first request has been running for longer than any request can (its
+  process crashed): then the retry finishes the work (every handler here is idempotent by the
+  ids it derives from the key) and stores the answer, so no key is stranded;
 * the same key with another body or endpoint -> 422 `idempotency-key-mismatch`.
 
-Keys are scoped to the caller, so two travellers' keys never collide. A request that fails
-with an error forgets its key, so the retry is handled afresh. Bookings do not rely on this
+Keys are scoped to the caller and the traveller it acts for, so two travellers' keys never
+collide. A request that fails with an error forgets its key, so the retry is handled afresh;
+the response is serialised before it is stored, so a response that cannot be stored is an
+error that frees the key, never a key left running. Bookings do not rely on this
 record alone: the booking id derives from the caller and the key (bookings.service), and
 Temporal refuses a second workflow with that id.
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -55,6 +62,7 @@ class IdempotencyKeyMismatchError(YatriError):
 
 
 Handler = Callable[[], Awaitable[tuple[int, Any]]]
+Resolver = Callable[[], Awaitable[tuple[int, Any] | None]]
 
 
 async def idempotent(
@@ -65,6 +73,8 @@ async def idempotent(
     actor: str,
     key: str | None,
     handle: Handler,
+    resolve: Resolver | None = None,
+    stale_after_s: float = 60.0,
 ) -> Response:
     """Run `handle` once per (actor, key); answer repeats from the stored response."""
     if not key or not key.strip():
@@ -77,23 +87,43 @@ async def idempotent(
     ).hexdigest()
     scoped = hashlib.sha256(actor.encode() + b"\n" + key.encode()).hexdigest()
     record_key = f"{namespace}:idem:{scoped}"
-    running = orjson.dumps({"fingerprint": fingerprint, "state": "running"})
+    running = orjson.dumps({"fingerprint": fingerprint, "state": "running", "since": time.time()})
     try:
         first = await redis.set(record_key, running, nx=True, ex=KEY_TTL_S)
         stored = None if first else await redis.get(record_key)
     except RedisError as e:
         raise DependencyUnavailableError("idempotency store is unavailable") from e
-    if not first:
-        return _repeat(stored, fingerprint=fingerprint)
-    IDEMPOTENCY_OUTCOMES.labels("first").inc()
+    if first:
+        IDEMPOTENCY_OUTCOMES.labels("first").inc()
+    else:
+        record = _repeat(stored, fingerprint=fingerprint)
+        if isinstance(record, Response):
+            return record
+        # The first request with this key has not stored its answer.
+        finished = await resolve() if resolve is not None else None
+        if finished is not None:
+            IDEMPOTENCY_OUTCOMES.labels("resolved").inc()
+            return await _store(redis, record_key, fingerprint, finished)
+        if time.time() - float(record.get("since", 0)) < stale_after_s:
+            IDEMPOTENCY_OUTCOMES.labels("in_progress").inc()
+            raise IdempotencyKeyInUseError(
+                "the first request with this Idempotency-Key is still in progress; retry shortly"
+            )
+        IDEMPOTENCY_OUTCOMES.labels("taken_over").inc()  # its process died mid-request
     try:
-        status, payload = await handle()
+        return await _store(redis, record_key, fingerprint, await handle())
     except BaseException:
         # If this fails the record expires; until then a retry gets 409, never a second booking.
         with contextlib.suppress(RedisError):
             await redis.delete(record_key)
         raise
-    content = orjson.dumps(payload)
+
+
+async def _store(
+    redis: RedisClient, record_key: str, fingerprint: str, answer: tuple[int, Any]
+) -> Response:
+    status, payload = answer
+    content = orjson.dumps(payload)  # before storing: an answer that cannot be stored fails here
     done = orjson.dumps(
         {"fingerprint": fingerprint, "state": "done", "status": status, "body": content.decode()}
     )
@@ -104,21 +134,19 @@ async def idempotent(
     return Response(content, status_code=status, media_type="application/json")
 
 
-def _repeat(stored: bytes | str | None, *, fingerprint: str) -> Response:
+def _repeat(stored: bytes | str | None, *, fingerprint: str) -> Response | dict[str, Any]:
+    """The stored answer to replay, or the running record to decide on."""
     if stored is None:  # expired between the two calls: the caller may simply retry
         IDEMPOTENCY_OUTCOMES.labels("in_progress").inc()
         raise IdempotencyKeyInUseError("the request with this Idempotency-Key is finishing")
-    record = orjson.loads(stored)
+    record: dict[str, Any] = orjson.loads(stored)
     if record["fingerprint"] != fingerprint:
         IDEMPOTENCY_OUTCOMES.labels("mismatch").inc()
         raise IdempotencyKeyMismatchError(
             "this Idempotency-Key was used for a different request; use a new key"
         )
     if record["state"] != "done":
-        IDEMPOTENCY_OUTCOMES.labels("in_progress").inc()
-        raise IdempotencyKeyInUseError(
-            "the first request with this Idempotency-Key is still in progress; retry shortly"
-        )
+        return record
     IDEMPOTENCY_OUTCOMES.labels("replayed").inc()
     return Response(
         record["body"],

@@ -32,21 +32,27 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import BookingActor, booking_actor_from
-from api.booking_backends import BOOKINGS_DB
 from api.deps import Services
 from api.problems import problem_body, problem_response
-from api.routes.bookings import booking_view
-from bookings.audit import AuditLog, SqliteAuditLog, ToolCallEntry
-from bookings.models import BookingRecord, BookingStatus, Contact, FlightSelection, Traveller
+from bookings.audit import AuditLog, ToolCallEntry
+from bookings.consent import ApprovalCodes
+from bookings.models import (
+    BookingRecord,
+    BookingStatus,
+    ChangeQuote,
+    Contact,
+    FlightSelection,
+    Traveller,
+)
 from bookings.quotes import (
     AgentRateLimit,
     CodeNotifier,
     RedisQuotes,
     SandboxSmsOutbox,
     StoredQuote,
-    store_call,
 )
 from bookings.service import BookingAnswer, BookingOrder, BookingService, booking_id_for
+from bookings.views import booking_view, quote_summary, quote_view
 from core.errors import (
     DependencyUnavailableError,
     ForbiddenError,
@@ -55,11 +61,11 @@ from core.errors import (
     YatriError,
 )
 from core.logging import get_logger
+from core.money import rupees
 from core.redaction import redact_text, redact_value
 from core.settings import Settings
 from core.telemetry import TOOL_CALLS
 from fares.models import Cabin, FareOffer, FareQuery, Passengers
-from sessions.replies import rupees
 
 log = get_logger("yatri.mcp")
 
@@ -168,41 +174,39 @@ class AgentTools:
 
     @asynccontextmanager
     async def serving(self, services: Services) -> AsyncIterator[None]:
-        """Open the audit log and run the MCP session manager while the app serves."""
+        """Run the MCP session manager while the app serves (the audit log is the app's)."""
         if self._running is not None:
             raise RuntimeError("the agent tools are already serving")
+        if services.audit is None:
+            raise StartupError("the agent tools need the audit log")
         settings, redis = services.settings, services.redis
         ns = settings.redis_namespace
-        audit = await SqliteAuditLog.open(settings.data_dir / BOOKINGS_DB)
-        try:
-            # A session manager runs once, so each serving period builds its own.
-            http = self.server.streamable_http_app(
-                streamable_http_path=MCP_PATH,
-                # Stateless: any replica answers any call, and no session outlives a request.
-                stateless_http=True,
-                json_response=True,
-                # The SDK's DNS-rebinding guard protects unauthenticated local servers; every
-                # request here carries a bearer token, which a rebinding page cannot send.
-                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        # A session manager runs once, so each serving period builds its own.
+        http = self.server.streamable_http_app(
+            streamable_http_path=MCP_PATH,
+            # Stateless: any replica answers any call, and no session outlives a request.
+            stateless_http=True,
+            json_response=True,
+            # The SDK's DNS-rebinding guard protects unauthenticated local servers; every
+            # request here carries a bearer token, which a rebinding page cannot send.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        async with self._session_manager():
+            self._running = _Running(
+                services=services,
+                audit=services.audit,
+                quotes=RedisQuotes(redis=redis, namespace=ns),
+                outbox=SandboxSmsOutbox(redis=redis, namespace=ns),
+                limit=AgentRateLimit(
+                    redis=redis, namespace=ns, per_minute=settings.agent_rate_per_minute
+                ),
             )
-            async with self._session_manager():
-                self._running = _Running(
-                    services=services,
-                    audit=audit,
-                    quotes=RedisQuotes(redis=redis, namespace=ns),
-                    outbox=SandboxSmsOutbox(redis=redis, namespace=ns),
-                    limit=AgentRateLimit(
-                        redis=redis, namespace=ns, per_minute=settings.agent_rate_per_minute
-                    ),
-                )
-                self._http = http
-                try:
-                    yield
-                finally:
-                    self._http = None
-                    self._running = None
-        finally:
-            await audit.close()
+            self._http = http
+            try:
+                yield
+            finally:
+                self._http = None
+                self._running = None
 
     @asynccontextmanager
     async def _session_manager(self) -> AsyncIterator[None]:
@@ -411,6 +415,9 @@ class AgentTools:
                 "party; call search_flights again"
             )
         total = repriced.offer.price.total
+        with _tool_errors():
+            # Asking again sends a fresh code with fresh tries: the daily cap bounds guessing.
+            await _approvals(running).reserve(traveller_id=actor.traveller_id, action="book")
         quote_id = "q_" + secrets.token_urlsafe(18)
         code = f"{secrets.randbelow(10**6):06d}"
         ttl_s = self._settings.quote_ttl_s
@@ -514,33 +521,36 @@ class AgentTools:
         confirmation: ConfirmationCode | None = None,
     ) -> dict[str, Any]:
         """Move a confirmed flight booking to another date (and optionally another flight on
-        that date). The fare rules' change fee and any fare difference are charged or
-        refunded, so the traveller approves it: the first call sends them a 6-digit code by
-        SMS and answers `confirmation_required`; call again with `confirmation` set to it."""
+        that date). The change fee and any fare difference are charged or refunded, so the
+        traveller approves the amount: the first call quotes it, sends them a 6-digit code by
+        SMS with the amount, and answers `confirmation_required` with the quote; call again
+        with the same arguments and `confirmation` set to the code."""
         running, actor = self._serving(), _actor_of(ctx)
-        service = _bookings(running)
+        service, approvals = _bookings(running), _approvals(running)
         with _tool_errors():
             record = await service.get(booking_id, traveller_id=actor.traveller_id)
             if _already_on(record, new_date=new_date, new_flight=new_flight_number):
                 return _view(BookingAnswer(record, None))
-            pending = await self._approval(
-                running, actor, action=f"modify:{booking_id}:{new_date}:{new_flight_number}",
-                describe=f"move booking {booking_id} to {new_date}", confirmation=confirmation,
-            )  # fmt: skip
-            if pending is not None:
-                return pending
-            # Derived from the itinerary being changed, so a retry of this change attaches
-            # to its workflow rather than starting a second one.
-            request_id = hashlib.blake2b(
-                f"{record.updated_at.isoformat()}|{new_date}|{new_flight_number}".encode(),
-                digest_size=8,
-            ).hexdigest()
+            if confirmation is None:
+                quote = await service.quote_modify(
+                    booking_id=booking_id, traveller_id=actor.traveller_id, new_date=new_date,
+                    new_flight_number=new_flight_number,
+                )  # fmt: skip
+                return await self._ask(approvals, actor, quote, action="modify")
+            approved = await approvals.verify(traveller_id=actor.traveller_id, action="modify",
+                                              scope=booking_id, code=confirmation)  # fmt: skip
+            quote = await service.quote(approved.subject, traveller_id=actor.traveller_id)
+            if quote.new_date != new_date or new_flight_number not in (
+                None, quote.new_flight_number,
+            ):  # fmt: skip
+                raise ToolError("the code approved a different change; call without "
+                                "confirmation to quote this one")  # fmt: skip
             answer = await service.modify(
                 booking_id=booking_id,
                 traveller_id=actor.traveller_id,
-                request_id=request_id,
-                new_date=new_date,
-                new_flight_number=new_flight_number,
+                # Derived from the approved quote: a retry attaches to the same workflow.
+                request_id=hashlib.blake2b(quote.quote_id.encode(), digest_size=8).hexdigest(),
+                quote_id=quote.quote_id,
             )
         return _view(answer)
 
@@ -548,72 +558,48 @@ class AgentTools:
         self, booking_id: BookingId, ctx: Context, confirmation: ConfirmationCode | None = None
     ) -> dict[str, Any]:
         """Cancel a confirmed booking; the fare rules' cancellation fee applies, so the
-        traveller approves it: the first call sends them a 6-digit code by SMS and answers
-        `confirmation_required`; call again with `confirmation` set to it. Cancelling a
-        cancelled booking returns it unchanged."""
+        traveller approves it: the first call quotes the fee and refund, sends them a 6-digit
+        code by SMS with those amounts, and answers `confirmation_required` with the quote;
+        call again with `confirmation` set to the code. Cancelling a cancelled booking returns
+        it unchanged."""
         running, actor = self._serving(), _actor_of(ctx)
+        service, approvals = _bookings(running), _approvals(running)
         with _tool_errors():
-            record = await _bookings(running).get(booking_id, traveller_id=actor.traveller_id)
-            if record.status is not BookingStatus.CANCELLED:
-                pending = await self._approval(
-                    running, actor, action=f"cancel:{booking_id}",
-                    describe=f"cancel booking {booking_id}", confirmation=confirmation,
-                )  # fmt: skip
-                if pending is not None:
-                    return pending
-            answer = await _bookings(running).cancel(
-                booking_id=booking_id, traveller_id=actor.traveller_id
-            )
+            record = await service.get(booking_id, traveller_id=actor.traveller_id)
+            if record.status in (BookingStatus.CANCELLED, BookingStatus.CANCELLING):
+                return _view(await service.cancel(booking_id=booking_id,
+                                                  traveller_id=actor.traveller_id))  # fmt: skip
+            if confirmation is None:
+                quote = await service.quote_cancel(booking_id=booking_id,
+                                                   traveller_id=actor.traveller_id)  # fmt: skip
+                return await self._ask(approvals, actor, quote, action="cancel")
+            approved = await approvals.verify(traveller_id=actor.traveller_id, action="cancel",
+                                              scope=booking_id, code=confirmation)  # fmt: skip
+            answer = await service.cancel(booking_id=booking_id, traveller_id=actor.traveller_id,
+                                          quote_id=approved.subject)  # fmt: skip
         return _view(answer)
 
-    # --- helpers ---------------------------------------------------------------------------
+    async def _ask(
+        self, approvals: ApprovalCodes, actor: BookingActor, quote: ChangeQuote, *,
+        action: Literal["modify", "cancel"],
+    ) -> dict[str, Any]:  # fmt: skip
+        """Send the traveller a code approving `quote`, naming its amounts."""
+        await approvals.request(
+            traveller_id=actor.traveller_id, action=action, scope=quote.booking_id,
+            subject=quote.quote_id,
+            text="Yatri: {code} is your code to approve this: " + quote_summary(quote)
+            + f" It expires in {int(self._settings.quote_ttl_s // 60)} min. Share it only "
+            "to approve this.",
+        )  # fmt: skip
+        return {
+            "status": "confirmation_required",
+            "quote": quote_view(quote),
+            "next_step": "tell the traveller the amounts in `quote`, ask for the 6-digit code "
+            "sent to them by SMS, then call this tool again with the same arguments and "
+            "confirmation=<code>",
+        }
 
-    async def _approval(
-        self,
-        running: _Running,
-        actor: BookingActor,
-        *,
-        action: str,
-        describe: str,
-        confirmation: str | None,
-    ) -> dict[str, Any] | None:
-        """None once the traveller approved `action` with the code sent to them; otherwise
-        send a code (first call) and say so. Changes that move money need the traveller too,
-        not only the agent."""
-        approval_id = (
-            "a_"
-            + hashlib.blake2b(f"{actor.traveller_id}|{action}".encode(), digest_size=12).hexdigest()
-        )
-        key = f"{self._settings.redis_namespace}:approval:{approval_id}"
-        redis = running.services.redis
-        if confirmation is None:
-            code = f"{secrets.randbelow(10**6):06d}"
-            await store_call(redis.hset(key, mapping={"mac": self._code_mac(approval_id, code),
-                                                      "attempts": 0}))  # fmt: skip
-            await store_call(redis.expire(key, max(1, int(self._settings.quote_ttl_s))))
-            await running.outbox.send(
-                traveller_id=actor.traveller_id,
-                text=f"Yatri: {code} is your code to {describe}. Share it only to approve this.",
-            )
-            return {
-                "status": "confirmation_required",
-                "next_step": "ask the traveller for the 6-digit code sent to them by SMS, then "
-                "call this tool again with the same arguments and confirmation=<code>",
-            }
-        stored = await store_call(redis.hget(key, "mac"))
-        if stored is None:
-            raise ToolError("no code is pending for this change; call without confirmation")
-        attempts = int(await store_call(redis.hincrby(key, "attempts", 1)))
-        if attempts > MAX_CODE_ATTEMPTS:
-            await store_call(redis.delete(key))
-            raise ToolError("too many wrong codes; call without confirmation for a new one")
-        mac = stored.decode() if isinstance(stored, bytes) else str(stored)
-        if not hmac.compare_digest(self._code_mac(approval_id, confirmation), mac):
-            raise ToolError(
-                f"confirmation code does not match ({MAX_CODE_ATTEMPTS - attempts} attempts left)"
-            )
-        await store_call(redis.delete(key))
-        return None
+    # --- helpers ---------------------------------------------------------------------------
 
     def _serving(self) -> _Running:
         if self._running is None:
@@ -709,6 +695,12 @@ def _actor_of(ctx: Context) -> BookingActor:
     if actor is None:
         raise ToolError("not authenticated; send an agent token")
     return actor
+
+
+def _approvals(running: _Running) -> ApprovalCodes:
+    if running.services.approvals is None:
+        raise ToolError("bookings are not available on this server")
+    return running.services.approvals
 
 
 def _bookings(running: _Running) -> BookingService:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from core.errors import YatriError
+from core.errors import RateLimitedError, YatriError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -89,6 +89,27 @@ PROBLEM_TYPES = {
         ProblemType(slug="rate-limited", title="Too many requests", status=429,
                     description="The caller exceeded its request rate; retry after "
                     "`retry_after_s` seconds."),
+        ProblemType(slug="quote-required", title="A quote is required first", status=428,
+                    description="This change moves money: ask for its quote first "
+                    "(`POST /v1/bookings/{id}/modify/quote` or `/cancel/quote`) and send its "
+                    "`quote_id`, or the exact amount it states."),
+        ProblemType(slug="quote-mismatch", title="The amount differs from the quote",
+                    status=409, description="What the change costs now differs from the "
+                    "amount agreed; nothing was charged or refunded. `quote` holds the new "
+                    "figures: show them to the traveller and ask for a new quote."),
+        ProblemType(slug="agent-approval-required", title="The traveller must approve this",
+                    status=403, description="An agent's booking, change or cancellation moves "
+                    "the traveller's money, so it needs the traveller's out-of-band approval: "
+                    "use the MCP tools at `/mcp` (quote_booking then confirm_booking; "
+                    "modify_booking and cancel_booking with the code sent to the traveller)."),
+        ProblemType(slug="approval-codes-exhausted", title="Too many approval codes today",
+                    status=429, description="The traveller has been sent the most approval "
+                    "codes allowed today for this kind of action; try again tomorrow."),
+        ProblemType(slug="flight-departed", title="The flight can no longer be booked",
+                    status=409, description="The flight departs before the booking cut-off, "
+                    "or has departed."),
+        ProblemType(slug="unknown-hotel", title="Unknown hotel", status=422,
+                    description="No hotel supplier sells this hotel."),
         ProblemType(slug="http-error", title="HTTP error", status=400,
                     description="The request could not be served as sent."),
         ProblemType(slug="internal-error", title="Internal error", status=500,
@@ -157,6 +178,8 @@ _STATUS_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-
 async def _on_yatri_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, YatriError)
     headers = {"www-authenticate": 'Bearer realm="yatri"'} if exc.status == 401 else None
+    if isinstance(exc, RateLimitedError):
+        headers = {"retry-after": str(exc.retry_after_s)}
     return problem_response(
         problem_body(
             slug=exc.problem_type, detail=exc.detail, status=exc.status,

@@ -9,6 +9,7 @@ infrastructure errors propagate and Temporal retries them with backoff.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -20,8 +21,10 @@ from temporalio.exceptions import ApplicationError
 from bookings.models import (
     BookingRecord,
     FlightSelection,
+    HotelSelection,
     PriceBreakdown,
     PricedFlight,
+    PricedHotel,
     StepArgs,
     StepResult,
     Transition,
@@ -34,11 +37,22 @@ from bookings.suppliers.base import (
     PaymentGateway,
     SupplierDeclinedError,
 )
-from core.telemetry import BOOKING_COMPENSATIONS, BOOKING_HOLDS_EXPIRED, BOOKING_OUTCOMES
-from fares.models import Cabin, FareQuery, Passengers
+from core.logging import get_logger
+from core.telemetry import (
+    BOOKING_COMPENSATIONS,
+    BOOKING_HOLDS_EXPIRED,
+    BOOKING_OUTCOMES,
+    BOOKING_RECORD_STUCK,
+)
+from fares.models import Cabin, FareQuery, Passengers, booking_closes
 from fares.suppliers.base import AirlineSupplier
 
 PROBE_ACTIVITY = "worker_probe"
+# The workflow retries a status write until it is done (0.2 s doubling to 30 s between tries):
+# by the 8th try about a minute has passed, and a person must look at the booking.
+RECORD_ALERT_ATTEMPTS = 8
+
+log = get_logger(__name__)
 
 _T = TypeVar("_T")
 
@@ -79,8 +93,12 @@ class BookingActivities:
         hotel: HotelBookingSupplier,
         payments: PaymentGateway,
         store: BookingStore,
+        cutoff_min: int = 45,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._fares = fares
+        self._cutoff_min = cutoff_min
+        self._clock = clock
         self._airline = airline
         self._hotel = hotel
         self._payments = payments
@@ -95,6 +113,7 @@ class BookingActivities:
             self.issue_ticket,
             self.release_flight,
             self.cancel_ticket,
+            self.price_hotel,
             self.hold_hotel,
             self.confirm_hotel,
             self.release_hotel,
@@ -110,7 +129,8 @@ class BookingActivities:
 
     @activity.defn(name="booking.price_flight")
     async def price_flight(self, selection: FlightSelection) -> PricedFlight | None:
-        """The selection priced live at the airline (never from a cache); None if not sold."""
+        """The selection priced live at the airline (never from a cache); None if not sold,
+        or if it leaves too soon to book (within the carrier's or Yatri's cut-off)."""
         query = FareQuery(
             origin=selection.origin,
             destination=selection.destination,
@@ -124,6 +144,8 @@ class BookingActivities:
                 selection.fare_family,
             ):
                 continue
+            if not offer.bookable(now=self._clock(), cutoff_min=self._cutoff_min):
+                return None
             return PricedFlight(
                 selection=selection,
                 departure=offer.departure,
@@ -135,8 +157,25 @@ class BookingActivities:
                     fees_paise=offer.price.fees,
                     total_paise=offer.price.total,
                 ),
+                booking_closes=offer.booking_closes(cutoff_min=self._cutoff_min),
             )
         return None
+
+    def _still_sold(self, flight: PricedFlight) -> None:
+        """Refuse, for good, a flight whose sales closed while the booking waited."""
+        closes = flight.booking_closes or booking_closes(
+            flight.departure, cutoff_min=self._cutoff_min
+        )
+        now = self._clock()
+        if now > closes:
+            departed = now >= flight.departure
+            raise ApplicationError(
+                f"{flight.selection.flight_number} "
+                + ("has departed" if departed else "leaves too soon to book")
+                + f": sales closed at {closes.isoformat()}",
+                type="flight-departed" if departed else "booking-closed",
+                non_retryable=True,
+            )
 
     @activity.defn(name="booking.load")
     async def load_booking(self, booking_id: str) -> BookingRecord:
@@ -147,17 +186,28 @@ class BookingActivities:
 
     @activity.defn(name="booking.record")
     async def record(self, change: Transition) -> None:
-        await self._store.transition(
-            booking_id=change.booking_id,
-            step=change.step,
-            status=change.status,
-            detail=change.detail,
-            price=change.price,
-            departure=change.departure,
-            flight=change.flight,
-            paid_delta_paise=change.paid_delta_paise,
-            refs=change.refs,
-        )
+        """Write a status change; the workflow retries it until done, and past
+        RECORD_ALERT_ATTEMPTS each failed try raises the stuck-booking alert."""
+        try:
+            await self._store.transition(
+                booking_id=change.booking_id,
+                step=change.step,
+                status=change.status,
+                detail=change.detail,
+                price=change.price,
+                departure=change.departure,
+                flight=change.flight,
+                paid_delta_paise=change.paid_delta_paise,
+                refs=change.refs,
+            )
+        except BaseException:  # a timeout's cancellation is a failed try too
+            attempt = activity.info().attempt
+            if attempt >= RECORD_ALERT_ATTEMPTS:
+                BOOKING_RECORD_STUCK.labels(change.kind).inc()
+                log.error("booking record stuck", booking_id=change.booking_id,
+                          step=change.step, status=change.status.value, attempt=attempt,
+                          exc_info=True)  # fmt: skip
+            raise
         if change.step.endswith(":end"):
             BOOKING_OUTCOMES.labels(
                 change.kind, change.status.value, change.failed_step or ""
@@ -170,6 +220,7 @@ class BookingActivities:
         flight = args.flight
         if flight is None:
             raise ApplicationError("no flight to hold", type="bad-step", non_retryable=True)
+        self._still_sold(flight)
         hold = await _business(
             lambda: self._airline.hold(
                 key=args.key,
@@ -185,6 +236,8 @@ class BookingActivities:
     @activity.defn(name="booking.issue_ticket")
     async def issue_ticket(self, args: StepArgs) -> StepResult:
         hold_key = _require(args.on_key, "hold key")
+        if args.flight is not None:  # absent only in workflows started before it was passed
+            self._still_sold(args.flight)
         ticket = await _business(lambda: self._airline.issue(key=args.key, hold_key=hold_key))
         return StepResult(reference=ticket.ticket_number)
 
@@ -203,6 +256,16 @@ class BookingActivities:
         return _undone("cancel_ticket", done)
 
     # --- the hotel --------------------------------------------------------------------------
+
+    @activity.defn(name="booking.price_hotel")
+    async def price_hotel(self, selection: HotelSelection) -> PricedHotel | None:
+        """The stay priced by the hotel supplier now; None when it sells no such hotel."""
+        price = await self._hotel.price(hotel_id=selection.hotel_id, check_in=selection.check_in,
+                                        nights=selection.nights, rooms=selection.rooms)  # fmt: skip
+        if price is None:
+            return None
+        return PricedHotel(selection=selection, name=price.hotel_name,
+                           total_paise=price.total_paise)  # fmt: skip
 
     @activity.defn(name="booking.hold_hotel")
     async def hold_hotel(self, args: StepArgs) -> StepResult:

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from core.party import PassengerType
 
 IATA = r"^[A-Z]{3}$"
+# ₹10 crore: far above any trip, far below what a 64-bit integer (and JSON readers) can hold.
+# Every amount a client sends is bounded by it, so no amount can overflow a serialiser.
+MAX_PAISE = 10**10
+Paise = Annotated[int, Field(ge=0, le=MAX_PAISE)]
+SignedPaise = Annotated[int, Field(ge=-MAX_PAISE, le=MAX_PAISE)]
 
 
 class BookingStatus(StrEnum):
@@ -26,9 +33,29 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class Traveller(Payload):
+    """One named passenger; children and infants carry their date of birth (core/party.py)."""
+
     first_name: str = Field(min_length=1, max_length=60)
     last_name: str = Field(min_length=1, max_length=60)
+    passenger_type: PassengerType | None = Field(
+        default=None, exclude_if=_absent,
+        description="adult (12 or over on the travel date; the default), child (2 to 11) or "
+        "infant (under 2, on an adult's lap).",
+    )  # fmt: skip
+    date_of_birth: dt.date | None = Field(
+        default=None, exclude_if=_absent,
+        description="Required for children and infants; their age is judged on the travel date.",
+    )  # fmt: skip
+
+    @field_serializer("date_of_birth")
+    def _iso_date(self, value: dt.date | None) -> str | None:
+        # A string in every dump, so views that hold names as strings keep working.
+        return value.isoformat() if value else None
 
 
 class Contact(Payload):
@@ -59,7 +86,11 @@ class HotelSelection(Payload):
     check_in: dt.date
     nights: int = Field(ge=1, le=30)
     rooms: int = Field(default=1, ge=1, le=9)
-    price_paise: int = Field(gt=0, description="The room price the traveller saw, all nights.")
+    price_paise: int = Field(
+        gt=0, le=MAX_PAISE, description="The room price the traveller agreed to, all nights and "
+        "rooms, taxes included. The hotel supplier's own price is what is charged: a different "
+        "one stops the booking (price_changed) before money moves.",
+    )  # fmt: skip
 
 
 class PriceBreakdown(Payload):
@@ -78,6 +109,8 @@ class PricedFlight(Payload):
     carrier: str
     refundable: bool
     price: PriceBreakdown
+    # When the carrier (or Yatri's cut-off) stops selling it: hold and ticket refuse after.
+    booking_closes: dt.datetime | None = None
 
 
 class BookInput(Payload):
@@ -85,7 +118,7 @@ class BookInput(Payload):
     traveller_id: str
     flight: FlightSelection | None = None
     hotel: HotelSelection | None = None
-    expected_total_paise: int = Field(gt=0)
+    expected_total_paise: int = Field(gt=0, le=MAX_PAISE)
     hold_ttl_s: float = Field(gt=0)
 
 
@@ -101,6 +134,9 @@ class ModifyInput(Payload):
 class CancelInput(Payload):
     booking_id: str
     traveller_id: str
+    # The refund the traveller agreed to: a different one (the fee changed) stops the
+    # cancellation before anything is undone. None only for cancellations the system makes.
+    expected_refund_paise: int | None = None
 
 
 class Outcome(Payload):
@@ -126,6 +162,36 @@ class SupplierRefs(Payload):
     # Every payment made for this booking (the first authorisation, then change charges):
     # a cancellation refunds across them.
     payment_keys: tuple[str, ...] = ()
+
+
+class PricedHotel(Payload):
+    """A stay priced by the hotel supplier."""
+
+    selection: HotelSelection
+    name: str
+    total_paise: int
+
+
+class ChangeQuote(Payload):
+    """What changing or cancelling a booking costs, as offered to the traveller. Amounts are
+    paise; `amount_due_paise` is what the traveller pays (negative: what they get back)."""
+
+    quote_id: str
+    kind: Literal["modify", "cancel"]
+    booking_id: str
+    traveller_id: str
+    # The booking as it was when quoted: a quote for an itinerary since changed is void.
+    booking_version: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    fee_paise: int
+    fare_difference_paise: int = 0
+    amount_due_paise: int
+    refund_paise: int = 0
+    new_date: dt.date | None = None
+    new_flight_number: str | None = None
+    new_departure: dt.datetime | None = None
+    new_total_paise: int | None = None
 
 
 class StatusChange(Payload):

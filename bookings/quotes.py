@@ -1,5 +1,6 @@
-"""Agent booking quotes and what surrounds them: the quote store (Redis), the out-of-band
-confirmation code's delivery (the sandbox SMS outbox), and the per-agent rate limit."""
+"""Quotes and what surrounds them: agents' booking quotes and travellers' change and
+cancellation quotes (Redis), the out-of-band confirmation code's delivery (the sandbox SMS
+outbox), and the per-agent rate limit."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 from redis.exceptions import RedisError
 
-from bookings.models import Contact, FlightSelection, Traveller
+from bookings.models import ChangeQuote, Contact, FlightSelection, Traveller
 from core.errors import DependencyUnavailableError
 from core.redis_conn import RedisClient
 
@@ -80,6 +81,39 @@ class RedisQuotes:
         await store_call(pipe.execute())
 
 
+class ChangeQuoteStore(Protocol):
+    async def put(self, quote: ChangeQuote) -> None:
+        """Keep the quote until it expires."""
+        ...
+
+    async def get(self, quote_id: str) -> ChangeQuote | None:
+        """The quote, or None once it expired or never existed."""
+        ...
+
+
+class RedisChangeQuotes:
+    """Change and cancellation quotes as JSON strings (`{ns}:change-quote:{id}`) that expire
+    with the quote."""
+
+    def __init__(self, *, redis: RedisClient, namespace: str) -> None:
+        self._redis = redis
+        self._ns = namespace
+
+    def _key(self, quote_id: str) -> str:
+        return f"{self._ns}:change-quote:{quote_id}"
+
+    async def put(self, quote: ChangeQuote) -> None:
+        ttl = (quote.expires_at - dt.datetime.now(dt.UTC)).total_seconds()
+        await store_call(
+            self._redis.set(self._key(quote.quote_id), quote.model_dump_json(),
+                            ex=max(1, int(ttl) + 1))
+        )  # fmt: skip
+
+    async def get(self, quote_id: str) -> ChangeQuote | None:
+        raw = await store_call(self._redis.get(self._key(quote_id)))
+        return None if raw is None else ChangeQuote.model_validate_json(raw)
+
+
 class CodeNotifier(Protocol):
     async def send(self, *, traveller_id: str, text: str) -> None:
         """Deliver `text` to the traveller on a channel the agent does not control."""
@@ -117,7 +151,7 @@ class AgentRateLimit:
 
     async def retry_after(self, agent_id: str) -> int | None:
         """Take one call from the agent's allowance; None when allowed, else seconds to wait."""
-        key = f"{self._ns}:mcp:rate:{agent_id}"
+        key = f"{self._ns}:agent:rate:{agent_id}"  # one allowance for MCP and REST alike
         pipe = self._redis.pipeline(transaction=True)
         pipe.set(key, 0, ex=RATE_WINDOW_S, nx=True)
         pipe.incr(key)

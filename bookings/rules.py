@@ -46,6 +46,27 @@ def cancellation(
     return CancellationQuote(fee_paise=fee, refund_paise=paid_paise - fee)
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeCost:
+    fee_paise: int
+    fare_difference_paise: int
+
+    @property
+    def due_paise(self) -> int:
+        """What the traveller pays for the change (negative: what they get back)."""
+        return self.fare_difference_paise + self.fee_paise
+
+
+def change_cost(
+    *, fare_family: str, seats: int, hours_to_departure: float, old_total_paise: int,
+    new_total_paise: int,
+) -> ChangeCost:  # fmt: skip
+    """The fee and fare difference for moving a booking to a new fare; the one rule the quote,
+    the workflow and every surface use."""
+    fee = change_fee(fare_family=fare_family, seats=seats, hours_to_departure=hours_to_departure)
+    return ChangeCost(fee_paise=fee, fare_difference_paise=new_total_paise - old_total_paise)
+
+
 def change_fee(*, fare_family: str, seats: int, hours_to_departure: float) -> int:
     """The fee for moving a flight to another date or flight; refused inside 2 hours."""
     if hours_to_departure < NO_SHOW_HOURS:

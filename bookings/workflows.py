@@ -10,7 +10,7 @@ Compensations retry until they succeed: giving up on one would leave money or in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -25,16 +25,18 @@ with workflow.unsafe.imports_passed_through():
         BookInput,
         CancelInput,
         FlightSelection,
+        HotelSelection,
         ModifyInput,
         Outcome,
         PriceBreakdown,
         PricedFlight,
+        PricedHotel,
         StepArgs,
         StepResult,
         SupplierRefs,
         Transition,
     )
-    from bookings.rules import cancellation, change_fee, hours_until
+    from bookings.rules import cancellation, change_cost, hours_until
     from core.errors import InvalidRequestError
 
 FORWARD = RetryPolicy(
@@ -130,6 +132,17 @@ async def _price(selection: FlightSelection) -> PricedFlight | None:
     return priced
 
 
+async def _price_hotel(selection: HotelSelection) -> PricedHotel | None:
+    priced: PricedHotel | None = await workflow.execute_activity(
+        "booking.price_hotel",
+        selection,
+        start_to_close_timeout=STEP_TIMEOUT,
+        retry_policy=FORWARD,
+        result_type=PricedHotel | None,  # type: ignore[arg-type]
+    )
+    return priced
+
+
 async def _load(booking_id: str) -> BookingRecord:
     record: BookingRecord = await workflow.execute_local_activity(
         "booking.load",
@@ -173,9 +186,19 @@ class BookWorkflow:
                                            failed_step="reprice")  # fmt: skip
                 price = priced.price
                 total += priced.price.total_paise
+            hotel = None
             if inp.hotel is not None:
-                total += inp.hotel.price_paise
-                price = _add_hotel(price, inp.hotel.price_paise)
+                saga.step = "hotel_price"
+                priced_hotel = await _price_hotel(inp.hotel)
+                if priced_hotel is None:
+                    return await self._end(inp, BookingStatus.FAILED,
+                                           f"no hotel {inp.hotel.hotel_id} is sold",
+                                           failed_step="hotel_price")  # fmt: skip
+                # The supplier's price, never the client's: the client's figure only says what
+                # the traveller agreed to, and the total below compares with that.
+                hotel = inp.hotel.model_copy(update={"price_paise": priced_hotel.total_paise})
+                total += hotel.price_paise
+                price = _add_hotel(price, hotel.price_paise)
             if total != inp.expected_total_paise:
                 # Never book at a price the traveller did not agree to: stop before money moves.
                 await _record(Transition(
@@ -194,12 +217,12 @@ class BookWorkflow:
                 hold = await saga.do("hold", "booking.hold_flight",
                                      StepArgs(key=hold_key, flight=priced, ttl_s=inp.hold_ttl_s))  # fmt: skip
                 refs = refs.model_copy(update={"hold_id": hold.reference, "hold_key": hold_key})
-            if inp.hotel is not None:
+            if hotel is not None:
                 room_key = saga.key("hotel-hold")
                 saga.on_failure("booking.release_hotel",
                                 StepArgs(key=saga.key("hotel-release"), on_key=room_key))  # fmt: skip
                 await saga.do("hotel_hold", "booking.hold_hotel",
-                              StepArgs(key=room_key, hotel=inp.hotel, ttl_s=inp.hold_ttl_s))  # fmt: skip
+                              StepArgs(key=room_key, hotel=hotel, ttl_s=inp.hold_ttl_s))  # fmt: skip
 
             auth_key = saga.key("authorise")
             saga.on_failure("booking.void", StepArgs(key=saga.key("void"), on_key=auth_key))
@@ -213,10 +236,11 @@ class BookWorkflow:
                 saga.on_failure("booking.cancel_ticket",
                                 StepArgs(key=saga.key("ticket-cancel"), on_key=issue_key))  # fmt: skip
                 ticket = await saga.do("ticket", "booking.issue_ticket",
-                                       StepArgs(key=issue_key, on_key=refs.hold_key))  # fmt: skip
+                                       StepArgs(key=issue_key, on_key=refs.hold_key,
+                                                flight=priced))  # fmt: skip
                 refs = refs.model_copy(update={"ticket_number": ticket.reference,
                                                "issue_key": issue_key})  # fmt: skip
-            if inp.hotel is not None:
+            if hotel is not None:
                 confirm_key = saga.key("hotel-confirm")
                 saga.on_failure("booking.cancel_hotel",
                                 StepArgs(key=saga.key("hotel-cancel"), on_key=confirm_key))  # fmt: skip
@@ -275,19 +299,21 @@ class ModifyWorkflow:
                            detail="only a confirmed flight booking can be changed",
                            failed_step="load")  # fmt: skip
         departure = record.departure or workflow.now()
-        try:
-            fee = change_fee(fare_family=old.fare_family, seats=old.seats,
-                             hours_to_departure=hours_until(departure, now=workflow.now()))  # fmt: skip
-        except InvalidRequestError as e:
-            return Outcome(booking_id=inp.booking_id, status=record.status, detail=e.detail,
-                           failed_step="rules")  # fmt: skip
         wanted = old.model_copy(update={"date": inp.new_date,
                                         "flight_number": inp.new_flight_number or old.flight_number})  # fmt: skip
         priced = await _price(wanted)
         if priced is None:
             return Outcome(booking_id=inp.booking_id, status=record.status,
                            detail="that flight is not sold on that date", failed_step="reprice")  # fmt: skip
-        due = priced.price.total_paise - record.price.total_paise + fee
+        try:
+            cost = change_cost(fare_family=old.fare_family, seats=old.seats,
+                               hours_to_departure=hours_until(departure, now=workflow.now()),
+                               old_total_paise=record.price.total_paise,
+                               new_total_paise=priced.price.total_paise)  # fmt: skip
+        except InvalidRequestError as e:
+            return Outcome(booking_id=inp.booking_id, status=record.status, detail=e.detail,
+                           failed_step="rules")  # fmt: skip
+        fee, due = cost.fee_paise, cost.due_paise
         if inp.expected_total_paise is not None and due != inp.expected_total_paise:
             return Outcome(booking_id=inp.booking_id, status=BookingStatus.PRICE_CHANGED,
                            detail=f"the change now costs {due} paise including the fee",
@@ -314,7 +340,7 @@ class ModifyWorkflow:
             saga.on_failure("booking.cancel_ticket",
                             StepArgs(key=saga.key("ticket-cancel"), on_key=issue_key))  # fmt: skip
             ticket = await saga.do("ticket", "booking.issue_ticket",
-                                   StepArgs(key=issue_key, on_key=hold_key))  # fmt: skip
+                                   StepArgs(key=issue_key, on_key=hold_key, flight=priced))  # fmt: skip
         except ActivityError as e:
             failed = saga.step
             await saga.unwind()
@@ -376,17 +402,18 @@ class CancelWorkflow:
         if record.status is not BookingStatus.CONFIRMED:
             return Outcome(booking_id=inp.booking_id, status=record.status,
                            detail="only a confirmed booking can be cancelled", failed_step="load")  # fmt: skip
+        fee = cancellation_fee(record, now=workflow.now())
+        refund = record.paid_paise - fee
+        if inp.expected_refund_paise is not None and refund != inp.expected_refund_paise:
+            # The fee moved (a fare-rule boundary passed since the quote): nothing is undone.
+            return Outcome(booking_id=inp.booking_id, status=BookingStatus.CONFIRMED,
+                           detail=f"cancelling now refunds {refund} paise after a fee of {fee} "
+                           "paise, not what was quoted", failed_step="quote",
+                           new_total_paise=refund)  # fmt: skip
         await _record(Transition(booking_id=inp.booking_id, step="cancel:start",
                                  status=BookingStatus.CANCELLING, kind="cancel"))  # fmt: skip
         refs = record.refs
-        fee = 0
-        base = record.price.base_paise if record.price else 0
         if record.flight is not None and record.departure is not None:
-            quote = cancellation(fare_family=record.flight.fare_family, base_paise=base,
-                                 paid_paise=record.paid_paise, seats=record.flight.seats,
-                                 hours_to_departure=hours_until(record.departure,
-                                                                now=workflow.now()))  # fmt: skip
-            fee = quote.fee_paise
             await _run("booking.cancel_ticket",
                        StepArgs(key=saga.key("ticket-cancel"), on_key=refs.issue_key),
                        retry=UNTIL_DONE)  # fmt: skip
@@ -405,6 +432,17 @@ class CancelWorkflow:
         ))  # fmt: skip
         return Outcome(booking_id=inp.booking_id, status=BookingStatus.CANCELLED,
                        detail=f"refunded {refunded} paise after a fee of {fee} paise")  # fmt: skip
+
+
+def cancellation_fee(record: BookingRecord, *, now: datetime) -> int:
+    """The fare rules' fee for cancelling `record` at `now` (hotel stays cancel free here)."""
+    if record.flight is None or record.departure is None:
+        return 0
+    base = record.price.base_paise if record.price else 0
+    quote = cancellation(fare_family=record.flight.fare_family, base_paise=base,
+                         paid_paise=record.paid_paise, seats=record.flight.seats,
+                         hours_to_departure=hours_until(record.departure, now=now))  # fmt: skip
+    return quote.fee_paise
 
 
 BOOKING_WORKFLOWS: list[type[Any]] = [BookWorkflow, ModifyWorkflow, CancelWorkflow]

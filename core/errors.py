@@ -122,3 +122,40 @@ class BulkheadFullError(SupplierError):
 
     def __init__(self, detail: str, *, supplier: str, **extensions: Any) -> None:
         super().__init__(detail, supplier=supplier, retryable=False, **extensions)
+
+
+class RateLimitedError(YatriError):
+    """The caller exceeded its allowance; `retry_after_s` says when to try again."""
+
+    problem_type = "rate-limited"
+    title = "Too many requests"
+    status = 429
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after_s: int, **extensions: Any) -> None:
+        super().__init__(detail, retry_after_s=retry_after_s, **extensions)
+        self.retry_after_s = retry_after_s
+
+
+class QuoteRequiredError(YatriError):
+    """Money would move without the traveller having seen the amount first."""
+
+    problem_type = "quote-required"
+    title = "A quote is required first"
+    status = 428
+
+
+class QuoteMismatchError(YatriError):
+    """The amount the caller agreed to is not what the change costs now: nothing moved."""
+
+    problem_type = "quote-mismatch"
+    title = "The amount differs from the quote"
+    status = 409
+
+
+class ApprovalRequiredError(YatriError):
+    """An agent tried to move a traveller's money without the traveller's approval."""
+
+    problem_type = "agent-approval-required"
+    title = "The traveller must approve this"
+    status = 403

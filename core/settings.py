@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     fare_booking_fresh_s: float = Field(
         default=30.0, gt=0, description="Older offers are repriced live before booking."
     )
+    booking_cutoff_min: int = Field(
+        default=45, ge=0, le=24 * 60,
+        description="Minutes before departure when Yatri stops selling a flight (searched, "
+        "quoted, held or ticketed); a carrier's own later cut-off wins where the supplier says it.",
+    )  # fmt: skip
     fare_hard_max_age_s: float = Field(
         default=1800.0, gt=0, description="Oldest fare ever served, as a flagged stale fallback."
     )
@@ -212,11 +217,18 @@ class Settings(BaseSettings):
         "before answering 202 (still running).",
     )  # fmt: skip
     agent_rate_per_minute: int = Field(
-        default=60, ge=1, description="MCP tool calls allowed per agent per minute."
-    )
+        default=60, ge=1, description="Calls allowed per agent per minute, MCP tools and the "
+        "bookings REST API together.",
+    )  # fmt: skip
     quote_ttl_s: float = Field(
-        default=300.0, gt=0, description="How long an agent's booking quote stays valid."
-    )
+        default=300.0, gt=0, description="How long a quote (an agent's booking quote, a change "
+        "or cancellation quote) stays valid.",
+    )  # fmt: skip
+    approval_codes_per_day: int = Field(
+        default=5, ge=1, le=100, description="Approval codes sent to one traveller for one kind "
+        "of action (book, modify, cancel) per day; further requests are refused (429). Five "
+        "codes of five tries each give a guesser 25 tries in a million a day.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _enforce_safe_outside_development(self) -> Self:

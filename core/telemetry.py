@@ -102,11 +102,29 @@ BOOKING_COMPENSATIONS = Counter(
 BOOKING_HOLDS_EXPIRED = Counter(
     "yatri_booking_holds_expired_total", "Holds that expired before ticketing or confirmation."
 )
+BOOKING_RECORD_STUCK = Counter(
+    "yatri_booking_record_stuck_total",
+    "Failed tries to write a booking's status, counted from the try that raises the alert on: "
+    "its money or inventory moved and its record does not say so yet. Any increase pages.",
+    ["kind"],
+)
 IDEMPOTENCY_OUTCOMES = Counter(
     "yatri_idempotency_total",
-    "Idempotent requests: first, replayed, in_progress (409), mismatch (422).",
+    "Idempotent requests: first, replayed, in_progress (409), mismatch (422), resolved "
+    "(a retry answered from the finished work), taken_over (a retry finished a dead request).",
     ["outcome"],
 )
 TOOL_CALLS = Counter(
     "yatri_agent_tool_calls_total", "MCP tool calls by tool and outcome.", ["tool", "outcome"]
+)
+APPROVAL_CODES = Counter(
+    "yatri_approval_codes_total",
+    "Traveller approval codes by action (book, modify, cancel) and outcome: issued, capped "
+    "(the daily cap refused one), approved, wrong, burned.",
+    ["action", "outcome"],
+)
+AGENT_REST_CALLS = Counter(
+    "yatri_agent_rest_calls_total",
+    "Bookings REST calls made with agent tokens, by operation and outcome.",
+    ["operation", "outcome"],
 )

@@ -12,6 +12,7 @@ from typing import Any
 from core.airports import AirportDirectory
 from core.errors import InvalidRequestError, SupplierError
 from core.logging import get_logger
+from core.money import rupees
 from core.redaction import redact_text
 from core.telemetry import TURNS
 from fares.models import (
@@ -27,7 +28,7 @@ from fares.service import FareService
 from intents.models import FlightSlots, Intent
 from intents.nlu import understand
 from intents.policy import Action, Decision, DialogueState, decide
-from sessions.replies import CAPABILITIES, QUESTIONS, long_date, place, rupees, search_reply
+from sessions.replies import CAPABILITIES, QUESTIONS, long_date, place, search_reply
 from sessions.store import Conversation, SessionStore, TurnRecord
 
 log = get_logger(__name__)
@@ -200,6 +201,12 @@ class TurnEngine:
             ),
             cabin=Cabin(slots.cabin) if slots.cabin else Cabin.ECONOMY,
         )
+        if slots.date < self._clock().astimezone(IST).date():
+            return (
+                f"That date has passed ({long_date(slots.date)} {slots.date.year}). "
+                + QUESTIONS["date"],
+                {"problem": "that date has passed", "ask_for": "date"},
+            )
         try:
             result = await self._fares.search(query)
         except InvalidRequestError as e:
@@ -231,4 +238,15 @@ def _result_json(result: FareResult) -> dict[str, Any]:
         "age_ms": result.age_ms,
         "flights_found": len(flights),
         "fares": [offer_json(o) for o in flights[:MAX_OFFERS_RETURNED]],
+        "hidden": hidden_json(result),
+    }
+
+
+def hidden_json(result: FareResult) -> dict[str, Any]:
+    """What a search left out and why (flights too close to departure to book)."""
+    return {
+        "offers": result.hidden_offers,
+        "flights": result.hidden_flights,
+        "reason": "booking-closed" if result.hidden_flights else None,
+        "detail": result.hidden_reason,
     }

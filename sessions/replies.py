@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from core.airports import AirportDirectory
+from core.money import rupees
 from fares.models import FareOffer, FareResult, cheapest_per_flight
 
 CAPABILITIES = (
@@ -17,22 +18,6 @@ QUESTIONS = {
     "destination": "Where would you like to fly to?",
     "date": "What date would you like to travel?",
 }
-
-
-def rupees(paise: int) -> str:
-    """₹ with Indian digit grouping (1,23,456)."""
-    rupees_value = paise // 100
-    digits = str(rupees_value)
-    if len(digits) > 3:
-        head, tail = digits[:-3], digits[-3:]
-        groups: list[str] = []
-        while len(head) > 2:
-            groups.insert(0, head[-2:])
-            head = head[:-2]
-        if head:
-            groups.insert(0, head)
-        digits = ",".join(groups) + "," + tail
-    return f"₹{digits}"
 
 
 def place(code: str, airports: AirportDirectory) -> str:
@@ -56,13 +41,26 @@ def search_reply(result: FareResult, airports: AirportDirectory) -> str:
     route = f"from {place(q.origin, airports)} to {place(q.destination, airports)}"
     when = f"on {long_date(q.date)} for {q.passengers.describe()}"
     cabin = "" if q.cabin.value == "economy" else f" in {q.cabin.value.replace('_', ' ')}"
+    hidden = _hidden_note(result)
     if not result.offers:
-        return f"I couldn't find any flights {route}{cabin} {when}. Would you like another date?"
+        return (
+            f"I couldn't find any flights {route}{cabin} {when}.{hidden} "
+            "Would you like another date?"
+        )
     cheapest = cheapest_per_flight(result.offers)
     lines = [
-        f"I found {len(cheapest)} flights {route}{cabin} {when}.",
+        f"I found {len(cheapest)} flights {route}{cabin} {when}.{hidden}",
         f"Cheapest: {_offer_line(cheapest[0])}.",
     ]
     if len(cheapest) > 1:
         lines.append("Also: " + "; ".join(_offer_line(o) for o in cheapest[1:3]) + ".")
     return " ".join(lines)
+
+
+def _hidden_note(result: FareResult) -> str:
+    n = result.hidden_flights
+    if not n:
+        return ""
+    if n == 1:
+        return " 1 flight that leaves too soon to book was left out."
+    return f" {n} flights that leave too soon to book were left out."

@@ -83,11 +83,31 @@ async def hold_flight(
 
 
 async def hold_room(hotel: SandboxHotel, key: str, *, rooms: int = 1) -> str:
-    hold = await hotel.hold(
-        key=key, hotel_id="GOA-TAJ-01", check_in=dt.date(2026, 12, 20), nights=3, rooms=rooms,
-        price_paise=18_000_00, ttl_s=900,
-    )  # fmt: skip
+    stay = {"hotel_id": "sbx-htl-goa-042", "check_in": dt.date(2026, 12, 20), "nights": 3,
+            "rooms": rooms}  # fmt: skip
+    price = await hotel.price(**stay)
+    assert price is not None
+    hold = await hotel.hold(key=key, price_paise=price.total_paise, ttl_s=900, **stay)
     return hold.hold_id
+
+
+async def test_the_hotel_prices_stays_itself_and_holds_only_at_its_price(
+    hotel: SandboxHotel,
+) -> None:
+    stay = {"check_in": dt.date(2026, 12, 20), "nights": 3, "rooms": 2}
+    assert await hotel.price(hotel_id="sbx-htl-goa-999", **stay) is None
+    assert await hotel.price(hotel_id="made-up-hotel", **stay) is None
+    price = await hotel.price(hotel_id="sbx-htl-goa-042", **stay)
+    assert price is not None and price.total_paise > 0
+    one_room = await hotel.price(hotel_id="sbx-htl-goa-042", check_in=dt.date(2026, 12, 20),
+                                 nights=3, rooms=1)  # fmt: skip
+    assert one_room is not None and price.total_paise == 2 * one_room.total_paise
+    with pytest.raises(SupplierDeclinedError, match="costs"):
+        await hotel.hold(key="cheap", hotel_id="sbx-htl-goa-042", price_paise=1, ttl_s=60,
+                         **stay)  # fmt: skip
+    with pytest.raises(SupplierDeclinedError, match="no hotel"):
+        await hotel.hold(key="ghost", hotel_id="sbx-htl-goa-999", price_paise=price.total_paise,
+                         ttl_s=60, **stay)  # fmt: skip
 
 
 async def test_repeats_return_the_first_result_and_do_nothing_new(

@@ -16,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from bookings.suppliers import hotel_catalogue
 from bookings.suppliers.sandbox import SandboxLedger
 from core.embedded import Endpoints
 from core.settings import Settings
@@ -73,6 +74,34 @@ async def book(
 ) -> httpx.Response:  # fmt: skip
     headers = token(settings, traveller) | {"idempotency-key": key or str(uuid.uuid4())}
     return await client.post("/v1/bookings", json=body, headers=headers)
+
+
+async def cancel(
+    client: httpx.AsyncClient, settings: Settings, booking_id: str, *, traveller: str = "trav-1"
+) -> httpx.Response:
+    """Quote the cancellation, then cancel at that quote, as a traveller's app does."""
+    headers = token(settings, traveller)
+    quote = await client.post(f"/v1/bookings/{booking_id}/cancel/quote", headers=headers)
+    if quote.status_code != 200:
+        return quote
+    return await client.post(
+        f"/v1/bookings/{booking_id}/cancel", json={"quote_id": quote.json()["quote_id"]},
+        headers=headers | {"idempotency-key": str(uuid.uuid4())},
+    )  # fmt: skip
+
+
+async def modify(
+    client: httpx.AsyncClient, settings: Settings, booking_id: str, new_date: str
+) -> httpx.Response:
+    """Quote the change, then make it at that quote."""
+    headers = token(settings, "trav-1")
+    quote = await client.post(f"/v1/bookings/{booking_id}/modify/quote",
+                              json={"new_date": new_date}, headers=headers)  # fmt: skip
+    assert quote.status_code == 200, quote.text
+    return await client.post(
+        f"/v1/bookings/{booking_id}/modify", json={"quote_id": quote.json()["quote_id"]},
+        headers=headers | {"idempotency-key": str(uuid.uuid4())},
+    )  # fmt: skip
 
 
 async def test_booking_confirms_with_one_charge_and_a_ticket(
@@ -221,11 +250,8 @@ async def test_a_traveller_cannot_read_or_change_another_travellers_booking(
     booking = (await book(client, settings, order(found), traveller="trav-a")).json()
     path = f"/v1/bookings/{booking['booking_id']}"
     assert (await client.get(path, headers=token(settings, "trav-b"))).status_code == 404
-    cancel = await client.post(
-        path + "/cancel",
-        headers=token(settings, "trav-b") | {"idempotency-key": str(uuid.uuid4())},
-    )
-    assert cancel.status_code == 404
+    cancelled = await cancel(client, settings, booking["booking_id"], traveller="trav-b")
+    assert cancelled.status_code == 404
     listing = await client.get(
         "/v1/bookings", params={"traveller": "trav-a"}, headers=token(settings, "trav-b")
     )
@@ -243,10 +269,7 @@ async def test_cancel_applies_the_fee_by_time_to_departure(
         pytest.skip("cheapest offer is not a Saver fare")
     booking = (await book(client, settings, order(found))).json()
     assert booking["status"] == "confirmed"
-    response = await client.post(
-        f"/v1/bookings/{booking['booking_id']}/cancel",
-        headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
-    )
+    response = await cancel(client, settings, booking["booking_id"])
     cancelled = response.json()
     assert cancelled["status"] == "cancelled", cancelled
     total = found["price"]["total_paise"]
@@ -264,11 +287,7 @@ async def test_modify_moves_the_flight_and_settles_the_difference(
     found = await offer(client, days=15)
     booking = (await book(client, settings, order(found))).json()
     new_date = (dt.date.fromisoformat(found["departure"][:10]) + dt.timedelta(days=1)).isoformat()
-    response = await client.post(
-        f"/v1/bookings/{booking['booking_id']}/modify",
-        json={"new_date": new_date},
-        headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
-    )
+    response = await modify(client, settings, booking["booking_id"], new_date)
     moved = response.json()
     assert moved["status"] == "confirmed", moved
     assert moved["flight"]["date"] == new_date
@@ -288,11 +307,8 @@ async def test_modify_failure_keeps_the_original_itinerary(
     booking = (await book(client, settings, order(found))).json()
     await ledger(app).set_fault(op, decline_next=1)
     try:
-        response = await client.post(
-            f"/v1/bookings/{booking['booking_id']}/modify",
-            json={"new_date": (dt.date.today() + dt.timedelta(days=20)).isoformat()},
-            headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
-        )
+        new_date = (dt.datetime.now(IST).date() + dt.timedelta(days=20)).isoformat()
+        response = await modify(client, settings, booking["booking_id"], new_date)
     finally:
         await ledger(app).clear_faults()
     kept = response.json()
@@ -312,10 +328,7 @@ async def test_cancel_completes_through_supplier_failures_with_one_refund(
     await sandbox.set_fault("airline.cancel_ticket", fail_next=2, lose_response_next=1)
     await sandbox.set_fault("payments.refund", lose_response_next=1, timeout_next=1)
     try:
-        response = await client.post(
-            f"/v1/bookings/{booking['booking_id']}/cancel",
-            headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
-        )
+        response = await cancel(client, settings, booking["booking_id"])
     finally:
         await sandbox.clear_faults()
     cancelled = response.json()
@@ -326,17 +339,26 @@ async def test_cancel_completes_through_supplier_failures_with_one_refund(
     assert cancelled["paid_paise"] == state.net_charged_paise
 
 
-def hotel(days: int, price: int = 450_000) -> dict[str, Any]:
+def hotel(days: int, price: int) -> dict[str, Any]:
     check_in = (dt.datetime.now(IST).date() + dt.timedelta(days=days)).isoformat()
     return {"hotel_id": "sbx-htl-goa-042", "check_in": check_in, "nights": 2, "price_paise": price}
+
+
+def stay_price(days: int) -> int:
+    """The sandbox hotel's own price for `hotel(days)`: what the supplier charges."""
+    found = hotel_catalogue.find("sbx-htl-goa-042")
+    assert found is not None
+    check_in = dt.datetime.now(IST).date() + dt.timedelta(days=days)
+    return hotel_catalogue.stay_price(found, check_in=check_in, nights=2, rooms=1)
 
 
 async def test_flight_and_hotel_book_together_or_not_at_all(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
     found = await offer(client, days=13)
-    body = order(found) | {"hotel": hotel(13)}
-    body["expected_total_paise"] = found["price"]["total_paise"] + 450_000
+    price = stay_price(13)
+    body = order(found) | {"hotel": hotel(13, price)}
+    body["expected_total_paise"] = found["price"]["total_paise"] + price
     together = (await book(client, settings, body)).json()
     assert together["status"] == "confirmed", together
     assert together["references"]["hotel_confirmation"]

@@ -327,7 +327,7 @@ async def test_bad_arguments_are_refused_with_a_message_the_model_can_act_on(
         missing = await s.call_tool("get_booking", {"booking_id": "bk_00000000000000000000"})
     assert bad_code.is_error and "origin" in text(bad_code) and "pattern" in text(bad_code)
     assert too_many.is_error and "adults" in text(too_many)
-    assert past.is_error and "in the past" in text(past)
+    assert past.is_error and "has passed" in text(past)
     assert missing.is_error and "no booking bk_00000000000000000000" in text(missing)
     assert "Traceback" not in text(bad_code) + text(past) + text(missing)
 

@@ -108,9 +108,21 @@ class AirlineBookingSupplier(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StayPrice:
+    hotel_name: str
+    total_paise: int  # all rooms and nights, taxes included
+
+
 class HotelBookingSupplier(Protocol):
     @property
     def name(self) -> str: ...
+
+    async def price(
+        self, *, hotel_id: str, check_in: dt.date, nights: int, rooms: int
+    ) -> StayPrice | None:
+        """The supplier's price for the stay now; None when it sells no such hotel."""
+        ...
 
     async def hold(
         self,
@@ -122,7 +134,10 @@ class HotelBookingSupplier(Protocol):
         rooms: int,
         price_paise: int,
         ttl_s: float,
-    ) -> Hold: ...
+    ) -> Hold:
+        """Hold the rooms at `price_paise`; declined when that is not the supplier's price or
+        the hotel is unknown."""
+        ...
 
     async def confirm(self, *, key: str, hold_key: str) -> HotelConfirmation:
         """Confirm a held room; HoldExpiredError once the hold has expired or was released."""

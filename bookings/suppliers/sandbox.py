@@ -28,6 +28,7 @@ from typing import Any, Final, Literal
 import aiosqlite
 import orjson
 
+from bookings.suppliers import hotel_catalogue
 from bookings.suppliers.base import (
     Authorisation,
     Capture,
@@ -37,6 +38,7 @@ from bookings.suppliers.base import (
     PaymentDeclinedError,
     Refund,
     SoldOutError,
+    StayPrice,
     SupplierDeclinedError,
     Ticket,
 )
@@ -536,6 +538,15 @@ class SandboxHotel:
     def name(self) -> str:
         return "sandbox-hotel"
 
+    async def price(
+        self, *, hotel_id: str, check_in: dt.date, nights: int, rooms: int
+    ) -> StayPrice | None:
+        hotel = hotel_catalogue.find(hotel_id, seed=self._desk.seed)
+        if hotel is None or not (1 <= nights <= _MAX_NIGHTS and 1 <= rooms <= _MAX_ROOMS):
+            return None
+        total = hotel_catalogue.stay_price(hotel, check_in=check_in, nights=nights, rooms=rooms)
+        return StayPrice(hotel_name=hotel.name, total_paise=total)
+
     async def hold(
         self,
         *,
@@ -555,6 +566,13 @@ class SandboxHotel:
             valid = 1 <= nights <= _MAX_NIGHTS and 1 <= rooms <= _MAX_ROOMS
             if not (valid and price_paise > 0 and ttl_s > 0):
                 return _no("declined", "a hold needs 1-30 nights, 1-9 rooms, a price and a ttl")
+            hotel = hotel_catalogue.find(hotel_id, seed=self._desk.seed)
+            if hotel is None:
+                return _no("declined", f"no hotel {hotel_id} at this supplier")
+            price = hotel_catalogue.stay_price(hotel, check_in=check_in, nights=nights,
+                                               rooms=rooms)  # fmt: skip
+            if price != price_paise:
+                return _no("declined", f"the stay costs {price} paise, not {price_paise}")
             if self._rooms is not None:
                 # Counts every overlapping stay as if it covered each night: a little pessimistic.
                 stay = {"hotel": hotel_id, "arrive": arrive, "leave": leave, "now": _stamp(now)}
