@@ -5,13 +5,16 @@ does (who changed this, and when), and outlives every log retention window."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 import aiosqlite
+
+from bookings.sqlite import Writer, connect, unavailable_on_error
+
+_WHAT = "the audit log"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tool_audit (
@@ -59,31 +62,32 @@ class AuditLog(Protocol):
 
 class SqliteAuditLog:
     """`AuditLog` in a table of the bookings database, on a connection of its own so that an
-    audit write never waits behind (or interleaves with) a booking transaction."""
+    audit write never waits behind (or interleaves with) a booking transaction. Its writes
+    follow bookings.sqlite's discipline too: an abandoned one would lock the bookings file."""
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        self._write = asyncio.Lock()
+        self._writer = Writer(db, what=_WHAT)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteAuditLog:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, timeout=30)
-        await db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode loses at most the last few rows on power loss, never corrupts:
         # enough for an audit trail, and it keeps fsyncs off every tool call.
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=30000")
-        await db.executescript(_SCHEMA)
-        await db.commit()
+        db = await connect(path, synchronous="NORMAL")
+        try:
+            with unavailable_on_error(_WHAT):
+                await db.executescript(_SCHEMA)
+        except BaseException:
+            await db.close()
+            raise
         return cls(db)
 
     async def close(self) -> None:
         await self._db.close()
 
     async def record(self, entry: ToolCallEntry) -> None:
-        async with self._write:
-            await self._db.execute(
+        async with self._writer.transaction() as db:
+            await db.execute(
                 "INSERT INTO tool_audit (at, agent_id, traveller_id, tool, arguments, outcome, "
                 "error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -97,7 +101,6 @@ class SqliteAuditLog:
                     entry.duration_ms,
                 ),
             )
-            await self._db.commit()
 
     async def entries(
         self, *, agent_id: str | None = None, traveller_id: str | None = None, limit: int = 100
@@ -111,12 +114,13 @@ class SqliteAuditLog:
             clauses.append("traveller_id = ?")
             params.append(traveller_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self._db.execute(
-            "SELECT at, agent_id, traveller_id, tool, arguments, outcome, error, duration_ms "
-            f"FROM tool_audit {where} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        with unavailable_on_error(_WHAT):
+            async with self._db.execute(
+                "SELECT at, agent_id, traveller_id, tool, arguments, outcome, error, duration_ms "
+                f"FROM tool_audit {where} ORDER BY id DESC LIMIT ?",
+                (*params, limit),
+            ) as cursor:
+                rows = await cursor.fetchall()
         return [
             ToolCallEntry(
                 at=dt.datetime.fromisoformat(str(row[0])),

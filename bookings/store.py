@@ -8,12 +8,12 @@ host share the file. At scale the same `BookingStore` port takes a PostgreSQL ad
 here is portable); that adapter is not written yet.
 
 Writes come from the workflow's activities, so each is idempotent: a status change is keyed by
-(booking, step) and a replayed activity changes nothing.
+(booking, step) and a replayed activity changes nothing. Each write is one IMMEDIATE transaction
+that rolls back on any failure or cancellation (bookings.sqlite says why that matters here).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +33,10 @@ from bookings.models import (
     SupplierRefs,
     Traveller,
 )
+from bookings.sqlite import Writer, connect, unavailable_on_error
 from core.errors import ConflictError
+
+_WHAT = "the booking store"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bookings (
@@ -98,32 +101,33 @@ class BookingStore(Protocol):
 class SqliteBookingStore:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
-        # One connection: a transaction must not interleave with another coroutine's writes.
-        self._write = asyncio.Lock()
+        self._writer = Writer(db, what=_WHAT)
 
     @classmethod
     async def open(cls, path: Path) -> SqliteBookingStore:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, timeout=30)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")  # a confirmed booking survives power loss
-        await db.execute("PRAGMA busy_timeout=30000")
-        await db.executescript(_SCHEMA)
-        await db.commit()
+        # FULL: a confirmed booking survives power loss.
+        db = await connect(path, synchronous="FULL")
+        try:
+            with unavailable_on_error(_WHAT):
+                await db.executescript(_SCHEMA)
+        except BaseException:
+            await db.close()
+            raise
         return cls(db)
 
     async def close(self) -> None:
         await self._db.close()
 
     async def ping(self) -> None:
-        await self._db.execute("SELECT 1")
+        with unavailable_on_error(_WHAT):
+            await self._db.execute("SELECT 1")
 
     async def create(self, record: BookingRecord) -> bool:
-        async with self._write:
-            return await self._create(record)
+        async with self._writer.transaction() as db:
+            return await self._create(db, record)
 
-    async def _create(self, record: BookingRecord) -> bool:
-        cursor = await self._db.execute(
+    async def _create(self, db: aiosqlite.Connection, record: BookingRecord) -> bool:
+        cursor = await db.execute(
             "INSERT OR IGNORE INTO bookings (booking_id, traveller_id, status, created_at, "
             "updated_at, flight, hotel, departure, price, paid_paise, refs, travellers, contact) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -145,11 +149,10 @@ class SqliteBookingStore:
         )
         created = cursor.rowcount == 1
         if created:
-            await self._db.execute(
+            await db.execute(
                 "INSERT OR IGNORE INTO booking_history VALUES (?, 'created', ?, ?, '')",
                 (record.booking_id, record.created_at.isoformat(), record.status.value),
             )
-        await self._db.commit()
         return created
 
     async def get(self, booking_id: str) -> BookingRecord | None:
@@ -175,9 +178,9 @@ class SqliteBookingStore:
         refs: SupplierRefs | None = None,
     ) -> None:
         now = dt.datetime.now(dt.UTC).isoformat()
-        async with self._write:
+        async with self._writer.transaction() as db:
             await self._transition(
-                booking_id=booking_id, step=step, now=now, status=status, detail=detail,
+                db, booking_id=booking_id, step=step, now=now, status=status, detail=detail,
                 values=(
                     _json(price),
                     departure.isoformat() if departure else None,
@@ -189,6 +192,7 @@ class SqliteBookingStore:
 
     async def _transition(
         self,
+        db: aiosqlite.Connection,
         *,
         booking_id: str,
         step: str,
@@ -197,51 +201,44 @@ class SqliteBookingStore:
         detail: str,
         values: tuple[str | None, str | None, str | None, int, str | None],
     ) -> None:
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = await self._db.execute(
-                "INSERT OR IGNORE INTO booking_history VALUES (?, ?, ?, ?, ?)",
-                (booking_id, step, now, status.value, detail),
+        cursor = await db.execute(
+            "INSERT OR IGNORE INTO booking_history VALUES (?, ?, ?, ?, ?)",
+            (booking_id, step, now, status.value, detail),
+        )
+        if cursor.rowcount == 1:  # first time this step is recorded
+            updated = await db.execute(
+                "UPDATE bookings SET status = ?, updated_at = ?, "
+                "price = COALESCE(?, price), departure = COALESCE(?, departure), "
+                "flight = COALESCE(?, flight), paid_paise = paid_paise + ?, "
+                "refs = COALESCE(?, refs) WHERE booking_id = ?",
+                (status.value, now, *values, booking_id),
             )
-            if cursor.rowcount == 1:  # first time this step is recorded
-                updated = await self._db.execute(
-                    "UPDATE bookings SET status = ?, updated_at = ?, "
-                    "price = COALESCE(?, price), departure = COALESCE(?, departure), "
-                    "flight = COALESCE(?, flight), paid_paise = paid_paise + ?, "
-                    "refs = COALESCE(?, refs) WHERE booking_id = ?",
-                    (status.value, now, *values, booking_id),
-                )
-                if updated.rowcount != 1:
-                    raise ConflictError(f"no booking {booking_id} to update")
-            await self._db.commit()
-        except BaseException:
-            await self._db.rollback()
-            raise
+            if updated.rowcount != 1:
+                raise ConflictError(f"no booking {booking_id} to update")
 
     async def correct_names(
         self, *, booking_id: str, step: str, travellers: tuple[Traveller, ...], detail: str
     ) -> None:
         names = "[" + ",".join(t.model_dump_json() for t in travellers) + "]"
         now = dt.datetime.now(dt.UTC).isoformat()
-        async with self._write:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = await self._db.execute(
-                    "INSERT OR IGNORE INTO booking_history SELECT booking_id, ?, ?, status, ? "
-                    "FROM bookings WHERE booking_id = ?",
-                    (step, now, detail, booking_id),
+        async with self._writer.transaction() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO booking_history SELECT booking_id, ?, ?, status, ? "
+                "FROM bookings WHERE booking_id = ?",
+                (step, now, detail, booking_id),
+            )
+            if cursor.rowcount == 1:
+                await db.execute(
+                    "UPDATE bookings SET travellers = ?, updated_at = ? WHERE booking_id = ?",
+                    (names, now, booking_id),
                 )
-                if cursor.rowcount == 1:
-                    await self._db.execute(
-                        "UPDATE bookings SET travellers = ?, updated_at = ? WHERE booking_id = ?",
-                        (names, now, booking_id),
-                    )
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
 
     async def _select(self, where: str, params: Sequence[object]) -> list[BookingRecord]:
+        with unavailable_on_error(_WHAT):
+            return await self._select_rows(where, params)
+
+    async def _select_rows(self, where: str, params: Sequence[object]) -> list[BookingRecord]:
+        # Autocommit: each SELECT reads the latest commit and holds no snapshot afterwards.
         async with self._db.execute(
             "SELECT booking_id, traveller_id, status, created_at, updated_at, flight, hotel, "
             f"departure, price, paid_paise, refs, travellers, contact FROM bookings {where}",
