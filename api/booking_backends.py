@@ -47,6 +47,7 @@ async def booking_backends(
                     hotel=SandboxHotel(ledger),
                     payments=SandboxPayments(ledger),
                     store=store,
+                    cutoff_min=settings.booking_cutoff_min,
                 ),
             )
         finally:

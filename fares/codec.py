@@ -10,7 +10,7 @@ import msgpack
 
 from fares.models import Cabin, FareOffer, Passengers, Price
 
-_VERSION = 1
+_VERSION = 2  # 2: the carrier's booking cut-off
 
 
 def encode(offers: Sequence[FareOffer], *, meta: Sequence[float | int]) -> bytes:
@@ -37,6 +37,7 @@ def encode(offers: Sequence[FareOffer], *, meta: Sequence[float | int]) -> bytes
             o.refundable,
             o.supplier,
             o.fetched_at.timestamp(),
+            o.cutoff_minutes,
         ]  # fmt: skip
         for o in offers
     ]
@@ -70,6 +71,7 @@ def decode(data: bytes) -> tuple[list[Any], list[FareOffer]]:
             refundable=r[18],
             supplier=r[19],
             fetched_at=dt.datetime.fromtimestamp(r[20], tz=dt.UTC),
+            cutoff_minutes=r[21],
         )  # fmt: skip
         for r in rows
     ]

@@ -96,10 +96,24 @@ class FareOffer:
     refundable: bool
     supplier: str
     fetched_at: dt.datetime
+    # The carrier's own booking cut-off before departure, where the supplier says it.
+    cutoff_minutes: int | None = None
 
     @property
     def duration_minutes(self) -> int:
         return int((self.arrival - self.departure).total_seconds() // 60)
+
+    def booking_closes(self, *, cutoff_min: int) -> dt.datetime:
+        """When this flight stops being sold: Yatri's cut-off or the carrier's, the earlier."""
+        return booking_closes(self.departure, cutoff_min=max(cutoff_min, self.cutoff_minutes or 0))
+
+    def bookable(self, *, now: dt.datetime, cutoff_min: int) -> bool:
+        """Departs at or after ``now`` plus the cut-off: still sold."""
+        return now <= self.booking_closes(cutoff_min=cutoff_min)
+
+
+def booking_closes(departure: dt.datetime, *, cutoff_min: int) -> dt.datetime:
+    return departure - dt.timedelta(minutes=cutoff_min)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +127,20 @@ class FareResult:
     age_ms: int = 0
     # Set on a stale fallback: the price is the last known one and is confirmed before booking.
     price_confirmation_required: bool = False
+    # Offers left out because their flights leave too soon to book (or have left).
+    hidden_offers: int = 0
+    hidden_flights: int = 0
+    cutoff_min: int = 0  # Yatri's cut-off they were judged by (a carrier's may be later)
+
+    @property
+    def hidden_reason(self) -> str | None:
+        if not self.hidden_flights:
+            return None
+        return (
+            f"{self.hidden_flights} flight{'s' if self.hidden_flights != 1 else ''} "
+            f"leav{'e' if self.hidden_flights != 1 else 'es'} too soon to book: booking closes "
+            f"at least {self.cutoff_min} minutes before departure"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from core.airports import AirportDirectory
 from core.errors import InvalidRequestError, SupplierError
+from core.party import check_counts
 from core.resilience import Bulkhead, CallOptions, CircuitBreaker, Deadline, call_with_resilience
 from core.telemetry import FARE_RESULTS, SUPPLIER_CALLS, SUPPLIER_LATENCY
 from fares.cache import FareCache
 from fares.models import (
     BOOKING_HORIZON_DAYS,
     IST,
-    MAX_PASSENGERS,
     FareOffer,
     FareQuery,
     FareResult,
@@ -65,6 +65,7 @@ class FareService:
         cache: FareCache | None = None,
         deadline_s: float = 5.0,
         booking_fresh_s: float = 30.0,
+        cutoff_min: int = 45,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._supplier = supplier
@@ -73,6 +74,7 @@ class FareService:
         self._cache = cache
         self._deadline_s = deadline_s
         self._booking_fresh_s = booking_fresh_s
+        self._cutoff_min = cutoff_min
         self._clock = clock
 
     @property
@@ -89,26 +91,20 @@ class FareService:
         today = self._clock().astimezone(IST).date()
         if query.date < today:
             raise InvalidRequestError(
-                f"travel date {query.date.isoformat()} is in the past", field="date"
+                f"that date has passed: {query.date.isoformat()} is before today "
+                f"({today.isoformat()} in India)",
+                field="date",
             )
         if (query.date - today).days > BOOKING_HORIZON_DAYS:
             raise InvalidRequestError(
                 f"travel date is more than {BOOKING_HORIZON_DAYS} days ahead", field="date"
             )
         p = query.passengers
-        if p.adults < 1:
-            raise InvalidRequestError("at least one adult must travel", field="adults")
-        if min(p.children, p.infants) < 0:
-            raise InvalidRequestError("passenger counts cannot be negative", field="passengers")
-        if p.seated > MAX_PASSENGERS:
-            raise InvalidRequestError(
-                f"at most {MAX_PASSENGERS} seated passengers per booking", field="passengers"
-            )
-        if p.infants > p.adults:
-            raise InvalidRequestError(
-                "each infant must travel on an adult's lap: no more infants than adults",
-                field="infants",
-            )
+        check_counts(adults=p.adults, children=p.children, infants=p.infants)
+
+    def bookable(self, offer: FareOffer) -> bool:
+        """Whether ``offer`` is still sold now: it departs no sooner than the cut-off."""
+        return offer.bookable(now=self._clock(), cutoff_min=self._cutoff_min)
 
     async def _live(self, query: FareQuery, deadline: Deadline) -> list[FareOffer]:
         name = self._supplier.name
@@ -137,7 +133,8 @@ class FareService:
         if self._cache is None:
             offers = await self._live(query, deadline)
             FARE_RESULTS.labels(FareSource.LIVE.value).inc()
-            return FareResult(query, tuple(offers), FareSource.LIVE, self._clock())
+            return self._result(query, tuple(offers), FareSource.LIVE, self._clock().timestamp(),
+                                stale=False)  # fmt: skip
         cache = self._cache
         try:
             entry, tier = await cache.get(query, fetch=lambda: self._live(query, deadline))
@@ -165,18 +162,28 @@ class FareService:
     ) -> FareResult:
         now = self._clock()
         fetched = dt.datetime.fromtimestamp(fetched_at, tz=dt.UTC)
+        # Judged at serve time, not fetch time: a cached answer's early flights close while
+        # it waits in the cache.
+        sold = tuple(o for o in offers if o.bookable(now=now, cutoff_min=self._cutoff_min))
+        closed = {o.flight_number for o in offers} - {o.flight_number for o in sold}
         return FareResult(
             query=query,
-            offers=offers,
+            offers=sold,
             source=source,
             fetched_at=fetched,
             age_ms=max(0, int((now - fetched).total_seconds() * 1000)),
             price_confirmation_required=stale,
+            hidden_offers=len(offers) - len(sold),
+            hidden_flights=len(closed),
+            cutoff_min=self._cutoff_min,
         )
 
     async def reprice(self, offer: FareOffer, *, timeout_s: float | None = None) -> Reprice:
         """The price to book ``offer`` at: the offer itself while it is within the booking
-        freshness bound, otherwise asked of the supplier live (never from a cache)."""
+        freshness bound, otherwise asked of the supplier live (never from a cache). A flight
+        that leaves too soon to book comes back as not sold (``offer`` None)."""
+        if not self.bookable(offer):
+            return Reprice(None, offer.price.total, price_changed=True, repriced_live=False)
         age = (self._clock() - offer.fetched_at).total_seconds()
         if age <= self._booking_fresh_s:
             return Reprice(offer, offer.price.total, price_changed=False, repriced_live=False)
@@ -192,7 +199,8 @@ class FareService:
         offers = await self._live(query, Deadline.after(timeout_s or self._deadline_s))
         same = next(
             (o for o in offers
-             if (o.flight_number, o.fare_family) == (offer.flight_number, offer.fare_family)),
+             if (o.flight_number, o.fare_family) == (offer.flight_number, offer.fare_family)
+             and self.bookable(o)),
             None,
         )  # fmt: skip
         return Reprice(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from fares.models import BOOKING_HORIZON_DAYS
+
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
     "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9,
@@ -35,6 +37,10 @@ _RELATIVE = re.compile(
     r"|in (?P<n>\d+) days?)\b"
 )
 
+# A date without a year that has passed this year means next year only while next year's is
+# still on sale.
+HORIZON_DAYS = BOOKING_HORIZON_DAYS
+
 _DAY_OF_MONTH = re.compile(r"\b(?:the|on)\s+(?P<day>[0-3]?\d)(?:st|nd|rd|th)\b")
 
 
@@ -43,15 +49,21 @@ def _month_number(raw: str) -> int:
 
 
 def _next_occurrence(*, day: int, month: int, today: dt.date) -> dt.date | None:
-    """The first such date on or after today (a traveller never means a past date)."""
+    """The first such date on or after today (travel means the future), unless that is beyond
+    the booking horizon: "3 December" said on 5 December is a date that has passed, and is
+    returned as this year's so the traveller hears so."""
+    passed: dt.date | None = None
     for year in (today.year, today.year + 1):
         try:
             candidate = dt.date(year, month, day)
         except ValueError:
             continue
         if candidate >= today:
+            if passed is not None and (candidate - today).days > HORIZON_DAYS:
+                return passed
             return candidate
-    return None
+        passed = candidate
+    return passed
 
 
 def parse_date(text: str, *, today: dt.date) -> dt.date | None:

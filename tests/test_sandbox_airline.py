@@ -112,7 +112,7 @@ async def test_injected_latency_is_felt_and_bounded_by_the_service_timeout() -> 
     [
         (q("XXX", "BOM"), "unknown airport code 'XXX'"),
         (q("DEL", "DEL"), "origin and destination are the same"),
-        (q(days=-2), "in the past"),
+        (q(days=-2), "that date has passed"),
         (q(passengers=Passengers(adults=1, infants=10)), "no more infants than adults"),
         (q(passengers=Passengers(adults=0, children=2)), "at least one adult"),
         (q(passengers=Passengers(adults=8, children=3)), "at most 9 seated"),

@@ -8,12 +8,12 @@ import hashlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
 from fares.models import Cabin, FareQuery, FareResult, FareSource, Passengers
-from sessions.engine import offer_json
+from sessions.engine import hidden_json, offer_json
 
 router = APIRouter(prefix="/v1", tags=["fares"])
 
@@ -25,6 +25,10 @@ class FaresResponse(BaseModel):
     fetched_at: dt.datetime
     price_confirmation_required: bool
     offers: list[dict[str, Any]]
+    hidden: dict[str, Any] = Field(
+        description="Offers left out because their flights leave too soon to book "
+        "(`offers`, `flights`, `reason`; zero and null when none were)."
+    )
 
 
 def etag(result: FareResult) -> str:
@@ -96,4 +100,5 @@ async def fares(
         fetched_at=result.fetched_at,
         price_confirmation_required=result.price_confirmation_required,
         offers=[offer_json(o) for o in result.offers],
+        hidden=hidden_json(result),
     )  # fmt: skip

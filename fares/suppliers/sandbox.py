@@ -37,16 +37,20 @@ class Carrier:
     price_factor: float
     full_service: bool
     regional: bool = False
+    cutoff_minutes: int = 60  # the carrier stops selling a flight this long before departure
 
 
+# Cut-offs are a sandbox assumption, shaped like Indian domestic practice: full-service
+# carriers close sales 60-75 minutes before departure, low-cost carriers 45-60.
 CARRIERS = (
-    Carrier("6E", "IndiGo", 0.58, 1.00, full_service=False),
-    Carrier("AI", "Air India", 0.16, 1.12, full_service=True),
-    Carrier("IX", "Air India Express", 0.10, 0.95, full_service=False),
-    Carrier("QP", "Akasa Air", 0.08, 0.97, full_service=False),
-    Carrier("SG", "SpiceJet", 0.06, 0.93, full_service=False),
-    Carrier("9I", "Alliance Air", 0.02, 1.05, full_service=False, regional=True),
-)
+    Carrier("6E", "IndiGo", 0.58, 1.00, full_service=False, cutoff_minutes=60),
+    Carrier("AI", "Air India", 0.16, 1.12, full_service=True, cutoff_minutes=75),
+    Carrier("IX", "Air India Express", 0.10, 0.95, full_service=False, cutoff_minutes=50),
+    Carrier("QP", "Akasa Air", 0.08, 0.97, full_service=False, cutoff_minutes=45),
+    Carrier("SG", "SpiceJet", 0.06, 0.93, full_service=False, cutoff_minutes=60),
+    Carrier("9I", "Alliance Air", 0.02, 1.05, full_service=False, regional=True,
+            cutoff_minutes=45),
+)  # fmt: skip
 
 _DOW_FACTOR = (1.05, 0.92, 0.92, 1.00, 1.12, 0.97, 1.15)  # Monday first
 _CABIN_FACTOR = {Cabin.ECONOMY: 1.0, Cabin.PREMIUM_ECONOMY: 1.8, Cabin.BUSINESS: 4.2}
@@ -220,7 +224,10 @@ class SandboxAirline:
         return tuple(sorted(flights, key=lambda f: f.departs))
 
     def offers(self, query: FareQuery, *, searched_at: dt.datetime) -> list[FareOffer]:
-        """All offers for ``query`` as priced at ``searched_at``, cheapest first. Pure."""
+        """All offers for ``query`` as priced at ``searched_at``, cheapest first. Pure.
+
+        Like many aggregators, it lists a day's flights even after their sales have closed
+        (each offer carries its carrier's cut-off); Yatri's fare service leaves those out."""
         today = searched_at.astimezone(IST).date()
         days_out = (query.date - today).days
         if days_out < 0 or days_out > BOOKING_HORIZON_DAYS:
@@ -271,6 +278,7 @@ class SandboxAirline:
                         refundable=refundable,
                         supplier=self.name,
                         fetched_at=searched_at,
+                        cutoff_minutes=flight.carrier.cutoff_minutes,
                     )
                 )
         offers.sort(key=lambda o: (o.price.total, o.departure))
