@@ -29,6 +29,7 @@ from mcp.types import CallToolResult, TextContent
 
 from api.booking_backends import BOOKINGS_DB
 from core.embedded import free_port
+from core.money import rupees
 from core.settings import Settings
 from fares.models import IST
 
@@ -233,6 +234,8 @@ async def test_an_agent_books_with_the_code_sent_to_the_traveller_then_cancels(
         # Cancelling costs a fee: the traveller approves it with a code the agent never sees.
         asked = ok(await s.call_tool("cancel_booking", {"booking_id": booked["booking_id"]}))
         assert asked["status"] == "confirmation_required", asked
+        refund = asked["quote"]["refund_paise"]
+        assert rupees(refund) in (await outbox(app, traveller))[-1]["text"]
         refused = await s.call_tool(
             "cancel_booking", {"booking_id": booked["booking_id"], "confirmation": "000000"}
         )
@@ -244,6 +247,7 @@ async def test_an_agent_books_with_the_code_sent_to_the_traveller_then_cancels(
             )
         )
         assert cancelled["status"] == "cancelled", cancelled
+        assert cancelled["paid_paise"] == booked["paid_paise"] - refund
         repeat = ok(await s.call_tool("cancel_booking", {"booking_id": booked["booking_id"]}))
         assert repeat["status"] == "cancelled"
         assert repeat["paid_paise"] == cancelled["paid_paise"]
@@ -397,9 +401,13 @@ async def test_modify_moves_the_flight_once_even_when_repeated(
         change = {"booking_id": booked["booking_id"], "new_date": new_date}
         asked = ok(await s.call_tool("modify_booking", change))
         assert asked["status"] == "confirmation_required", asked
+        due = asked["quote"]["amount_due_paise"]
+        sms = (await outbox(app, traveller))[-1]["text"]
+        assert rupees(abs(due)) in sms and "change fee" in sms  # the traveller sees the amount
         approval = latest_code(await outbox(app, traveller))
         moved = ok(await s.call_tool("modify_booking", change | {"confirmation": approval}))
         assert moved["status"] == "confirmed", moved
+        assert moved["paid_paise"] == booked["paid_paise"] + due
         assert moved["flight"]["date"] == new_date
         ticket = moved["references"]["ticket_number"]
         assert ticket != booked["references"]["ticket_number"]
