@@ -89,6 +89,9 @@ ConfirmationCode = Annotated[
 ]
 
 _READ = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=True)
+_QUOTE = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+)
 _NEXT_STEP = {
     BookingStatus.PENDING: "still being booked; call get_booking in a few seconds",
     BookingStatus.PRICE_CHANGED: "the airline's price changed and nothing was charged; call "
@@ -163,8 +166,9 @@ class AgentTools:
         destructive = ToolAnnotations(destructive_hint=True, open_world_hint=True)
         for tool, hints in (
             (self.search_flights, _READ),
-            # A quote changes no booking, but each call issues a new code: not idempotent.
-            (self.quote_booking, _READ.model_copy(update={"idempotent_hint": False})),
+            # A quote changes no booking, but it keeps a quote and sends the traveller a code:
+            # not read-only, and not idempotent.
+            (self.quote_booking, _QUOTE),
             (self.confirm_booking, destructive.model_copy(update={"idempotent_hint": True})),
             (self.get_booking, _READ.model_copy(update={"open_world_hint": False})),
             (self.modify_booking, destructive.model_copy(update={"idempotent_hint": False})),

@@ -235,6 +235,12 @@ class BookingService:
             # The airline's live price moved since the quote: nothing was charged.
             fresh = await self._modify_quote(record, new_date=new_date,
                                              new_flight_number=new_flight_number)  # fmt: skip
+            if outcome.new_total_paise is not None:  # the airline's live figure wins
+                due = outcome.new_total_paise
+                fresh = fresh.model_copy(update={
+                    "amount_due_paise": due, "refund_paise": max(0, -due),
+                    "fare_difference_paise": due - fresh.fee_paise,
+                })  # fmt: skip
             await self._refuse(fresh, agreed=expected)
         return BookingAnswer(await self.get(booking_id, traveller_id=traveller_id), outcome)
 

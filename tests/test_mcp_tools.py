@@ -173,7 +173,7 @@ async def test_tools_are_listed_with_accurate_annotations(
     }
     assert hints == {
         "search_flights": (True, None, True, True),
-        "quote_booking": (True, None, False, True),
+        "quote_booking": (False, False, False, True),
         "confirm_booking": (None, True, True, True),
         "get_booking": (True, None, True, False),
         "modify_booking": (None, True, False, True),
