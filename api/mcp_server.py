@@ -62,6 +62,7 @@ from core.errors import (
 )
 from core.logging import get_logger
 from core.money import rupees
+from core.party import check_travellers
 from core.redaction import redact_text, redact_value
 from core.settings import Settings
 from core.telemetry import TOOL_CALLS
@@ -81,6 +82,9 @@ FlightNumber = Annotated[
 FareFamily = Annotated[str, Field(min_length=1, max_length=20, description="e.g. Saver, Flexi")]
 Adults = Annotated[int, Field(ge=1, le=9)]
 Children = Annotated[int, Field(ge=0, le=8, description="Aged 2-11, with their own seat")]
+Infants = Annotated[
+    int, Field(ge=0, le=4, description="Under 2 on the travel date, on an adult's lap")
+]
 BookableCabin = Literal["economy", "premium_economy", "business"]
 QuoteId = Annotated[str, Field(pattern=r"^q_[A-Za-z0-9_-]{16,64}$")]
 BookingId = Annotated[str, Field(pattern=r"^bk_[0-9a-f]{20}$")]
@@ -387,23 +391,23 @@ class AgentTools:
         contact: Contact,
         ctx: Context,
         cabin: BookableCabin = "economy",
+        infants: Infants = 0,
     ) -> QuoteResult:
         """Price one offer live and hold the price for a few minutes under a quote_id. The
         traveller receives a 6-digit confirmation code by SMS; ask them for it, then call
-        confirm_booking. One traveller name per seated passenger (adults + children)."""
+        confirm_booking. One traveller per passenger, lap infants included; children and
+        infants with passenger_type and date_of_birth."""
         running, actor = self._serving(), _actor_of(ctx)
-        if len(travellers) != adults + children:
-            raise ToolError(
-                f"{adults + children} seated passengers need {adults + children} traveller "
-                f"names, got {len(travellers)}"
-            )
         with _tool_errors():
+            check_travellers(travellers, adults=adults, children=children, infants=infants,
+                             travel_date=date)  # fmt: skip
             query = _query(
                 origin=origin,
                 destination=destination,
                 date=date,
                 adults=adults,
                 children=children,
+                infants=infants,
                 cabin=Cabin(cabin),
             )
             found = await running.services.fares.search(query)
@@ -429,6 +433,7 @@ class AgentTools:
         selection = FlightSelection(
             origin=origin, destination=destination, date=date, flight_number=flight_number,
             fare_family=fare_family, cabin=cabin, adults=adults, children=children,
+            infants=infants,
         )  # fmt: skip
         quote = StoredQuote(
             traveller_id=actor.traveller_id,
@@ -714,10 +719,11 @@ def _bookings(running: _Running) -> BookingService:
 
 
 def _query(
-    *, origin: str, destination: str, date: dt.date, adults: int, children: int, cabin: Cabin
-) -> FareQuery:
+    *, origin: str, destination: str, date: dt.date, adults: int, children: int, cabin: Cabin,
+    infants: int = 0,
+) -> FareQuery:  # fmt: skip
     return FareQuery(origin=origin, destination=destination, date=date,
-                     passengers=Passengers(adults, children), cabin=cabin)  # fmt: skip
+                     passengers=Passengers(adults, children, infants), cabin=cabin)  # fmt: skip
 
 
 def _offer_out(offer: FareOffer) -> OfferOut:

@@ -264,6 +264,12 @@ class BookingService:
         for old, new in zip(record.travellers, travellers, strict=True):
             check_name_correction(old=f"{old.first_name} {old.last_name}",
                                   new=f"{new.first_name} {new.last_name}")  # fmt: skip
+        # A correction changes spellings only: who each passenger is (type, birth date) stays.
+        travellers = tuple(
+            new.model_copy(update={"passenger_type": old.passenger_type,
+                                   "date_of_birth": old.date_of_birth})
+            for old, new in zip(record.travellers, travellers, strict=True)
+        )  # fmt: skip
         await self._store.correct_names(
             booking_id=booking_id, step=f"names:{request_id}", travellers=travellers,
             detail="passenger names corrected",

@@ -329,6 +329,12 @@ async def test_bad_arguments_are_refused_with_a_message_the_model_can_act_on(
             "search_flights", {"origin": "DEL", "destination": "BOM", "date": "2020-01-01"}
         )
         missing = await s.call_tool("get_booking", {"booking_id": "bk_00000000000000000000"})
+        lap_infants = await s.call_tool("quote_booking", {
+            "origin": "DEL", "destination": "BOM", "date": travel_date(), "flight_number": "6E 1",
+            "fare_family": "Saver", "adults": 1, "children": 0, "infants": 4,
+            "travellers": [{"first_name": "Asha", "last_name": "Rao"}], "contact": CONTACT,
+        })  # fmt: skip
+    assert lap_infants.is_error and "infant" in text(lap_infants)
     assert bad_code.is_error and "origin" in text(bad_code) and "pattern" in text(bad_code)
     assert too_many.is_error and "adults" in text(too_many)
     assert past.is_error and "has passed" in text(past)
