@@ -9,11 +9,29 @@ from typing import Any
 
 
 class Intent(StrEnum):
+    """The intent catalogue (see intents/parse.py for the slots each may carry)."""
+
     SEARCH_FLIGHTS = "search_flights"
+    SELECT_OFFER = "select_offer"
+    BOOK = "book"
+    PROVIDE_TRAVELLER_DETAILS = "provide_traveller_details"
+    AFFIRM = "affirm"
+    DENY = "deny"
+    BOOKING_STATUS = "booking_status"
+    MODIFY_BOOKING = "modify_booking"
+    CANCEL_BOOKING = "cancel_booking"
+    POLICY_QUESTION = "policy_question"
+    SEARCH_HOTELS = "search_hotels"
+    SEARCH_TRAINS = "search_trains"
+    SEARCH_BUSES = "search_buses"
     GREET = "greet"
     HELP = "help"
     THANKS = "thanks"
-    UNKNOWN = "unknown"
+    GOODBYE = "goodbye"
+    HUMAN_AGENT = "human_agent"
+    NEVERMIND = "nevermind"  # drop what we are doing ("never mind", "forget it")
+    OUT_OF_SCOPE = "out_of_scope"
+    UNKNOWN = "unknown"  # the rule-based reader found nothing (kept for its callers)
 
 
 @dataclass(frozen=True, slots=True)

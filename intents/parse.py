@@ -1,0 +1,76 @@
+"""The understanding contract: what `POST /v1/intents/parse` answers and what the dialogue
+engine consumes. One utterance in, the intent with its confidence and close alternatives, and
+every slot with the span it came from, its normalised value and a confidence.
+
+Slot names (normalised value in brackets):
+  origin, destination, city            [IATA code of the place; `candidates` when unsure]
+  date, return_date, check_in, check_out   [ISO date]
+  time_of_day                          ["morning" | "afternoon" | "evening" | "night" | "HH:MM"]
+  adults, children, infants, rooms, nights [int]
+  cabin                                ["economy" | "premium_economy" | "business" | "first"]
+  budget                               [int paise, the most the traveller wants to pay]
+  offer_ref                            [{"ordinal": 2} | {"cheapest": true} | {"earliest": true}
+                                        | {"latest": true} | {"carrier": "6E"} | {"time": "06:00"}
+                                        | {"nonstop": true}; keys combine]
+  booking_ref                          [{"booking_id": "bk_…"} | {"pnr": "…"} | {"place": "GOI"}]
+  traveller_names                      [[{"first_name": …, "last_name": …}, …]]
+  otp                                  ["123456"]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from intents.models import Intent
+
+Language = Literal["en", "hi", "hi-Latn"]  # English, Devanagari Hindi, Hinglish (Latin script)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    name: str
+    value: str  # the words it came from
+    normalized: Any  # JSON-able; see the module docstring
+    start: int  # span in the text as given
+    end: int
+    confidence: float
+    # Other readings when unsure (e.g. a place heard as "Mobile": ("BOM",)).
+    candidates: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    text: str
+    intent: Intent
+    confidence: float
+    alternatives: tuple[tuple[Intent, float], ...] = ()
+    slots: tuple[Slot, ...] = ()
+    language: Language = "en"
+
+    def slot(self, name: str) -> Slot | None:
+        return next((s for s in self.slots if s.name == name), None)
+
+    def value(self, name: str) -> Any:
+        found = self.slot(name)
+        return None if found is None else found.normalized
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What the conversation expects next, so a bare "yes", "the second one" or "tomorrow"
+    is read in context: `expecting` is `confirmation`, `choice`, `traveller_details`, `otp`,
+    `slot:<name>` or None; `known` holds slots already filled (normalised values)."""
+
+    expecting: str | None = None
+    known: dict[str, Any] = field(default_factory=dict)
+    offers_shown: int = 0
+
+
+class IntentParser(Protocol):
+    async def parse(
+        self, text: str, *, today: dt.date, context: ParseContext | None = None
+    ) -> Parse:
+        """Intent and slots of one utterance."""
+        ...
