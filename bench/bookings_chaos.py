@@ -77,6 +77,7 @@ async def main() -> None:
             sem = asyncio.Semaphore(args.clients)
             ids: dict[str, str] = {}
             answers: dict[int, int] = {}  # POST /v1/bookings answers by HTTP status
+            errors: dict[str, int] = {}  # 5xx answers by problem detail
 
             async def submit(i: int) -> None:
                 traveller = f"chaos-{i % 25}"
@@ -86,6 +87,9 @@ async def main() -> None:
                         response = await client.post("/v1/bookings", json=order(pool[i]),
                                                      headers=traveller_headers(traveller, key=key))  # fmt: skip
                         answers[response.status_code] = answers.get(response.status_code, 0) + 1
+                        if response.status_code >= 500:
+                            detail = str(response.json().get("detail", ""))[:80]
+                            errors[detail] = errors.get(detail, 0) + 1
                         if response.status_code in (201, 202):
                             ids[response.json()["booking_id"]] = traveller
                             return
@@ -144,6 +148,8 @@ async def main() -> None:
     print(f"\nworker kills: {kills}; supplier failure rate {args.failure_rate:.0%} on every call")
     print(f"final statuses: {by_status}; took {time.monotonic() - started:.0f} s")
     print(f"POST /v1/bookings answers by status: {dict(sorted(answers.items()))}")
+    for detail, n in sorted(errors.items(), key=lambda kv: -kv[1]):
+        print(f"  {n} x 5xx: {detail}")
     print("\n| bookings | seed | lost | double-charged or charged without ticket | orphaned holds "
           "| POST 5xx |")  # fmt: skip
     print("|---|---|---|---|---|---|")
