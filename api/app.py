@@ -17,6 +17,7 @@ from api.booking_backends import BOOKINGS_DB, booking_backends
 from api.deps import Knowledge, Services
 from api.mcp_server import MCP_PATH, AgentTools
 from api.middleware import RequestContextMiddleware
+from api.openapi import install_openapi, mount_docs
 from api.problems import install_problem_handlers
 from api.routes import asr, bookings, chat, fares, health, knowledge, problems, voice
 from bookings.audit import SqliteAuditLog
@@ -392,6 +393,9 @@ def create_app(
             {"name": "bookings", "description": BOOKINGS_DOC},
         ],
         lifespan=lifespan,
+        # Served by api/openapi.py from local files, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
     app.include_router(health.router)
@@ -404,5 +408,7 @@ def create_app(
     app.include_router(problems.router)
     # A plain route, not a mount: the MCP transport answers at exactly /mcp.
     app.router.routes.append(Route(MCP_PATH, agent_tools, include_in_schema=False))
+    mount_docs(app)
+    install_openapi(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ServicesDep
 from core.errors import ForbiddenError, UnauthorizedError
@@ -24,24 +26,43 @@ TRAVELLER_SCOPE = "bookings"
 AGENT_SCOPE = "bookings:agent"
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+# The two credentials as OpenAPI security schemes (both travel as `Authorization: Bearer`);
+# auto_error=False: a missing credential is Yatri's own 401 problem, not FastAPI's 403.
+BEARER_JWT = HTTPBearer(
+    scheme_name="bearerJWT",
+    bearerFormat="JWT",
+    description="A JWT signed HS256 with `YATRI_SECRET_KEY`, with `sub`, `exp` and a `scope`: "
+    f"`{TRAVELLER_SCOPE}` (a traveller; `sub` is the traveller), `{AGENT_SCOPE}` (an agent; "
+    f"`act_for` names the traveller) or `{CONTENT_SCOPE}` (the content team). In development: "
+    "`yatri token --traveller ID`, `yatri token --agent ID --for TRAVELLER`, `yatri token --content`.",
+    auto_error=False,
+)
+CONTENT_KEY = HTTPBearer(
+    scheme_name="contentKey",
+    description="The content team's API key (`YATRI_CONTENT_API_KEY`; `dev-content-key` in "
+    "development) as a bearer token.",
+    auto_error=False,
+)
+Credentials = HTTPAuthorizationCredentials | None
+
+
+def require_content_scope(
+    services: ServicesDep,
+    key: Annotated[Credentials, Security(CONTENT_KEY)],
+    token: Annotated[Credentials, Security(BEARER_JWT, scopes=[CONTENT_SCOPE])],
+) -> str:
+    """The actor behind a valid content credential: 401 without a valid one, 403 when a valid
+    token lacks the content scope."""
+    credentials = key or token  # the same header: two schemes only document it
+    if credentials is None or not credentials.credentials.strip():
         raise UnauthorizedError(
             "this endpoint needs a content-team credential: Authorization: Bearer <key>"
         )
-    return token.strip()
-
-
-def require_content_scope(request: Request, services: ServicesDep) -> str:
-    """The actor behind a valid content credential: 401 without a valid one, 403 when a valid
-    token lacks the content scope."""
-    token = _bearer(request)
-    key = services.settings.content_api_key.get_secret_value()
-    if hmac.compare_digest(token.encode(), key.encode()):
+    presented = credentials.credentials.strip()
+    api_key = services.settings.content_api_key.get_secret_value()
+    if hmac.compare_digest(presented.encode(), api_key.encode()):
         return "content-api-key"
-    claims = decode_token(token, secret=services.settings.secret_key.get_secret_value())
+    claims = decode_token(presented, secret=services.settings.secret_key.get_secret_value())
     scopes = str(claims.get("scope", "")).split()
     if CONTENT_SCOPE not in scopes:
         raise ForbiddenError(f"the token lacks the {CONTENT_SCOPE} scope")
@@ -49,6 +70,17 @@ def require_content_scope(request: Request, services: ServicesDep) -> str:
 
 
 ContentActor = Annotated[str, Depends(require_content_scope)]
+
+
+def issue_token(
+    *, secret: str, sub: str, scope: str, ttl_s: int, act_for: str | None = None
+) -> str:
+    """A token `decode_token` accepts (the development `yatri token` command signs with it)."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": sub, "scope": scope, "iat": now, "exp": now + ttl_s}
+    if act_for is not None:
+        claims["act_for"] = act_for
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def decode_token(token: str, *, secret: str) -> dict[str, Any]:
@@ -90,12 +122,19 @@ def booking_actor_from(token: str, *, secret: str) -> BookingActor:
     raise ForbiddenError(f"the token lacks the {TRAVELLER_SCOPE} scope")
 
 
-def require_booking_actor(request: Request, services: ServicesDep) -> BookingActor:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def require_booking_actor(
+    services: ServicesDep,
+    credentials: Annotated[
+        Credentials, Security(BEARER_JWT, scopes=[TRAVELLER_SCOPE, AGENT_SCOPE])
+    ],
+) -> BookingActor:
+    """A traveller's or an agent's token (either scope; `app.openapi` lists them as
+    alternatives)."""
+    if credentials is None or not credentials.credentials.strip():
         raise UnauthorizedError("bookings need a traveller or agent token: Authorization: Bearer")
-    return booking_actor_from(token.strip(), secret=services.settings.secret_key.get_secret_value())
+    return booking_actor_from(
+        credentials.credentials.strip(), secret=services.settings.secret_key.get_secret_value()
+    )
 
 
 BookingActorDep = Annotated[BookingActor, Depends(require_booking_actor)]

@@ -1,4 +1,4 @@
-"""The `yatri` command: serve, worker, doctor."""
+"""The `yatri` command: serve, worker, doctor, token (and ingest, docs)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.app import create_app, open_vector_store
+from api.auth import AGENT_SCOPE, CONTENT_SCOPE, TRAVELLER_SCOPE, issue_token
 from api.booking_backends import BookingBackends, booking_backends
 from api.checks import Check, check_models, check_qdrant, check_redis, check_temporal, run_check
 from api.content_cli import docs_cli, ingest
@@ -265,6 +266,47 @@ def doctor(
     Console(width=160).print(table)
     if any(c.status != "ok" for c in checks.values()):
         raise typer.Exit(1)
+
+
+@cli.command()
+def token(
+    traveller: Annotated[
+        str | None, typer.Option(help="A traveller's token (scope bookings) for this id.")
+    ] = None,
+    agent: Annotated[
+        str | None, typer.Option(help="An agent's token (scope bookings:agent); needs --for.")
+    ] = None,
+    for_traveller: Annotated[
+        str | None, typer.Option("--for", help="The traveller the agent acts for.")
+    ] = None,
+    content: Annotated[
+        bool, typer.Option("--content", help="A content-team token (scope content:write).")
+    ] = False,
+    ttl: Annotated[int, typer.Option(min=60, max=86_400, help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print a development token signed with YATRI_SECRET_KEY (refused outside development)."""
+    settings = _settings()
+    if not settings.is_development:
+        raise _fail(
+            f"`yatri token` signs development tokens only (YATRI_ENV={settings.env.value}); "
+            "issue real tokens from your identity provider"
+        )
+    chosen = [name for name, given in (("--traveller", traveller), ("--agent", agent),
+                                       ("--content", content)) if given]  # fmt: skip
+    if len(chosen) != 1:
+        raise _fail("name exactly one of --traveller ID, --agent ID --for TRAVELLER, --content", 2)
+    if (agent is None) != (for_traveller is None):
+        raise _fail("--agent and --for go together: --agent ID --for TRAVELLER", 2)
+    secret = settings.secret_key.get_secret_value()
+    if traveller:
+        signed = issue_token(secret=secret, sub=traveller, scope=TRAVELLER_SCOPE, ttl_s=ttl)
+    elif agent:
+        signed = issue_token(
+            secret=secret, sub=agent, scope=AGENT_SCOPE, act_for=for_traveller, ttl_s=ttl
+        )
+    else:
+        signed = issue_token(secret=secret, sub="content-dev", scope=CONTENT_SCOPE, ttl_s=ttl)
+    typer.echo(signed)
 
 
 cli.command("ingest")(ingest)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
 
@@ -166,6 +166,8 @@ def _tier(code: str) -> Tier:
 class AirportDirectory:
     by_code: dict[str, Airport]
     by_name: dict[str, str]  # lower-case city name or alias -> primary IATA code
+    # lower-case name of a city with an airport outside India -> the city as written
+    abroad_cities: dict[str, str] = field(default_factory=dict)
 
     def get(self, code: str) -> Airport | None:
         return self.by_code.get(code.upper())
@@ -177,6 +179,13 @@ class AirportDirectory:
         if code is None and len(key) == 3:
             code = key.upper()
         return self.by_code.get(code) if code else None
+
+    def abroad(self, name: str) -> str | None:
+        """The city, when `name` is not an Indian airport's city but has an airport abroad."""
+        key = name.strip().lower()
+        if key in self.by_name:
+            return None
+        return self.abroad_cities.get(key)
 
     def scheduled(self) -> list[Airport]:
         return [a for a in self.by_code.values() if a.iata not in _NOT_SCHEDULED]
@@ -196,8 +205,11 @@ def distance_km(a: Airport, b: Airport) -> float:
 def load_airports() -> AirportDirectory:
     """Load and normalise India's airports (once per process; ~0.2 s)."""
     by_code: dict[str, Airport] = {}
+    abroad: dict[str, str] = {}
     for code, raw in airportsdata.load("IATA").items():
         if raw["country"] != "IN":
+            if raw["city"]:
+                abroad.setdefault(raw["city"].lower(), raw["city"])
             continue
         city = _CITY_BY_CODE.get(code) or _CITY_FIXES.get(raw["city"], raw["city"]) or raw["name"]
         by_code[code] = Airport(
@@ -223,4 +235,4 @@ def load_airports() -> AirportDirectory:
             continue
         for alias in aliases:
             by_name.setdefault(alias, target)
-    return AirportDirectory(by_code=by_code, by_name=by_name)
+    return AirportDirectory(by_code=by_code, by_name=by_name, abroad_cities=abroad)

@@ -9,7 +9,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me-in-production"
+DEFAULT_SECRET = "development-only-secret-change-me-in-production"  # >= 32 bytes for HS256
 DEFAULT_CONTENT_KEY = "dev-content-key"
 
 

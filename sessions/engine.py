@@ -28,7 +28,14 @@ from fares.service import FareService
 from intents.models import FlightSlots, Intent
 from intents.nlu import understand
 from intents.policy import Action, Decision, DialogueState, decide
-from sessions.replies import CAPABILITIES, QUESTIONS, long_date, place, search_reply
+from sessions.replies import (
+    CAPABILITIES,
+    QUESTIONS,
+    long_date,
+    place,
+    search_reply,
+    unknown_place_reply,
+)
 from sessions.store import Conversation, SessionStore, TurnRecord
 
 log = get_logger(__name__)
@@ -176,9 +183,7 @@ class TurnEngine:
             case Action.ASK:
                 question = QUESTIONS[decision.ask_for or "date"]
                 if decision.unknown_place:
-                    question = (
-                        f"I couldn't find an airport for “{decision.unknown_place}”. {question}"
-                    )
+                    question = unknown_place_reply(decision.unknown_place, question, self._airports)
                 return question, {"ask_for": decision.ask_for}
             case Action.GREET:
                 return "Namaste! " + CAPABILITIES, {}

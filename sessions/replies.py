@@ -30,10 +30,28 @@ def long_date(day: dt.date) -> str:
 
 
 def _offer_line(offer: FareOffer) -> str:
+    # Local dates at each end: an arrival after midnight is marked (+1), as tickets do.
+    days = (offer.arrival.date() - offer.departure.date()).days
+    later = f" (+{days})" if days > 0 else ""
     return (
         f"{offer.carrier_name} {offer.flight_number}, {offer.departure:%H:%M} to "
-        f"{offer.arrival:%H:%M}, {rupees(offer.price.total)}"
+        f"{offer.arrival:%H:%M}{later}, {rupees(offer.price.total)}"
     )
+
+
+def flights(n: int) -> str:
+    return f"{n} flight{'' if n == 1 else 's'}"
+
+
+def unknown_place_reply(name: str, question: str, airports: AirportDirectory) -> str:
+    """A place with no Indian airport: abroad (domestic only for now) or not known at all."""
+    abroad = airports.abroad(name)
+    if abroad:
+        return (
+            f"I can search domestic flights within India only for now, and {abroad} is "
+            f"outside India. {question}"
+        )
+    return f"I couldn't find an airport for “{name}”. {question}"
 
 
 def search_reply(result: FareResult, airports: AirportDirectory) -> str:
@@ -48,10 +66,11 @@ def search_reply(result: FareResult, airports: AirportDirectory) -> str:
             "Would you like another date?"
         )
     cheapest = cheapest_per_flight(result.offers)
-    lines = [
-        f"I found {len(cheapest)} flights {route}{cabin} {when}.{hidden}",
-        f"Cheapest: {_offer_line(cheapest[0])}.",
-    ]
+    lines = [f"I found {flights(len(cheapest))} {route}{cabin} {when}.{hidden}"]
+    party = q.passengers
+    if party.adults + party.children + party.infants > 1:
+        lines.append(f"Prices are totals for {party.describe()}.")
+    lines.append(f"Cheapest: {_offer_line(cheapest[0])}.")
     if len(cheapest) > 1:
         lines.append("Also: " + "; ".join(_offer_line(o) for o in cheapest[1:3]) + ".")
     return " ".join(lines)

@@ -3,7 +3,6 @@ started by the same launcher `yatri serve` uses."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,9 +14,10 @@ from fastapi import FastAPI
 from api.app import create_app
 from core.embedded import EmbeddedTemporal, EmbeddedValkey, Endpoints
 from core.logging import configure_logging
+from core.offline import use_offline_defaults
 from core.settings import Settings
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+use_offline_defaults()
 
 
 @pytest.fixture(scope="session")

@@ -445,7 +445,9 @@ def test_text_that_is_not_utf8_is_corrupt() -> None:
 
 
 def test_pdf_without_bookmarks_takes_headings_from_font_size(tmp_path: Path) -> None:
-    canvas = pytest.importorskip("reportlab.pdfgen.canvas")  # PDF writer, generation-only
+    canvas = pytest.importorskip(  # PDF writer, generation-only
+        "reportlab.pdfgen.canvas", reason="pip install -e '.[dev]' (reportlab, in the dev extra)"
+    )
     path = tmp_path / "plain.pdf"
     pdf = canvas.Canvas(str(path))
     for y, size, text in [

@@ -65,7 +65,9 @@ async def _nothing() -> None:
         pytest.param(
             "qdrant-server",
             marks=pytest.mark.skipif(
-                not SERVER_URL, reason="set YATRI_TEST_QDRANT_URL to run against a Qdrant server"
+                not SERVER_URL,
+                reason="set YATRI_TEST_QDRANT_URL=http://HOST:6333 (a running Qdrant server) to run "
+                "against it",
             ),
         ),
     ]

@@ -121,12 +121,13 @@ async def test_app_stream_recorded_utterance_gets_transcript_reply_and_audio(ws_
         session_id = await app_start(ws)
         await send_pcm16k(ws, clip("delhi_mumbai_25_december.wav") + silence(1500))
         final = await next_event(ws, "final")
-        text = final["text"].lower()
-        assert "delhi" in text and "mumbai" in text and "25 december" in text, text
+        assert final["text"], final
         assert final["metrics"]["endpoint_decision_ms"] >= 300  # a real silence window
+        # What was understood, not the exact words (decoding differs a little between CPUs).
         reply = await next_event(ws, "reply")
-        assert reply["intent"] == "search_flights"
+        assert reply["intent"] == "search_flights", final["text"]
         assert reply["slots"]["origin"] == "DEL" and reply["slots"]["destination"] == "BOM"
+        assert reply["slots"]["date"].endswith("-12-25"), final["text"]
         audio = await next_event(ws, "audio")
         pcm = np.frombuffer(base64.b64decode(audio["data"]), dtype="<i2")
         assert audio["sample_rate"] == 16_000 and len(pcm) > 16_000 * 0.3
@@ -153,9 +154,8 @@ async def test_app_stream_barge_in_clears_playback_and_hears_the_new_utterance(
                 if message["type"] == "final":
                     final = message
         assert seen.index("clear") < seen.index("final")
-        assert "bangalore" in final["text"].lower() or "bengaluru" in final["text"].lower()
         reply = await next_event(ws, "reply")
-        assert reply["slots"]["destination"] == "GOI"
+        assert (reply["slots"]["origin"], reply["slots"]["destination"]) == ("BLR", "GOI"), final
         await next_event(ws, "audio")
 
 

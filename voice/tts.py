@@ -58,11 +58,16 @@ def split_sentences(text: str) -> list[str]:
 
 _RUPEES = re.compile(r"₹\s?(\d[\d,]*)")
 _AIRPORT_CODE = re.compile(r"\s\([A-Z]{3}\)")
+_DAYS_LATER = re.compile(r"\s\(\+(\d)\)")
 
 
 def speakable(text: str) -> str:
-    """Reply text as it should sound: "₹4,512" -> "4512 rupees"; "Delhi (DEL)" -> "Delhi"."""
+    """Reply text as it should sound: "₹4,512" -> "4512 rupees"; "Delhi (DEL)" -> "Delhi";
+    "00:45 (+1)" -> "00:45 the next day"."""
     text = _RUPEES.sub(lambda m: m.group(1).replace(",", "") + " rupees", text)
+    text = _DAYS_LATER.sub(
+        lambda m: " the next day" if m.group(1) == "1" else f" {m.group(1)} days later", text
+    )
     return _AIRPORT_CODE.sub("", text)
 
 
