@@ -65,14 +65,13 @@ async def test_a_write_abandoned_while_waiting_for_the_lock_leaves_nothing_open(
     api = await SqliteBookingStore.open(path)  # the API process's store
     try:
         await api.create(pending("bk_1"))
-        with write_lock_held(path):
-            # As a Temporal activity timeout does: cancel the write while it waits.
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(
-                    worker.transition(booking_id="bk_1", step="book:end",
-                                      status=BookingStatus.CONFIRMED),
-                    timeout=0.5,
-                )  # fmt: skip
+        # As a Temporal activity timeout does: cancel the write while it waits for the lock.
+        with write_lock_held(path), pytest.raises(TimeoutError):
+            await asyncio.wait_for(
+                worker.transition(booking_id="bk_1", step="book:end",
+                                  status=BookingStatus.CONFIRMED),
+                timeout=0.5,
+            )  # fmt: skip
         # The retry goes through, and the other process can still write.
         await worker.transition(booking_id="bk_1", step="book:end", status=BookingStatus.CONFIRMED)
         assert await api.create(pending("bk_2"))
