@@ -39,6 +39,7 @@ from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 from fares.warming import parse_routes, warm
 from ingest.pipeline import IngestService
+from intents.legacy import RuleParser
 from rag.answers import AnswerService, load_llm_writer
 from rag.catalog import DocumentCatalog, EmbeddingCache
 from rag.edge import EdgeStore
@@ -189,6 +190,7 @@ async def _services(
         )
         engine = TurnEngine(
             store=RedisSessionStore(redis=redis, ttl_s=settings.session_ttl_s),
+            parser=RuleParser(airports),
             fares=fare_service,
             airports=airports,
             history_turns=settings.session_history_turns,
@@ -285,6 +287,7 @@ async def _services(
             notifier=SandboxSmsOutbox(redis=redis, namespace=settings.redis_namespace),
             per_day=settings.approval_codes_per_day, ttl_s=settings.quote_ttl_s,
         )  # fmt: skip
+        engine.connect(bookings=services.bookings, answers=knowledge.answers)
         services.extras["sandbox_ledger"] = backends.ledger
         services.extras["booking_activities"] = backends.activities
         worker = None

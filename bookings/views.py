@@ -64,6 +64,20 @@ def booking_view(record: BookingRecord, outcome: Outcome | None = None) -> dict[
     ).model_dump(mode="json")
 
 
+def booking_data(record: BookingRecord) -> dict[str, Any]:
+    """The short form a conversation's `data.booking` carries for a widget."""
+    return {
+        "booking_id": record.booking_id,
+        "status": record.status.value,
+        "pnr": record.refs.hold_id,
+        "ticket_number": record.refs.ticket_number,
+        "paid_paise": record.paid_paise,
+        "total_paise": record.price.total_paise if record.price else None,
+        "flight": record.flight.model_dump(mode="json") if record.flight else None,
+        "departure": record.departure.isoformat() if record.departure else None,
+    }
+
+
 class QuoteView(BaseModel):
     quote_id: str = Field(description="Send it with the change to agree to these figures.")
     kind: str = Field(description="modify or cancel")

@@ -1,5 +1,7 @@
-"""The turn engine: every typed or spoken turn comes here. It loads the conversation, understands
-the text, decides, acts through the platform services and stores the new state."""
+"""The dialogue engine: every typed or spoken turn comes here, from every channel. It loads
+the conversation, understands the text, turns it into commands, applies them to the dialogue
+state, walks the flow under way (sessions/flows.py) through its skills, and stores the state.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +11,49 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bookings.service import BookingService
 from core.airports import AirportDirectory
-from core.errors import InvalidRequestError, SupplierError
 from core.logging import get_logger
-from core.money import rupees
 from core.redaction import redact_text
 from core.telemetry import TURNS
-from fares.models import (
-    IST,
-    Cabin,
-    FareOffer,
-    FareQuery,
-    FareResult,
-    Passengers,
-    cheapest_per_flight,
-)
+from fares.models import IST
 from fares.service import FareService
-from intents.models import FlightSlots, Intent
-from intents.nlu import understand
-from intents.policy import Action, Decision, DialogueState, decide
+from intents.models import Intent
+from intents.parse import IntentParser, Parse, ParseContext
+from rag.answers import AnswerService
+from sessions import commands as cmd
+from sessions.details import details_in
+from sessions.flows import FLOWS, invalidate, pending
 from sessions.replies import (
     CAPABILITIES,
     QUESTIONS,
-    long_date,
     place,
-    search_reply,
     unknown_place_reply,
+    unsupported_reply,
 )
+from sessions.skills.bookings import BookingsSkill
+from sessions.skills.flights import FlightsSkill
+from sessions.skills.policy import PolicySkill
+from sessions.state import STATE_VERSION, DialogueState, Frame, load_state
 from sessions.store import Conversation, SessionStore, TurnRecord
+from sessions.turn import Next, Turn
 
 log = get_logger(__name__)
 
-MAX_OFFERS_RETURNED = 10
+MAX_STEPS = 16  # steps walked in one turn: a guard against a flow that never settles
+_CONFIRM = {"book": "Shall I book it?", "cancel": "Shall I cancel it?",
+            "modify": "Shall I make the change?"}  # fmt: skip
+_REFUSED = {"book": "OK, I won't book it.", "cancel": "OK, I won't cancel it.",
+            "modify": "OK, I'll leave your booking as it is."}  # fmt: skip
+_ASK = QUESTIONS | {
+    "travellers": "Who is travelling? Please give each passenger's full name as on their ID.",
+    "contact": "What email address and mobile number should the tickets go to?",
+    "new_date": "Which date would you like to move it to?",
+}
+# Intents that mean something else even while traveller details are expected.
+_OWN_MEANING = {Intent.POLICY_QUESTION, Intent.NEVERMIND, Intent.HUMAN_AGENT, Intent.GOODBYE,
+                Intent.CANCEL_BOOKING, Intent.BOOKING_STATUS, Intent.MODIFY_BOOKING,
+                Intent.SEARCH_HOTELS, Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,202 +69,308 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def slots_to_json(slots: FlightSlots) -> dict[str, Any]:
-    return {
-        k: (v.isoformat() if isinstance(v, dt.date) else v)
-        for k, v in slots.as_dict().items()
-        if v is not None
-    }
-
-
-def slots_from_json(raw: dict[str, Any]) -> FlightSlots:
-    values = dict(raw)
-    if isinstance(values.get("date"), str):
-        values["date"] = dt.date.fromisoformat(values["date"])
-    known = set(FlightSlots.__slots__)
-    return FlightSlots(**{k: v for k, v in values.items() if k in known})
-
-
-def offer_json(offer: FareOffer) -> dict[str, Any]:
-    return {
-        "offer_id": offer.offer_id,
-        "carrier": offer.carrier_name,
-        "carrier_code": offer.carrier_code,
-        "flight_number": offer.flight_number,
-        "from": offer.origin,
-        "to": offer.destination,
-        "departure": offer.departure.isoformat(),
-        "arrival": offer.arrival.isoformat(),
-        "duration_minutes": offer.duration_minutes,
-        "cabin": offer.cabin.value,
-        "fare_family": offer.fare_family,
-        "refundable": offer.refundable,
-        "seats_left": offer.seats_left,
-        "price": {
-            "currency": offer.price.currency,
-            "total_paise": offer.price.total,
-            "base_paise": offer.price.base,
-            "taxes_paise": offer.price.taxes,
-            "fees_paise": offer.price.fees,
-            "display": rupees(offer.price.total),
-        },
-        "supplier": offer.supplier,
-    }
-
-
 class TurnEngine:
     def __init__(
         self,
         *,
         store: SessionStore,
+        parser: IntentParser,
         fares: FareService,
         airports: AirportDirectory,
         history_turns: int,
+        bookings: BookingService | None = None,
+        answers: AnswerService | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._store = store
-        self._fares = fares
+        self._parser = parser
         self._airports = airports
         self._history_turns = history_turns
         self._clock = clock
+        self._fares = fares
+        self.connect(bookings=bookings, answers=answers)
 
-    async def handle(self, *, text: str, session_id: str | None, channel: str) -> TurnResult:
+    def connect(self, *, bookings: BookingService | None, answers: AnswerService | None) -> None:
+        """Give the engine the booking and answer services (the app starts them after it)."""
+        self._flights = FlightsSkill(fares=self._fares, bookings=bookings, airports=self._airports)
+        self._bookings = BookingsSkill(bookings=bookings, airports=self._airports)
+        self._policy = PolicySkill(answers)
+
+    async def handle(
+        self, *, text: str, session_id: str | None, channel: str, traveller_id: str | None = None
+    ) -> TurnResult:
         session_id = session_id or new_session_id()
         async with self._store.lock(session_id):
             now = self._clock()
             conversation = await self._store.load(session_id) or Conversation(
                 session_id=session_id, channel=channel, created_at=now, updated_at=now
             )
-            state = DialogueState(
-                slots=slots_from_json(conversation.slots),
-                last_intent=Intent(conversation.last_intent) if conversation.last_intent else None,
-            )
-            understanding = understand(
-                text,
-                today=now.astimezone(IST).date(),
-                airports=self._airports,
-                context=state.slots,
-            )
-            decision = decide(understanding, state)
-            reply, data = await self._act(decision)
-            self._record(conversation, text=text, reply=reply, decision=decision, now=now)
+            state, reset = load_state(conversation.state, legacy_slots=conversation.slots)
+            turn = Turn(session_id=session_id, channel=channel, traveller_id=traveller_id,
+                        now=now, today=now.astimezone(IST).date(), text=text, state=state)  # fmt: skip
+            if reset:
+                turn.say("I had to start our conversation afresh.")
+            top = state.top
+            parse = await self._parser.parse(
+                text, today=turn.today,
+                context=ParseContext(expecting=state.expecting,
+                                     known=dict(top.slots) if top else dict(state.search),
+                                     offers_shown=len(state.offers)),
+            )  # fmt: skip
+            await self._turn(turn, parse)
+            self._record(conversation, turn=turn, parse=parse)
             await self._store.save(conversation)
-        TURNS.labels(channel, decision.intent.value).inc()
-        log.info(
-            "turn handled",
-            session_id=session_id,
-            channel=channel,
-            intent=decision.intent.value,
-            action=decision.action.value,
-            turn=conversation.turns,
-        )
-        return TurnResult(
-            session_id=session_id,
-            reply=reply,
-            intent=decision.intent.value,
-            slots=conversation.slots,
-            data=data,
-        )
+        TURNS.labels(channel, parse.intent.value).inc()
+        log.info("turn handled", session_id=session_id, channel=channel,
+                 intent=parse.intent.value, turn=conversation.turns,
+                 flow=state.top.flow if state.top else None)  # fmt: skip
+        turn.data["expecting"] = state.expecting or "none"
+        return TurnResult(session_id=session_id, reply=turn.reply, intent=parse.intent.value,
+                          slots=conversation.slots, data=turn.data)  # fmt: skip
 
-    def _record(
-        self,
-        conversation: Conversation,
-        *,
-        text: str,
-        reply: str,
-        decision: Decision,
-        now: dt.datetime,
-    ) -> None:
+    def _record(self, conversation: Conversation, *, turn: Turn, parse: Parse) -> None:
+        state = turn.state
         conversation.turns += 1
-        conversation.updated_at = now
-        conversation.last_intent = decision.intent.value
-        conversation.slots = slots_to_json(decision.slots)
-        conversation.history.extend(
-            [
-                TurnRecord(
-                    role="traveller", text=redact_text(text), at=now, intent=decision.intent
-                ),
-                TurnRecord(role="yatri", text=reply, at=now),
-            ]
-        )
+        conversation.updated_at = turn.now
+        conversation.last_intent = parse.intent.value
+        top = state.top
+        shown = top.slots if top is not None else state.search
+        conversation.slots = {k: v for k, v in shown.items()
+                              if k in ("origin", "destination", "date", "adults", "children",
+                                       "infants", "cabin", "new_date")}  # fmt: skip
+        conversation.state = state.model_dump(mode="json")
+        conversation.state_version = STATE_VERSION
+        conversation.history.extend([
+            TurnRecord(role="traveller", text=redact_text(turn.text), at=turn.now,
+                       intent=parse.intent.value),
+            TurnRecord(role="yatri", text=redact_text(turn.reply), at=turn.now),
+        ])  # fmt: skip
         del conversation.history[: -2 * self._history_turns]
 
-    async def _act(self, decision: Decision) -> tuple[str, dict[str, Any]]:
-        match decision.action:
-            case Action.SEARCH_FLIGHTS:
-                return await self._search(decision.slots)
-            case Action.ASK:
-                question = QUESTIONS[decision.ask_for or "date"]
-                if decision.unknown_place:
-                    question = unknown_place_reply(decision.unknown_place, question, self._airports)
-                return question, {"ask_for": decision.ask_for}
-            case Action.GREET:
-                return "Namaste! " + CAPABILITIES, {}
-            case Action.HELP:
-                return CAPABILITIES, {}
-            case Action.THANKS:
-                return "You're welcome! Anything else I can look up for you?", {}
-            case Action.FALLBACK:
-                return "Sorry, I didn't get that. " + CAPABILITIES, {}
+    # --- one turn --------------------------------------------------------------------------
 
-    async def _search(self, slots: FlightSlots) -> tuple[str, dict[str, Any]]:
-        if not (slots.origin and slots.destination and slots.date):
-            return QUESTIONS[slots.missing()[0]], {"ask_for": slots.missing()[0]}
-        query = FareQuery(
-            origin=slots.origin,
-            destination=slots.destination,
-            date=slots.date,
-            passengers=Passengers(
-                adults=slots.adults or 1, children=slots.children or 0, infants=slots.infants or 0
-            ),
-            cabin=Cabin(slots.cabin) if slots.cabin else Cabin.ECONOMY,
-        )
-        if slots.date < self._clock().astimezone(IST).date():
-            return (
-                f"That date has passed ({long_date(slots.date)} {slots.date.year}). "
-                + QUESTIONS["date"],
-                {"problem": "that date has passed", "ask_for": "date"},
-            )
-        try:
-            result = await self._fares.search(query)
-        except InvalidRequestError as e:
-            return f"I can't search that: {e.detail}.", {"problem": e.detail}
-        except SupplierError:
-            log.warning("fare search failed", route=query.key)
-            return (
-                f"The airlines aren't answering right now for {place(query.origin, self._airports)}"
-                f" to {place(query.destination, self._airports)} on {long_date(query.date)}."
-                " Please try again in a minute.",
-                {"problem": "supplier_unavailable"},
-            )
-        return search_reply(result, self._airports), _result_json(result)
+    async def _turn(self, turn: Turn, parse: Parse) -> None:
+        state = turn.state
+        expected = state.expecting
+        state.expecting = None
+        commands = cmd.to_commands(parse, state)
+        if expected == "traveller_details" and parse.intent not in _OWN_MEANING:
+            details = details_in(turn.text, parsed_names=parse.value("traveller_names"))
+            if details:
+                commands = [cmd.SetSlots(details)]
+        understood = not any(isinstance(c, cmd.CannotHandle) for c in commands)
+        state.failures = 0 if understood else state.failures + 1
+        advance = True
+        for command in commands:
+            advance = await self._apply(command, turn) and advance
+        if advance:
+            await self._advance(turn, asked_before=expected)
+
+    async def _apply(self, command: cmd.Command, turn: Turn) -> bool:
+        """Apply one command; False when the turn's reply is complete without walking on."""
+        state = turn.state
+        top = state.top
+        match command:
+            case cmd.StartFlow(flow=flow, slots=slots):
+                if top is not None and top.flow == flow:
+                    return await self._apply(cmd.SetSlots(slots), turn)
+                frame = state.push(Frame(flow=flow, slots=dict(slots)))
+                if flow == "book_flight" and state.offers and _same_search(frame, state):
+                    frame.done.append("search")  # the offers on screen are this search's
+                return True
+            case cmd.SetSlots(slots=slots):
+                if top is not None:
+                    self._set_slots(top, slots)
+                return True
+            case cmd.ConfirmPlace(slot=slot, heard=heard, code=code):
+                if top is not None:
+                    top.data["place_check"] = {"slot": slot, "code": code}
+                turn.say(f"Did you mean {place(code, self._airports)}, not “{heard}”?")
+                state.expecting = "confirmation"
+                return False
+            case cmd.NotAPlace(heard=heard):
+                turn.say(unknown_place_reply(heard, "", self._airports).strip())
+                return True
+            case cmd.Confirm(yes=yes):
+                return self._confirm(turn, yes=yes)
+            case cmd.CancelFlow():
+                if top is None:
+                    turn.say("OK. What would you like to do next?")
+                    return False
+                state.pop()
+                turn.say(f"OK, I've dropped {FLOWS[top.flow].what}.")
+                return state.top is not None
+            case cmd.Knowledge():
+                await self._policy.answer(turn)
+                return self._resuming(turn)
+            case cmd.ChitChat(intent=intent):
+                turn.say(_chit_chat(intent, busy=top is not None))
+                return top is not None and intent is not Intent.GOODBYE
+            case cmd.Unsupported(intent=intent, slots=slots):
+                destination = slots.get("destination")
+                turn.say(unsupported_reply(intent.value, destination, self._airports))
+                if not isinstance(destination, str) or self._airports.get(destination) is None:
+                    return False
+                # Offer flights to the same place; "never mind" drops it.
+                route = {k: v for k, v in slots.items() if k in ("origin", "destination", "date")}
+                state.push(Frame(flow="search_flights", slots=route))
+                return True
+            case cmd.Handoff():
+                turn.say("I'll connect you with a Yatri travel expert now. Please stay on.")
+                turn.data["handoff"] = True
+                return False
+            case cmd.CannotHandle():
+                if state.failures >= 3:
+                    turn.say("Sorry, I'm still not getting it. Would you like me to connect you "
+                             "with a travel expert? Or try, for example, “flights from Delhi "
+                             "to Mumbai tomorrow”.")  # fmt: skip
+                    turn.data["handoff_offered"] = True
+                    return False
+                turn.say("Sorry, I didn't get that.")
+                if top is None:
+                    turn.say(CAPABILITIES)
+                return top is not None
+        return True
+
+    def _set_slots(self, frame: Frame, slots: dict[str, Any]) -> None:
+        partial = slots.get("contact_partial")
+        if isinstance(partial, dict):
+            contact = {**frame.data.get("contact", {}), **partial}
+            frame.data["contact"] = contact
+            if {"email", "phone"} <= contact.keys():
+                slots = {**slots, "contact": contact}
+        for name, value in slots.items():
+            if name == "contact_partial" or value is None:
+                continue
+            if frame.slots.get(name) != value:
+                frame.slots[name] = value
+                invalidate(frame, name)
+
+    def _confirm(self, turn: Turn, *, yes: bool) -> bool:
+        state = turn.state
+        top = state.top
+        if top is None:
+            turn.say("OK." if yes else "OK, no problem.")
+            return False
+        check = top.data.pop("place_check", None)
+        if check is not None:
+            if yes:
+                self._set_slots(top, {check["slot"]: check["code"]})
+            return True  # a no re-asks the place
+        step = pending(top)
+        if step is None or step.kind != "confirm":
+            turn.say("OK.")
+            return True
+        if yes:
+            top.done.append(step.name)
+            return True
+        state.pop()
+        turn.say(_REFUSED.get(step.name, "OK."))
+        return False
+
+    def _resuming(self, turn: Turn) -> bool:
+        """After a digression, carry on with the flow it interrupted."""
+        top = turn.state.top
+        if top is None:
+            return False
+        turn.say(f"Now, back to {FLOWS[top.flow].what}.")
+        return True
+
+    # --- walking the flow ------------------------------------------------------------------
+
+    async def _advance(self, turn: Turn, *, asked_before: str | None) -> None:
+        state = turn.state
+        for _ in range(MAX_STEPS):
+            top = state.top
+            if top is None:
+                break
+            step = pending(top)
+            if step is None:
+                state.pop()
+                if top.flow == "search_flights" and state.offers:
+                    state.expecting = "choice"
+                break
+            if step.kind == "collect":
+                filled = await self._fill(step.name, turn, top)
+                if filled is None:
+                    state.pop()
+                    break
+                if filled:
+                    continue
+                if asked_before == step.expecting and top.data.get("asked") == step.name:
+                    top.reasks += 1
+                    if top.reasks >= 2:
+                        turn.say("If you'd rather, I can connect you with a travel expert.")
+                        turn.data["handoff_offered"] = True
+                top.data["asked"] = step.name
+                state.expecting = step.expecting
+                if step.expecting.startswith("slot:"):
+                    turn.data["ask_for"] = step.name
+                break
+            if step.kind == "confirm":
+                turn.say(_CONFIRM.get(step.name, "Shall I go ahead?"))
+                state.expecting = "confirmation"
+                break
+            outcome = await self._act(step.name, turn, top)
+            if outcome is Next.DONE:
+                top.done.append(step.name)
+            elif outcome is Next.WAIT:
+                break
+            elif outcome is Next.END:
+                state.pop()
+                break
+
+    async def _fill(self, slot: str, turn: Turn, frame: Frame) -> bool | None:
+        """True when `slot` got filled without asking; False after asking for it; None when
+        the flow cannot go on."""
+        if slot == "offer":
+            if self._flights.choose(turn, frame):
+                return True
+            self._flights.ask_choice(turn)
+            return False
+        if slot == "booking":
+            return await self._bookings.choose(turn, frame)
+        turn.say(_ASK.get(slot, f"What is the {slot.replace('_', ' ')}?"))
+        return False
+
+    async def _act(self, name: str, turn: Turn, frame: Frame) -> Next:
+        flights, bookings = self._flights, self._bookings
+        match name:
+            case "search":
+                return await flights.search(turn, frame)
+            case "review":
+                return await flights.review(turn, frame)
+            case "place_booking":
+                return await flights.place_booking(turn, frame)
+            case "verify_traveller":
+                return bookings.verify_traveller(turn, frame)
+            case "status":
+                return await bookings.status(turn, frame)
+            case "cancel_quote":
+                return await bookings.cancel_quote(turn, frame)
+            case "cancel":
+                return await bookings.cancel(turn, frame)
+            case "modify_quote":
+                return await bookings.modify_quote(turn, frame)
+            case "modify":
+                return await bookings.modify(turn, frame)
+        raise ValueError(f"flow step {name!r} has no skill")
 
 
-def _result_json(result: FareResult) -> dict[str, Any]:
-    flights = cheapest_per_flight(result.offers)
-    return {
-        "query": {
-            "from": result.query.origin,
-            "to": result.query.destination,
-            "date": result.query.date.isoformat(),
-            "adults": result.query.passengers.adults,
-            "children": result.query.passengers.children,
-            "infants": result.query.passengers.infants,
-            "cabin": result.query.cabin.value,
-        },
-        "source": result.source.value,
-        "age_ms": result.age_ms,
-        "flights_found": len(flights),
-        "fares": [offer_json(o) for o in flights[:MAX_OFFERS_RETURNED]],
-        "hidden": hidden_json(result),
-    }
+def _same_search(frame: Frame, state: DialogueState) -> bool:
+    keys = ("origin", "destination", "date", "adults", "children", "infants", "cabin")
+    merged = {**state.search, **{k: v for k, v in frame.slots.items() if k in keys}}
+    frame.slots.update({k: v for k, v in merged.items() if k in keys})
+    return all(merged.get(k) == state.search.get(k) for k in keys)
 
 
-def hidden_json(result: FareResult) -> dict[str, Any]:
-    """What a search left out and why (flights too close to departure to book)."""
-    return {
-        "offers": result.hidden_offers,
-        "flights": result.hidden_flights,
-        "reason": "booking-closed" if result.hidden_flights else None,
-        "detail": result.hidden_reason,
-    }
+def _chit_chat(intent: Intent, *, busy: bool) -> str:
+    if intent is Intent.GREET:
+        return "Namaste!" if busy else "Namaste! " + CAPABILITIES
+    if intent is Intent.THANKS:
+        return "You're welcome!" if busy else "You're welcome! Anything else I can look up?"
+    if intent is Intent.GOODBYE:
+        return "Thank you for choosing Yatri. Have a good trip!"
+    if intent is Intent.HELP:
+        return CAPABILITIES
+    return "OK." if busy else "OK. What would you like to do next?"

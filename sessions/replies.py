@@ -9,15 +9,35 @@ from core.money import rupees
 from fares.models import FareOffer, FareResult, cheapest_per_flight
 
 CAPABILITIES = (
-    "I can search flights between Indian cities: tell me where from, where to and when, "
-    'for example "flights from Delhi to Mumbai on 5 December for 2 adults".'
+    "I can search and book flights between Indian cities, check, change or cancel your "
+    "bookings, and answer questions about fares, baggage and travel rules. Tell me where "
+    'from, where to and when, for example "flights from Delhi to Mumbai on 5 December for '
+    '2 adults".'
 )
+
+_UNSUPPORTED = {
+    "search_trains": "I can't search or book trains yet. I can answer questions about rail "
+    "rules such as tatkal and cancellations, and I can search flights",
+    "search_buses": "I can't search or book buses yet. I can answer questions about bus "
+    "reservation rules, and I can search flights",
+    "search_hotels": "I can't search hotels by chat yet; you can add a hotel to a flight "
+    "booking in the app. I can answer questions about hotel policies, and I can search "
+    "flights",
+}
 
 QUESTIONS = {
     "origin": "Where will you be flying from?",
     "destination": "Where would you like to fly to?",
     "date": "What date would you like to travel?",
 }
+
+
+def unsupported_reply(intent: str, destination: object, airports: AirportDirectory) -> str:
+    """What Yatri can do today for a train, bus or hotel request, said plainly."""
+    text = _UNSUPPORTED.get(intent, "I can't do that yet. I can search flights")
+    if isinstance(destination, str) and airports.get(destination) is not None:
+        return f"{text}: I can look for flights to {place(destination, airports)} instead."
+    return f"{text}."
 
 
 def place(code: str, airports: AirportDirectory) -> str:

@@ -25,8 +25,11 @@ class Conversation(BaseModel):
     updated_at: dt.datetime
     turns: int = 0
     last_intent: str | None = None
-    slots: dict[str, Any] = Field(default_factory=dict)
+    slots: dict[str, Any] = Field(default_factory=dict)  # the flow's slots, for the API
     history: list[TurnRecord] = Field(default_factory=list)
+    # The dialogue state (sessions/state.py), versioned; None in conversations from before it.
+    state: dict[str, Any] | None = None
+    state_version: int | None = None
 
 
 class SessionStore(Protocol):

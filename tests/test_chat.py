@@ -92,8 +92,8 @@ async def test_text_not_understood_gets_a_helpful_reply(client: httpx.AsyncClien
     r = await client.post("/v1/chat", json={"text": "what is the meaning of life"})
     assert r.status_code == 200
     body = r.json()
-    assert body["intent"] == "unknown"
-    assert "search flights" in body["reply"]
+    assert body["intent"] == "out_of_scope"
+    assert "search and book flights" in body["reply"]
 
 
 async def test_past_date_is_explained_not_an_error(client: httpx.AsyncClient) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import booking_actor_from
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
-from core.errors import DeadlineExceededError
+from core.errors import DeadlineExceededError, ForbiddenError, UnauthorizedError
 
 router = APIRouter(prefix="/v1", tags=["conversation"])
 
@@ -59,12 +60,14 @@ class ChatResponse(BaseModel):
         }
     },
 )
-async def chat(body: ChatRequest, services: ServicesDep) -> ChatResponse:
+async def chat(body: ChatRequest, request: Request, services: ServicesDep) -> ChatResponse:
+    traveller_id = _traveller(request, services)
     try:
         async with asyncio.timeout(services.settings.request_timeout_s):
             result = await services.engine.handle(
-                text=body.text, session_id=body.session_id, channel="chat"
-            )
+                text=body.text, session_id=body.session_id, channel="chat",
+                traveller_id=traveller_id,
+            )  # fmt: skip
     except TimeoutError as e:
         raise DeadlineExceededError(
             f"no answer within {services.settings.request_timeout_s:g} s"
@@ -76,3 +79,20 @@ async def chat(body: ChatRequest, services: ServicesDep) -> ChatResponse:
         slots=result.slots,
         data=result.data,
     )
+
+
+def _traveller(request: Request, services: ServicesDep) -> str | None:
+    """The signed-in traveller (the same token as /v1/bookings), or None for a guest. An
+    agent's token is refused: in a conversation a "yes" moves money, and an agent may not say
+    it for the traveller."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("send the traveller's token as Authorization: Bearer <token>")
+    actor = booking_actor_from(token.strip(),
+                               secret=services.settings.secret_key.get_secret_value())  # fmt: skip
+    if actor.agent_id is not None:
+        raise ForbiddenError("agents act through the MCP tools, not the traveller's chat")
+    return actor.traveller_id

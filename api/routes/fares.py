@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
 from fares.models import Cabin, FareQuery, FareResult, FareSource, Passengers
-from sessions.engine import hidden_json, offer_json
+from fares.views import hidden_json, offer_json
 
 router = APIRouter(prefix="/v1", tags=["fares"])
 
