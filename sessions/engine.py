@@ -35,7 +35,7 @@ from sessions.skills.bookings import BookingsSkill
 from sessions.skills.flights import FlightsSkill
 from sessions.skills.policy import PolicySkill
 from sessions.state import STATE_VERSION, DialogueState, Frame, load_state
-from sessions.store import Conversation, SessionStore, TurnRecord
+from sessions.store import Conversation, SessionStore, SessionUnreadableError, TurnRecord
 from sessions.turn import Next, Turn
 
 log = get_logger(__name__)
@@ -102,10 +102,16 @@ class TurnEngine:
         session_id = session_id or new_session_id()
         async with self._store.lock(session_id):
             now = self._clock()
-            conversation = await self._store.load(session_id) or Conversation(
+            try:
+                stored, unreadable = await self._store.load(session_id), False
+            except SessionUnreadableError:
+                log.warning("unreadable conversation replaced", session_id=session_id)
+                stored, unreadable = None, True
+            conversation = stored or Conversation(
                 session_id=session_id, channel=channel, created_at=now, updated_at=now
             )
             state, reset = load_state(conversation.state, legacy_slots=conversation.slots)
+            reset = reset or unreadable
             turn = Turn(session_id=session_id, channel=channel, traveller_id=traveller_id,
                         now=now, today=now.astimezone(IST).date(), text=text, state=state)  # fmt: skip
             if reset:

@@ -8,11 +8,12 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from core.errors import ConflictError, DependencyUnavailableError
 from core.redis_conn import RedisClient
-from sessions.store import Conversation
+from sessions.store import Conversation, SessionUnreadableError
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -45,7 +46,12 @@ class RedisSessionStore:
             raw = await self._redis.get(self._key(session_id))
         except RedisError as e:
             raise DependencyUnavailableError("conversation store is unavailable") from e
-        return None if raw is None else Conversation.model_validate_json(raw)
+        if raw is None:
+            return None
+        try:
+            return Conversation.model_validate_json(raw)
+        except ValidationError as e:
+            raise SessionUnreadableError(session_id) from e
 
     async def save(self, conversation: Conversation) -> None:
         try:

@@ -32,8 +32,15 @@ class Conversation(BaseModel):
     state_version: int | None = None
 
 
+class SessionUnreadableError(Exception):
+    """A stored conversation that cannot be read (corrupt, or from an incompatible version)."""
+
+
 class SessionStore(Protocol):
-    async def load(self, session_id: str) -> Conversation | None: ...
+    async def load(self, session_id: str) -> Conversation | None:
+        """The conversation, None when there is none; `SessionUnreadableError` when it is
+        stored but unreadable."""
+        ...
 
     async def save(self, conversation: Conversation) -> None:
         """Store ``conversation``; it expires after the store's TTL without another save."""
