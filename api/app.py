@@ -20,6 +20,8 @@ from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi, mount_docs
 from api.problems import install_problem_handlers
 from api.routes import asr, bookings, chat, fares, health, knowledge, problems, voice
+from api.routes import intents as intent_routes
+from api.understanding import intent_parser
 from bookings.audit import SqliteAuditLog
 from bookings.consent import AgentGate, ApprovalCodes
 from bookings.pricing import FareServicePricer
@@ -219,6 +221,16 @@ async def _services(
             ),
             voice=voice_engines,
         )
+        services.intent_parser = await stack.enter_async_context(
+            intent_parser(
+                policies=store,
+                edge_root=endpoints.qdrant_path.with_name("qdrant-edge"),
+                collection=f"{settings.qdrant_collection}-intents",
+                embeddings=embeddings,
+                airports=airports,
+                policy_probe=knowledge.answers.confidence,
+            )
+        )
         services.extras["airline"] = supplier
         services.extras["fare_events"] = events
 
@@ -404,6 +416,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(knowledge.router)
+    app.include_router(intent_routes.router)
     app.include_router(fares.router)
     app.include_router(voice.router)
     app.include_router(asr.router)

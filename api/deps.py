@@ -20,6 +20,7 @@ from core.settings import Settings
 from fares.cache import FareCache
 from fares.service import FareService
 from ingest.pipeline import IngestService
+from intents.parser import RetrievalIntentParser
 from rag.answers import AnswerService
 from rag.catalog import DocumentCatalog
 from rag.embeddings import EmbeddingPool
@@ -57,6 +58,7 @@ class Services:
     stream_slots: StreamSlots
     normalise_transcript: Callable[[str], str]
     voice: VoiceEngines | None = None
+    intent_parser: RetrievalIntentParser | None = None
     bookings: BookingService | None = None
     audit: AuditLog | None = None
     agent_gate: AgentGate | None = None

@@ -11,10 +11,14 @@ Slot names (normalised value in brackets):
   budget                               [int paise, the most the traveller wants to pay]
   offer_ref                            [{"ordinal": 2} | {"cheapest": true} | {"earliest": true}
                                         | {"latest": true} | {"carrier": "6E"} | {"time": "06:00"}
-                                        | {"nonstop": true}; keys combine]
+                                        | {"nonstop": true}; keys combine; "the last
+                                        one" is {"ordinal": -1}]
   booking_ref                          [{"booking_id": "bk_…"} | {"pnr": "…"} | {"place": "GOI"}]
   traveller_names                      [[{"first_name": …, "last_name": …}, …]]
   otp                                  ["123456"]
+  Unresolved places (a city abroad, a name we do not know) come with `normalized` None and
+  confidence 0; a place to confirm ("Mobile" for Mumbai) with its best guess, confidence below
+  0.6 and the guess in `candidates`.
 """
 
 from __future__ import annotations
@@ -61,11 +65,13 @@ class Parse:
 class ParseContext:
     """What the conversation expects next, so a bare "yes", "the second one" or "tomorrow"
     is read in context: `expecting` is `confirmation`, `choice`, `traveller_details`, `otp`,
-    `slot:<name>` or None; `known` holds slots already filled (normalised values)."""
+    `slot:<name>` or None; `known` holds slots already filled (normalised values); `intent`
+    is the task under way, so a bare answer ("Chennai", "the 10th") keeps it."""
 
     expecting: str | None = None
     known: dict[str, Any] = field(default_factory=dict)
     offers_shown: int = 0
+    intent: Intent | None = None
 
 
 class IntentParser(Protocol):

@@ -13,7 +13,7 @@ import numpy as np
 
 from core.logging import get_logger
 from rag.embeddings import EmbeddingPool, Vectors
-from rag.retrieval import Passage, Retriever
+from rag.retrieval import Passage, Retrieval, Retriever
 from rag.store import SearchFilter, SearchMode
 from rag.text import sentences
 
@@ -89,15 +89,25 @@ class AnswerService:
         self.confidence_floor = confidence_floor
         self._passages = passages
 
+    async def confidence(self, question: str) -> float:
+        """How confidently the documents answer ``question`` (the answer's own confidence),
+        without writing the answer: understanding asks it of questions without a keyword."""
+        retrieval = await self._retriever.retrieve(question, k=self._passages)
+        return self._confidence(retrieval)
+
+    def _confidence(self, retrieval: Retrieval) -> float:
+        # Similarity alone is fooled by questions on topics next to ours ("airport lounge" near
+        # "airport check-in"); words no document contains are the tell, weighted by rarity.
+        passages = retrieval.passages
+        similarity = max((p.similarity for p in passages[: self._passages]), default=0.0)
+        return similarity - UNSEEN_PENALTY * retrieval.unseen_share
+
     async def answer(
         self, question: str, *, filter: SearchFilter | None = None, mode: SearchMode = "hybrid"
     ) -> Answer:
         retrieval = await self._retriever.retrieve(question, filter=filter, k=5, mode=mode)
         passages = retrieval.passages
-        # Similarity alone is fooled by questions on topics next to ours ("airport lounge" near
-        # "airport check-in"); words no document contains are the tell, weighted by rarity.
-        similarity = max((p.similarity for p in passages[: self._passages]), default=0.0)
-        confidence = similarity - UNSEEN_PENALTY * retrieval.unseen_share
+        confidence = self._confidence(retrieval)
         if confidence < self.confidence_floor:
             return Answer(
                 answer=NO_ANSWER,

@@ -63,12 +63,27 @@ class QdrantStore:
     """A ``VectorStore`` on one Qdrant collection, through qdrant-client (server or local mode)."""
 
     def __init__(
-        self, client: AsyncQdrantClient, *, mode: str, collection: str = "policies"
+        self,
+        client: AsyncQdrantClient,
+        *,
+        mode: str,
+        collection: str = "policies",
+        shared_with: QdrantStore | None = None,
     ) -> None:
         self.client = client
         self.mode = mode
         self.collection = collection
-        self._private_loop = _PrivateLoop() if mode == "embedded" else None
+        self._owner = shared_with is None  # a sibling leaves the shared client open
+        self._private_loop: _PrivateLoop | None
+        if shared_with is not None:
+            self._private_loop = shared_with._private_loop
+        else:
+            self._private_loop = _PrivateLoop() if mode == "embedded" else None
+
+    def sibling(self, collection: str) -> QdrantStore:
+        """Another collection through the same client (local mode allows one client a folder);
+        closing the sibling leaves the client to this store."""
+        return QdrantStore(self.client, mode=self.mode, collection=collection, shared_with=self)
 
     @classmethod
     def open(
@@ -222,6 +237,8 @@ class QdrantStore:
         """Nothing to do: a server indexes in the background and local mode searches exactly."""
 
     async def close(self) -> None:
+        if not self._owner:
+            return
         await self.client.close()
         if self._private_loop is not None:
             self._private_loop.stop()

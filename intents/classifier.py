@@ -1,0 +1,155 @@
+"""Intent by retrieval: the example utterances are embedded (MiniLM, the engine retrieval uses)
+and stored in a collection of their own through the `VectorStore` port; an utterance's nearest
+examples vote, weighted by similarity, and the vote gives a confidence and a margin."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
+
+from core.logging import get_logger
+from intents.catalogue import Catalogue
+from intents.models import Intent
+from intents.text import read
+from rag.embeddings import EmbeddingPool, Vectors
+from rag.store import SearchFilter, SparseVector, StoredChunk, VectorStore
+
+log = get_logger(__name__)
+
+DOC_ID = "intent-examples"
+_NO_SPARSE = SparseVector(indices=(), values=())
+_NAMESPACE = uuid.UUID("8d0c3c52-6a43-4b9e-9a55-2f1f3f0e7a11")
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    ranked: tuple[tuple[Intent, float], ...]  # intents by vote share, best first
+    best_similarity: float  # cosine to the nearest example
+    nearest: str  # the nearest example's text
+
+    @property
+    def intent(self) -> Intent:
+        return self.ranked[0][0] if self.ranked else Intent.OUT_OF_SCOPE
+
+    @property
+    def share(self) -> float:
+        return self.ranked[0][1] if self.ranked else 0.0
+
+    @property
+    def margin(self) -> float:
+        if not self.ranked:
+            return 0.0
+        second = self.ranked[1][1] if len(self.ranked) > 1 else 0.0
+        return self.ranked[0][1] - second
+
+
+class ExampleIndex:
+    """The examples' collection: indexed when their content hash changes; searched per turn."""
+
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        embeddings: EmbeddingPool,
+        k: int = 12,
+        temperature: float = 0.05,
+        cache_size: int = 4096,
+    ) -> None:
+        self._store = store
+        self._embeddings = embeddings
+        self._k = k
+        self._temperature = temperature
+        self._version: int | None = None
+        self._lock = asyncio.Lock()
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_size = cache_size
+
+    @property
+    def version(self) -> int | None:
+        return self._version
+
+    async def sync(self, catalogue: Catalogue) -> bool:
+        """Index ``catalogue`` unless the collection already holds exactly this version; the
+        previous version is deleted after the switch. True if it indexed."""
+        async with self._lock:
+            await self._store.ensure_collection(dense_dim=self._embeddings.embedder.dimension)
+            indexed = await self._indexed_versions()
+            wanted = catalogue.version
+            count = await self._store.count(SearchFilter(doc_ids=(DOC_ID,)))
+            if indexed == {wanted} and count == len(catalogue.examples):
+                self._version = wanted
+                return False
+            texts = [read(e.text).text for e in catalogue.examples]
+            vectors = await self._embeddings.embed(texts)
+            chunks = [
+                StoredChunk(
+                    id=str(uuid.uuid5(_NAMESPACE, f"{catalogue.digest}:{i}")),
+                    dense=vector.tolist(),
+                    sparse=_NO_SPARSE,
+                    payload={
+                        "doc_id": DOC_ID,
+                        "version": wanted,
+                        "vertical": "intents",
+                        "supplier": None,
+                        "language": "any",
+                        "flagged": False,
+                        "intent": example.intent.value,
+                        "text": example.text,
+                    },
+                )  # fmt: skip
+                for i, (example, vector) in enumerate(zip(catalogue.examples, vectors, strict=True))
+            ]
+            await self._store.upsert(chunks)
+            self._version = wanted
+            for old in indexed - {wanted}:
+                await self._store.delete_version(DOC_ID, old)
+            log.info("intent examples indexed", examples=len(chunks), version=catalogue.digest[:12])
+            return True
+
+    async def _indexed_versions(self) -> set[int]:
+        total = await self._store.count(SearchFilter(doc_ids=(DOC_ID,)))
+        if total == 0:
+            return set()
+        probe = [0.0] * self._embeddings.embedder.dimension
+        probe[0] = 1.0
+        hits = await self._store.search(
+            dense=probe, sparse=_NO_SPARSE, filter=SearchFilter(doc_ids=(DOC_ID,)),
+            limit=total, mode="dense",
+        )  # fmt: skip
+        return {int(h.payload["version"]) for h in hits}
+
+    async def embed(self, text: str) -> Vectors:
+        """The reading form's vector, from a small LRU cache when the text was seen."""
+        cached = self._cache.get(text)
+        if cached is not None:
+            self._cache.move_to_end(text)
+            return cached
+        vector: Vectors = (await self._embeddings.embed([text]))[0]
+        self._cache[text] = vector
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+    async def vote(self, text: str) -> Vote:
+        """The nearest examples' vote on the intent of ``text`` (the reading form)."""
+        vector = await self.embed(text)
+        hits = await self._store.search(
+            dense=vector.tolist(), sparse=_NO_SPARSE, filter=SearchFilter(doc_ids=(DOC_ID,)),
+            limit=self._k * 2, mode="dense",
+        )  # fmt: skip
+        # During a re-index both versions are stored; only the live one votes.
+        hits = [h for h in hits if h.payload.get("version") == self._version][: self._k]
+        if not hits:
+            return Vote((), 0.0, "")
+        top = hits[0].score
+        weights: dict[Intent, float] = defaultdict(float)
+        for hit in hits:
+            weights[Intent(hit.payload["intent"])] += math.exp(
+                (hit.score - top) / self._temperature
+            )
+        total = sum(weights.values())
+        ranked = sorted(((i, w / total) for i, w in weights.items()), key=lambda x: -x[1])
+        return Vote(tuple(ranked), float(top), str(hits[0].payload.get("text", "")))
