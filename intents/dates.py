@@ -94,7 +94,7 @@ _RELATIVE = re.compile(
     r"|(?P<today>today|tonight|aaj|aj|aaj raat)"
     r"|(?:in|after)\s+(?P<n>\d{1,2})\s+days?|(?P<n2>\d{1,2})\s+(?:din|days?)\s+(?:baad|bad|later|mein)"
     r"|(?P<week>next week|agle hafte|agle haftey|agla hafta|agle week)"
-    r"|(?P<weekend>(?:this|is|coming)\s+weekend)|(?P<nextweekend>next weekend|agle weekend))\b"
+    r"|(?P<weekend>(?:this|is|coming|the)\s+weekend)|(?P<nextweekend>next weekend|agle weekend))\b"
 )
 _WEEKDAY = re.compile(
     rf"\b(?P<which>this|next|coming|agle|agla|is|iss|aane wale)?\s*(?P<weekday>{_WEEKDAY_WORDS})"

@@ -54,12 +54,19 @@ _NUM_NO_ARTICLE = (
     + "|".join(sorted(set(_WORDS) - {"a", "an", "do", "single"}, key=len, reverse=True))
     + r")"
 )
+# Before a word for people, "do" is two ("do log"); "a"/"an" count only for one adult.
+_NUM_COUNTED = (
+    r"(?P<n>\d{1,2}|"
+    + "|".join(sorted(set(_WORDS) - {"a", "an", "single"}, key=len, reverse=True))
+    + r")"
+)
 _PEOPLE = (
     r"(?:adults?|grown[- ]?ups?|people|persons?|passengers?|pax|travell?ers?|tickets?|seats?"
     r"|log|logon|logo|yatri|members?|friends?|guests?|of us|jan|sawari|sawariyan|bade)"
 )
 _ADULT_PATTERNS = (
-    (re.compile(rf"\b{_NUM}\s+(?:more\s+|other\s+)?{_PEOPLE}\b"), 0.95),
+    (re.compile(rf"\b{_NUM_COUNTED}\s+(?:more\s+|other\s+)?{_PEOPLE}\b"), 0.95),
+    (re.compile(r"\b(?P<n>an?)\s+(?:adult|passenger|traveller|traveler)\b"), 0.9),
     (re.compile(rf"\b(?:group|party|family|team)\s+of\s+{_NUM_NO_ARTICLE}\b"), 0.9),
     (
         re.compile(
@@ -109,7 +116,7 @@ _PART_OF_DAY = (
     (re.compile(r"\b(?:early morning|morning|subah|subha|savere|savera|mrng|morng)\b"), "morning"),
     (re.compile(r"\b(?:afternoon|noon|dopahar|dopehar|dophar)\b"), "afternoon"),
     (re.compile(r"\b(?:evening|shaam|sham|eve)\b"), "evening"),
-    (re.compile(r"\b(?:night|tonight|late night|raat|rat ko|red[- ]eye|overnight)\b"), "night"),
+    (re.compile(r"\b(?:night|tonight|late night|raat|rat(?= k[io]\b| wal)|red[- ]eye)\b"), "night"),
 )
 
 

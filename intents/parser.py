@@ -57,6 +57,17 @@ _VERTICALS = (
         r"\b(?:flights?|fly|flying|plane|airlines?|airfare|udaan|flait|hawai jahaz|hawai)\b")),
 )  # fmt: skip
 _SEARCHES = frozenset(v for v, _ in _VERTICALS)
+# "Cancel" with what is booked is a cancellation ("cancel that" alone is a change of mind).
+_CANCEL = re.compile(
+    r"\b(?:cancel|radd|kainsil|kensil)\b.*\b(?:booking|bookings|ticket|tikat|buking|reservation"
+    r"|flight|flait|trip|pnr|bk_\w+)\b|\b(?:booking|ticket|tikat|buking|reservation|flight|trip)\b"
+    r".*\b(?:cancel|radd|kainsil|kensil)\b"
+)
+_BOOK_THIS = re.compile(
+    r"\b(?:ye|yeh|is|isko|ise|iss|this|that|it)\b(?: \w+)? book\b|\bbook (?:it|this|that)\b"
+)
+_NEGATED = re.compile(r"\b(?:not|don't|dont|do not|nahi|nahin|mat|no)\b")
+_CHAT = (Intent.OUT_OF_SCOPE, Intent.GREET, Intent.HELP, Intent.AFFIRM, Intent.THANKS)
 
 
 class RetrievalIntentParser:
@@ -141,6 +152,8 @@ class RetrievalIntentParser:
         if ruled is not None:
             return ruled, 0.97
         intent = vote.intent
+        if _NO.match(u.text) and _NEGATED.search(u.text[3:]) and not readings.places:
+            return Intent.DENY, 0.9  # "no, I don't want to book it yet"
         confidence = vote.share * min(1.0, max(0.0, (vote.best_similarity - 0.3) / 0.35))
         if vote.best_similarity < OUT_OF_SCOPE_BELOW:
             intent, confidence = Intent.OUT_OF_SCOPE, 1.0 - vote.best_similarity
@@ -154,9 +167,12 @@ class RetrievalIntentParser:
         if (
             expected
             and _filled(readings, expected)
-            and (confidence < 0.6 or intent in (Intent.OUT_OF_SCOPE, Intent.GREET, Intent.HELP))
+            and (confidence < 0.6 or intent in _CHAT or intent in _SEARCHES)
         ):
             return context.intent or _intent_of_slot(expected), 0.85
+        if context.expecting == "choice" and intent is Intent.AFFIRM:
+            # "sounds good" about the option just shown picks it.
+            return Intent.SELECT_OFFER, confidence
         if (
             self._policy_probe is not None
             and intent is not Intent.POLICY_QUESTION
@@ -182,6 +198,12 @@ def _rules(text: str, readings: Readings, context: ParseContext) -> Intent | Non
         return Intent.AFFIRM  # the code approves what was read back
     if expecting == "choice" and readings.has("offer_ref") and not readings.places:
         return Intent.SELECT_OFFER
+    if readings.has("otp") and len(text.split()) <= 6:
+        return Intent.AFFIRM
+    if _CANCEL.search(text) and not _QUESTION.search(text) and not readings.dates:
+        return Intent.CANCEL_BOOKING
+    if _BOOK_THIS.search(text) and not readings.places and not _NO.match(text):
+        return Intent.BOOK
     if expecting == "traveller_details" and readings.has("traveller_names"):
         return Intent.PROVIDE_TRAVELLER_DETAILS
     return None

@@ -131,9 +131,7 @@ class PlaceIndex:
         """Words in a travel position that are not our places: the closest city to confirm,
         or unresolved."""
         out: list[PlaceMention] = []
-        for m in re.finditer(
-            r"\b(?:from|to|se|in|for|towards)\s+(?=(?P<w>[a-z]+(?: [a-z]+)?))", text
-        ):
+        for m in re.finditer(r"\b(?:from|to|in|for|towards)\s+(?=(?P<w>[a-z]+(?: [a-z]+)?))", text):
             start = m.start("w")
             if any(k.start <= start < k.end for k in known + out):
                 continue
@@ -146,9 +144,7 @@ class PlaceIndex:
                 if abroad_pair is not None:
                     phrase = m["w"]
             end = start + len(phrase)
-            role_ok = m.group(0).split()[0] in ("from", "to", "se") or ORIGIN_AFTER.match(
-                text[end:]
-            )
+            role_ok = m.group(0).split()[0] in ("from", "to") or ORIGIN_AFTER.match(text[end:])
             if not role_ok:
                 continue
             if phrase in _WELL_KNOWN_ABROAD:

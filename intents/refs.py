@@ -58,12 +58,13 @@ _BOOKING_PLACE = re.compile(
 _OTP = re.compile(r"\b(?P<otp>\d{6})\b")
 _OTP_CUE = re.compile(r"\b(?:otp|code|pin)\b")
 _NAME = re.compile(
-    r"\b(?:my name is|name is|naam|i am|i'm|passenger(?: name)?(?: is)?:?|traveller(?: name)?:?"
-    r"|mera naam)\s+(?P<names>[a-z]+(?: [a-z]+){0,2}(?:\s*(?:,|and|aur|&)\s*[a-z]+(?: [a-z]+){0,2})*)"
+    r"\b(?:my name is|name is|naam|i am|i'm|passengers?(?: names?)?(?: is| are)?:?"
+    r"|(?:the )?travell?ers?(?: names?)?(?: is| are)?:?"
+    r"|mera naam)\s+(?P<names>[a-z]+(?: (?!and\b|aur\b)[a-z]+){0,2}(?:\s*(?:,|and|aur|&)\s*[a-z]+(?: (?!and\b|aur\b)[a-z]+){0,2})*)"
 )
 _NAME_STOP = word_set(
     "hai he is and aur from to going travelling flying looking want need the a an my in on at "
-    "for with booking ticket"
+    "for with booking ticket age aged years year old born"
 )
 
 
@@ -132,9 +133,16 @@ def traveller_names(text: str, said: Callable[[int, int], str]) -> Found | None:
     if m is None:
         return None
     people: list[dict[str, str]] = []
-    for part in re.finditer(r"[^,&]+?(?=\s*(?:,|\band\b|\baur\b|&|$))", m["names"]):
-        offset = m.start("names") + part.start()
-        words = [(w.start() + offset, w.end() + offset) for w in re.finditer(r"[a-z]+", part[0])]
+    groups: list[list[tuple[int, int]]] = [[]]
+    last = m.start("names")
+    for w in re.finditer(r"[a-z]+", text[m.start("names") : m.end("names")]):
+        start, end = w.start() + m.start("names"), w.end() + m.start("names")
+        if w[0] in ("and", "aur") or re.search(r"[,&]", text[last:start]):
+            groups.append([])
+        if w[0] not in ("and", "aur"):
+            groups[-1].append((start, end))
+        last = end
+    for words in groups:
         while words and text[slice(*words[-1])] in _NAME_STOP:
             words.pop()
         if not words or text[slice(*words[0])] in _NAME_STOP:

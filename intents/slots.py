@@ -25,6 +25,7 @@ from intents.text import Utterance
 
 _STAYS = (Intent.SEARCH_HOTELS,)
 _ROUTES = (Intent.SEARCH_FLIGHTS, Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES)
+_GREETINGS = (Intent.GREET, Intent.GOODBYE, Intent.THANKS)
 _CHECK_OUT = re.compile(
     r"\b(?:check(?:ing)?[- ]?out|checkout|leave|leaving|till|until)\b[\w\s,]{0,14}$"
 )
@@ -78,13 +79,15 @@ def read_slots(
         found = [f for f in found if f is code or f.end <= code.start or f.start >= code.end]
     if names := refs.traveller_names(text, u.said):
         found.append(names)
-    # Counts inside a date or a budget are not counts ("for 5 December", "under 5000").
+    # Counts inside a date or a budget are not counts ("for 5 December", "under 5000"), nor
+    # is the "night" of "3 nights" a time of day; a place in "my Goa booking" is no route.
     spans = [(d.start, d.end) for d in dates] + [
-        (f.start, f.end) for f in found if f.name in ("budget", "otp", "booking_ref")
+        (f.start, f.end) for f in found if f.name in ("budget", "otp", "booking_ref", "nights")
     ]
+    mentions = [m for m in mentions if not (booking and _overlaps(m, [booking]))]
     found = [
         f for f in found
-        if f.name in ("budget", "otp", "booking_ref", "offer_ref")
+        if f.name in ("budget", "otp", "booking_ref", "offer_ref", "nights")
         or all(f.end <= a or f.start >= b for a, b in spans)
     ]  # fmt: skip
     return Readings(places=mentions, dates=dates, found=found)
@@ -113,6 +116,8 @@ def assign(
     for name, date in _date_roles(u.text, readings.dates, stay=stay, context=context):
         add(name, date.start, date.end, date.date.isoformat(), date.confidence)
     for f in readings.found:
+        if f.name == "time_of_day" and intent in _GREETINGS:
+            continue  # "good evening"
         add(f.name, f.start, f.end, f.normalized, f.confidence)
     return tuple(sorted(slots, key=lambda s: (s.start, s.name)))
 
