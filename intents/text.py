@@ -32,6 +32,15 @@ _DIGITS = str.maketrans("०१२३४५६७८९", "0123456789")
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
 
 
+# English words written in Devanagari, spelled back the way examples and gazetteers spell them.
+_LOANWORDS = {
+    "buking": "booking", "tikat": "ticket", "flait": "flight", "stetas": "status",
+    "kainsil": "cancel", "kaisil": "cancel", "hotal": "hotel", "tren": "train",
+    "kanfarm": "confirm", "ejent": "agent", "kastamar": "customer", "keyar": "care",
+    "rifand": "refund", "baigej": "baggage", "sit": "seat",
+}  # fmt: skip
+
+
 def word_set(words: str) -> frozenset[str]:
     """The space-separated words of ``words``."""
     return frozenset(words.split())
@@ -118,6 +127,7 @@ def read(original: str) -> Utterance:
         piece = m.group(0)
         if _DEVANAGARI.match(piece):
             piece_text = romanise(piece)
+            piece_text = _LOANWORDS.get(piece_text, piece_text)
             # Every romanised letter points at the whole Devanagari word's first character,
             # except the last, which points at its last: spans cover whole words.
             mapping = [m.start()] * len(piece_text)

@@ -1,0 +1,255 @@
+"""The retrieval intent parser on the real engine: the example collection in embedded Qdrant
+Edge, MiniLM embeddings, the real airport directory. Every finding of issue 12 has a case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.airports import load_airports
+from intents.catalogue import EXAMPLES_PATH, load_catalogue
+from intents.classifier import ExampleIndex
+from intents.models import Intent
+from intents.parse import Parse, ParseContext
+from intents.parser import RetrievalIntentParser
+from intents.places import common_words
+from rag.edge import EdgeStore
+from rag.embeddings import EmbeddingPool, OnnxMiniLM
+
+TODAY = dt.date(2026, 11, 25)  # a Wednesday
+
+
+@pytest.fixture(scope="module")
+async def pool() -> AsyncIterator[EmbeddingPool]:
+    embeddings = EmbeddingPool(OnnxMiniLM.load())
+    yield embeddings
+    embeddings.close()
+
+
+@pytest.fixture(scope="module")
+async def parser(
+    pool: EmbeddingPool, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RetrievalIntentParser]:
+    store = EdgeStore.open(tmp_path_factory.mktemp("qdrant"), collection="intents")
+    yield await RetrievalIntentParser.start(
+        index=ExampleIndex(store=store, embeddings=pool),
+        airports=load_airports(),
+        common_words=common_words(),
+    )
+    await store.close()
+
+
+async def parse(parser: RetrievalIntentParser, text: str, **context: Any) -> Parse:
+    return await parser.parse(
+        text, today=TODAY, context=ParseContext(**context) if context else None
+    )
+
+
+def values(p: Parse) -> dict[str, Any]:
+    return {s.name: s.normalized for s in p.slots}
+
+
+async def test_a_place_to_stay_is_a_hotel_search_without_a_count(
+    parser: RetrievalIntentParser,
+) -> None:
+    p = await parse(parser, "I'm looking for a place to stay")
+    assert p.intent is Intent.SEARCH_HOTELS
+    assert "adults" not in values(p)
+
+
+async def test_mobile_is_confirmed_as_mumbai_never_searched(parser: RetrievalIntentParser) -> None:
+    p = await parse(parser, "flights from Delhi to Mobile tomorrow")
+    assert p.intent is Intent.SEARCH_FLIGHTS
+    destination = p.slot("destination")
+    assert destination is not None
+    assert destination.value == "Mobile" and destination.candidates == ("BOM",)
+    assert destination.confidence < 0.6  # the dialogue reads it back: "Did you mean Mumbai?"
+    assert p.slot("origin") is not None and p.slot("origin").confidence > 0.9  # type: ignore[union-attr]
+
+
+async def test_a_big_city_abroad_is_unresolved(parser: RetrievalIntentParser) -> None:
+    p = await parse(parser, "I want to fly to Dubai")
+    destination = p.slot("destination")
+    assert destination is not None and destination.normalized is None
+    assert destination.confidence == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("flights to Goa on april first", "2027-04-01"),
+        ("I want to fly to Pune on the twenty second", "2026-12-22"),
+        ("wednesday april sixth from Delhi to Goa", "2027-04-06"),  # the date wins
+        ("flight to Chennai on 3.12.2026", "2026-12-03"),
+        ("मुझे 15 दिसंबर को दिल्ली से मुंबई जाना है", "2026-12-15"),
+        ("parson Mumbai se Goa", "2026-11-27"),
+        ("परसों पटना जाना है", "2026-11-27"),
+        ("agle hafte Jaipur ki flight", "2026-11-30"),
+    ],
+)
+async def test_dates(parser: RetrievalIntentParser, text: str, date: str) -> None:
+    assert values(await parse(parser, text))["date"] == date
+
+
+async def test_a_decimal_is_not_a_date(parser: RetrievalIntentParser) -> None:
+    p = await parse(parser, "a hotel in Goa with a 3.7 rating")
+    assert not {"date", "check_in", "check_out"} & values(p).keys()
+
+
+async def test_return_and_check_out_never_overwrite_the_first_date(
+    parser: RetrievalIntentParser,
+) -> None:
+    flight = values(await parse(parser, "Delhi to Goa on 5 dec, returning on 10 dec"))
+    assert (flight["date"], flight["return_date"]) == ("2026-12-05", "2026-12-10")
+    stay = values(await parse(parser, "hotel in Jaipur check in friday check out sunday"))
+    assert (stay["check_in"], stay["check_out"]) == ("2026-11-27", "2026-11-29")
+    assert stay["city"] == "JAI"
+
+
+@pytest.mark.parametrize(
+    ("text", "adults"),
+    [
+        ("3 tickets to Chennai", 3),
+        ("two seats from Pune to Delhi", 2),
+        ("a group of 4 flying to Jaipur", 4),
+        ("hum teen log Goa jayenge", 3),
+        ("दो लोगों के लिए जयपुर की फ्लाइट", 2),
+        ("flights to Delhi for a", None),  # "for a" is no count
+    ],
+)
+async def test_counts(parser: RetrievalIntentParser, text: str, adults: int | None) -> None:
+    assert values(await parse(parser, text)).get("adults") == adults
+
+
+async def test_slots_carry_spans_in_the_text_as_given(parser: RetrievalIntentParser) -> None:
+    text = "मुझे कल  दिल्ली से मुंबई की फ्लाइट चाहिए"
+    p = await parse(parser, text)
+    assert p.language == "hi"
+    for slot in p.slots:
+        assert text[slot.start : slot.end] == slot.value
+    assert {s.name: s.value for s in p.slots} == {
+        "date": "कल", "origin": "दिल्ली", "destination": "मुंबई",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("कल दिल्ली से बेंगलुरु की फ्लाइट दिखाओ", Intent.SEARCH_FLIGHTS),
+        ("kal Delhi se Bangalore ki flight dikhao", Intent.SEARCH_FLIGHTS),
+        ("गोवा में दो रात के लिए होटल", Intent.SEARCH_HOTELS),
+        ("Goa mein do raat ke liye hotel", Intent.SEARCH_HOTELS),
+        ("दिल्ली से आगरा की ट्रेन", Intent.SEARCH_TRAINS),
+        ("Delhi se Agra ki train", Intent.SEARCH_TRAINS),
+        ("दिल्ली से मनाली की बस", Intent.SEARCH_BUSES),
+        ("Delhi se Manali bus", Intent.SEARCH_BUSES),
+        ("मेरी बुकिंग का स्टेटस बताओ", Intent.BOOKING_STATUS),
+        ("meri booking ka status batao", Intent.BOOKING_STATUS),
+        ("मेरा टिकट कैंसिल कर दो", Intent.CANCEL_BOOKING),
+        ("mera ticket cancel kar do", Intent.CANCEL_BOOKING),
+        ("मेरी फ्लाइट की तारीख बदल दो", Intent.MODIFY_BOOKING),
+        ("meri flight ki date badal do", Intent.MODIFY_BOOKING),
+        ("किसी एजेंट से बात कराओ", Intent.HUMAN_AGENT),
+        ("kisi agent se baat karao", Intent.HUMAN_AGENT),
+        ("बहुत धन्यवाद", Intent.THANKS),
+        ("नमस्ते", Intent.GREET),
+    ],
+)
+async def test_hindi_and_hinglish(parser: RetrievalIntentParser, text: str, intent: Intent) -> None:
+    assert (await parse(parser, text)).intent is intent
+
+
+async def test_context_decides_the_certain_cases(parser: RetrievalIntentParser) -> None:
+    assert (await parse(parser, "haan ji", expecting="confirmation")).intent is Intent.AFFIRM
+    assert (await parse(parser, "नहीं", expecting="confirmation")).intent is Intent.DENY
+    otp = await parse(parser, "482913", expecting="otp")
+    assert (otp.intent, values(otp)["otp"]) == (Intent.AFFIRM, "482913")
+    choice = await parse(parser, "the 6 am IndiGo one", expecting="choice")
+    assert choice.intent is Intent.SELECT_OFFER
+    assert values(choice)["offer_ref"] == {"carrier": "6E", "time": "06:00"}
+    last = await parse(parser, "the last one", expecting="choice", offers_shown=5)
+    assert values(last)["offer_ref"] == {"ordinal": 5}
+    answer = await parse(parser, "Chennai", expecting="slot:origin", intent=Intent.SEARCH_FLIGHTS)
+    assert (answer.intent, values(answer)) == (Intent.SEARCH_FLIGHTS, {"origin": "MAA"})
+
+
+async def test_offer_references(parser: RetrievalIntentParser) -> None:
+    cases = {
+        "the second one": {"ordinal": 2},
+        "the cheapest": {"cheapest": True},
+        "the non-stop one please": {"nonstop": True},
+    }
+    for text, ref in cases.items():
+        p = await parse(parser, text, expecting="choice")
+        assert (p.intent, values(p)["offer_ref"]) == (Intent.SELECT_OFFER, ref), text
+
+
+async def test_a_confident_policy_passage_makes_a_policy_question(
+    pool: EmbeddingPool, tmp_path: Path
+) -> None:
+    async def probe(question: str) -> float:  # an honest stand-in for AnswerService.confidence
+        return 0.8 if "laptop" in question else 0.1
+
+    store = EdgeStore.open(tmp_path, collection="intents")
+    parser = await RetrievalIntentParser.start(
+        index=ExampleIndex(store=store, embeddings=pool),
+        airports=load_airports(),
+        policy_probe=probe,
+    )
+    try:
+        p = await parser.parse("can I take my laptop along?", today=TODAY)
+        assert p.intent is Intent.POLICY_QUESTION
+    finally:
+        await store.close()
+
+
+async def test_examples_are_indexed_again_only_when_the_file_changes(
+    pool: EmbeddingPool, tmp_path: Path
+) -> None:
+    examples = tmp_path / "examples.yaml"
+    shutil.copy(EXAMPLES_PATH, examples)
+    store = EdgeStore.open(tmp_path / "qdrant", collection="intents")
+    index = ExampleIndex(store=store, embeddings=pool)
+    try:
+        parser = await RetrievalIntentParser.start(
+            index=index, airports=load_airports(), examples_path=examples
+        )
+        assert await index.sync(parser.catalogue) is False  # same content: nothing to do
+        assert await parser.refresh() is False
+        before = (await parser.parse("zorblax quux", today=TODAY)).intent
+        assert before is Intent.OUT_OF_SCOPE
+        examples.write_text(
+            examples.read_text().replace("greet:\n", "greet:\n  - zorblax quux\n", 1)
+        )
+        assert await parser.refresh() is True
+        assert (await parser.parse("zorblax quux", today=TODAY)).intent is Intent.GREET
+        old_version_points = len(parser.catalogue.examples)
+        assert await store.count() == old_version_points  # the previous version is gone
+    finally:
+        await store.close()
+
+
+async def test_reopened_collection_is_not_indexed_again(
+    pool: EmbeddingPool, tmp_path: Path
+) -> None:
+    catalogue = load_catalogue()
+    for expected in (True, False):
+        store = EdgeStore.open(tmp_path, collection="intents")
+        try:
+            assert await ExampleIndex(store=store, embeddings=pool).sync(catalogue) is expected
+        finally:
+            await store.close()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "?!", "x" * 10_000])
+async def test_odd_input_is_out_of_scope_never_an_error(
+    parser: RetrievalIntentParser, text: str
+) -> None:
+    p = await parser.parse(text, today=TODAY)
+    if not any(c.isalnum() for c in text):
+        assert p.intent is Intent.OUT_OF_SCOPE and p.slots == ()
