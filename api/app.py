@@ -299,7 +299,8 @@ async def _services(
             notifier=SandboxSmsOutbox(redis=redis, namespace=settings.redis_namespace),
             per_day=settings.approval_codes_per_day, ttl_s=settings.quote_ttl_s,
         )  # fmt: skip
-        engine.connect(bookings=services.bookings, answers=knowledge.answers)
+        engine.connect(bookings=services.bookings, answers=knowledge.answers,
+                       parser=services.intent_parser)  # fmt: skip
         services.extras["sandbox_ledger"] = backends.ledger
         services.extras["booking_activities"] = backends.activities
         worker = None

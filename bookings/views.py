@@ -95,13 +95,16 @@ class QuoteView(BaseModel):
 
 
 def quote_summary(quote: ChangeQuote) -> str:
+    """The quote in one or two sentences that read and speak well."""
     if quote.kind == "cancel":
-        return (f"Cancelling booking {quote.booking_id} costs a fee of {rupees(quote.fee_paise)}; "
-                f"you get {rupees(quote.refund_paise)} back.")  # fmt: skip
-    move = f"Moving booking {quote.booking_id} to {quote.new_flight_number} on {quote.new_date}"
-    parts = f"change fee {rupees(quote.fee_paise)}, fare difference "
+        return (f"Cancelling your booking costs a fee of {rupees(quote.fee_paise)}; you get "
+                f"{rupees(quote.refund_paise)} back.")  # fmt: skip
+    when = quote.new_date
+    day = f"{when:%A} {when.day} {when:%B}" if when else "the new date"
+    move = f"Moving your booking to {quote.new_flight_number} on {day}"
     diff = quote.fare_difference_paise
-    parts += f"{'-' if diff < 0 else ''}{rupees(abs(diff))}"
+    parts = (f"change fee {rupees(quote.fee_paise)}, fare difference "
+             f"{'-' if diff < 0 else ''}{rupees(abs(diff))}")  # fmt: skip
     due = quote.amount_due_paise
     if due >= 0:
         return f"{move} costs {rupees(due)} ({parts})."

@@ -41,10 +41,10 @@ from sessions.turn import Next, Turn
 log = get_logger(__name__)
 
 MAX_STEPS = 16  # steps walked in one turn: a guard against a flow that never settles
-_CONFIRM = {"book": "Shall I book it?", "cancel": "Shall I cancel it?",
-            "modify": "Shall I make the change?"}  # fmt: skip
-_REFUSED = {"book": "OK, I won't book it.", "cancel": "OK, I won't cancel it.",
-            "modify": "OK, I'll leave your booking as it is."}  # fmt: skip
+_CONFIRM = {"confirm_book": "Shall I book it?", "confirm_cancel": "Shall I cancel it?",
+            "confirm_modify": "Shall I make the change?"}  # fmt: skip
+_REFUSED = {"confirm_book": "OK, I won't book it.", "confirm_cancel": "OK, I won't cancel it.",
+            "confirm_modify": "OK, I'll leave your booking as it is."}  # fmt: skip
 _ASK = QUESTIONS | {
     "travellers": "Who is travelling? Please give each passenger's full name as on their ID.",
     "contact": "What email address and mobile number should the tickets go to?",
@@ -90,8 +90,17 @@ class TurnEngine:
         self._fares = fares
         self.connect(bookings=bookings, answers=answers)
 
-    def connect(self, *, bookings: BookingService | None, answers: AnswerService | None) -> None:
-        """Give the engine the booking and answer services (the app starts them after it)."""
+    def connect(
+        self,
+        *,
+        bookings: BookingService | None,
+        answers: AnswerService | None,
+        parser: IntentParser | None = None,
+    ) -> None:
+        """Give the engine the services the app starts after it: bookings, policy answers and
+        (once its examples are indexed) the retrieval parser."""
+        if parser is not None:
+            self._parser = parser
         self._flights = FlightsSkill(fares=self._fares, bookings=bookings, airports=self._airports)
         self._bookings = BookingsSkill(bookings=bookings, airports=self._airports)
         self._policy = PolicySkill(answers)
@@ -158,8 +167,8 @@ class TurnEngine:
     async def _turn(self, turn: Turn, parse: Parse) -> None:
         state = turn.state
         expected = state.expecting
-        state.expecting = None
         commands = cmd.to_commands(parse, state)
+        state.expecting = None
         if expected == "traveller_details" and parse.intent not in _OWN_MEANING:
             details = details_in(turn.text, parsed_names=parse.value("traveller_names"))
             if details:
@@ -217,10 +226,11 @@ class TurnEngine:
                 turn.say(unsupported_reply(intent.value, destination, self._airports))
                 if not isinstance(destination, str) or self._airports.get(destination) is None:
                     return False
-                # Offer flights to the same place; "never mind" drops it.
+                # Offer flights to the same place; searched only on a yes.
                 route = {k: v for k, v in slots.items() if k in ("origin", "destination", "date")}
-                state.push(Frame(flow="search_flights", slots=route))
-                return True
+                state.push(Frame(flow="search_flights", slots=route, data={"offered": True}))
+                state.expecting = "confirmation"
+                return False
             case cmd.Handoff():
                 turn.say("I'll connect you with a Yatri travel expert now. Please stay on.")
                 turn.data["handoff"] = True
@@ -258,6 +268,11 @@ class TurnEngine:
         if top is None:
             turn.say("OK." if yes else "OK, no problem.")
             return False
+        if top.data.pop("offered", None):  # "shall I look for flights instead?"
+            if not yes:
+                state.pop()
+                turn.say("OK. What would you like to do next?")
+            return yes
         check = top.data.pop("place_check", None)
         if check is not None:
             if yes:

@@ -36,7 +36,7 @@ def unsupported_reply(intent: str, destination: object, airports: AirportDirecto
     """What Yatri can do today for a train, bus or hotel request, said plainly."""
     text = _UNSUPPORTED.get(intent, "I can't do that yet. I can search flights")
     if isinstance(destination, str) and airports.get(destination) is not None:
-        return f"{text}: I can look for flights to {place(destination, airports)} instead."
+        return f"{text}: shall I look for flights to {place(destination, airports)} instead?"
     return f"{text}."
 
 

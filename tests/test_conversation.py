@@ -40,6 +40,9 @@ class Chat:
         assert response.status_code == 200, response.text
         answer: dict[str, Any] = response.json()
         self.session_id = answer["session_id"]
+        print(
+            f"> {text}\n< [{answer['intent']}|{answer['data'].get('expecting')}] {answer['reply']}"
+        )
         return answer
 
 
@@ -166,10 +169,15 @@ async def test_status_cancel_and_change_by_talking_read_back_the_quote_first(
 async def test_other_verticals_get_an_honest_answer_not_a_flight_search(
     client: httpx.AsyncClient, text: str, intent: str
 ) -> None:
-    answer = await Chat(client).say(text)
+    chat = Chat(client)
+    answer = await chat.say(text)
     assert answer["intent"] == intent
     assert "can't" in answer["reply"]
     assert "fares" not in answer["data"]
+    if answer["reply"].endswith("instead?"):  # flights offered, searched only on a yes
+        assert answer["data"]["expecting"] == "confirmation"
+        declined = await chat.say("no thanks")
+        assert "fares" not in declined["data"] and declined["data"]["expecting"] == "none"
 
 
 async def test_bad_input_is_answered_never_a_500(client: httpx.AsyncClient, app: FastAPI) -> None:

@@ -196,7 +196,8 @@ class BookingsSkill:
         """The amount moved since it was read back: read the new one and ask again."""
         quote: dict[str, Any] = error.extensions.get("quote") or {}
         frame.data["quote_id"] = quote.get("quote_id")
-        frame.done = [d for d in frame.done if d not in ("cancel", "modify")]
+        frame.done = [d for d in frame.done
+                      if d not in ("confirm_cancel", "cancel", "confirm_modify", "modify")]  # fmt: skip
         turn.say("The amount has changed since I read it out, and nothing was charged.",
                  str(quote.get("summary", "")), "Shall I go ahead?")  # fmt: skip
         turn.state.expecting = "confirmation"

@@ -179,7 +179,7 @@ class FlightsSkill:
             turn.say(f"The airline's price changed to {rupees(new_total)} just now, so nothing "
                      f"was charged. Shall I book it at {rupees(new_total)}?")  # fmt: skip
             frame.data["review"] = {"id": secrets.token_urlsafe(8), "total_paise": new_total}
-            frame.done = [d for d in frame.done if d not in ("book", "place_booking")]
+            frame.done = [d for d in frame.done if d not in ("confirm_book", "place_booking")]
             turn.state.expecting = "confirmation"
             return Next.WAIT
         if record.status is BookingStatus.PENDING:
