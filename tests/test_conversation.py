@@ -40,6 +40,7 @@ class Chat:
         assert response.status_code == 200, response.text
         answer: dict[str, Any] = response.json()
         self.session_id = answer["session_id"]
+        # pytest shows this with a failing test: the conversation so far.
         print(
             f"> {text}\n< [{answer['intent']}|{answer['data'].get('expecting')}] {answer['reply']}"
         )
