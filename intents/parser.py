@@ -66,6 +66,12 @@ _CANCEL = re.compile(
 _BOOK_THIS = re.compile(
     r"\b(?:ye|yeh|is|isko|ise|iss|this|that|it)\b(?: \w+)? book\b|\bbook (?:it|this|that)\b"
 )
+# A change to what the traveller owns: "my booking", "meri flight" with a change word.
+_CHANGE = re.compile(
+    r"\b(?:my|meri|mera|mere)\s+(?:\w+\s+)?(?:booking|ticket|flight|trip|reservation)\b.*"
+    r"\b(?:change|badal\w*|reschedule|shift|postpone|prepone|move|tarikh|date)\b"
+    r"|\b(?:change|reschedule|shift|postpone|prepone|move)\s+(?:my|meri|mera)\b"
+)
 _NEGATED = re.compile(r"\b(?:not|don't|dont|do not|nahi|nahin|mat|no)\b")
 _CHAT = (Intent.OUT_OF_SCOPE, Intent.GREET, Intent.HELP, Intent.AFFIRM, Intent.THANKS)
 
@@ -178,6 +184,9 @@ class RetrievalIntentParser:
             and intent is not Intent.POLICY_QUESTION
             and (intent in (Intent.OUT_OF_SCOPE, Intent.HELP) or confidence < 0.7)
             and _QUESTION.search(u.text)
+            # A request with a vehicle or a place in it is a search, not a policy question;
+            # the probe (a second embedding and search) is kept off that path.
+            and not (intent in _SEARCHES and (named or readings.places or readings.dates))
         ):
             policy = await self._policy_probe(u.original)
             if policy >= POLICY_CONFIDENT:
@@ -202,6 +211,8 @@ def _rules(text: str, readings: Readings, context: ParseContext) -> Intent | Non
         return Intent.AFFIRM
     if _CANCEL.search(text) and not _QUESTION.search(text) and not readings.dates:
         return Intent.CANCEL_BOOKING
+    if _CHANGE.search(text) and not _QUESTION.search(text):
+        return Intent.MODIFY_BOOKING
     if _BOOK_THIS.search(text) and not readings.places and not _NO.match(text):
         return Intent.BOOK
     if expecting == "traveller_details" and readings.has("traveller_names"):

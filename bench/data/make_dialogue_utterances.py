@@ -32,6 +32,8 @@ def sgd_label(r):
     if acts == ("AFFIRM",) and "confirm" in sys:
         return "affirm", "confirmation"
     if acts == ("AFFIRM_INTENT",) and ("book" in sys or "reserve" in sys or "purchase" in sys):
+        if svc not in ("Flights", "Hotels", "Buses"):
+            return "out_of_scope!", "confirmation"  # renting a car, event tickets: not ours
         return "book", "confirmation"  # a yes to "shall I book it?": book or affirm
     if acts == ("NEGATE_INTENT",):
         return "deny", None  # a no to "shall I book it?": deny or nevermind
@@ -48,7 +50,10 @@ with gzip.open(SGD, "rt") as sgd:
         r = json.loads(line)
         label, expecting = sgd_label(r)
         if label:
-            pools.setdefault(label, []).append((r["text"], expecting))
+            # A yes to booking a car or an event sits with the bookings it was sampled with.
+            pools.setdefault(label.replace("out_of_scope!", "book"), []).append(
+                (r["text"], expecting, label)
+            )
 rng = random.Random(12)
 quota = {
     "search_flights": 55,
@@ -65,12 +70,15 @@ for label, n in quota.items():
     items = pools[label]
     rng.shuffle(items)
     seen = set()
-    for text, expecting in items:
+    for text, expecting, own_label in items:
         if text.lower() in seen:
             continue
         seen.add(text.lower())
-        row = {"text": text, "intent": label, "slots": None, "language": "en", "source": "sgd"}
-        also = {"book": ["affirm"], "deny": ["nevermind"]}.get(label)
+        label_here = own_label.rstrip("!")
+        row = {"text": text, "intent": label_here, "slots": None, "language": "en", "source": "sgd"}
+        also = {"book": ["affirm"], "deny": ["nevermind"]}.get(label_here)
+        if own_label.endswith("!"):
+            also = ["affirm"]
         if also:
             row["also"] = also
         if expecting:
