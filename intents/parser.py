@@ -135,8 +135,13 @@ class RetrievalIntentParser:
         if not re.search(r"[a-z0-9]", u.text):  # empty, emoji or punctuation only
             return Parse(text, Intent.OUT_OF_SCOPE, 1.0 if u.text else 0.0, language=u.language)
         readings = read_slots(u, today=today, places=self._places, context=context)
-        vote = await self._index.vote(u.text)
-        intent, confidence = await self._decide(u, vote, readings, context)
+        ruled = _rules(u.text, readings, context)
+        # What the rules decide needs no vote (and no embedding): a bare "yes", a code.
+        vote = Vote((), 1.0, "") if ruled else await self._index.vote(u.text)
+        if ruled is not None:
+            intent, confidence = ruled, 0.97
+        else:
+            intent, confidence = await self._decide(u, vote, readings, context)
         slots = assign(u, readings, intent=intent, context=context)
         slots = _last_offer(slots, context)
         alternatives = tuple(
@@ -154,9 +159,6 @@ class RetrievalIntentParser:
     async def _decide(
         self, u: Utterance, vote: Vote, readings: Readings, context: ParseContext
     ) -> tuple[Intent, float]:
-        ruled = _rules(u.text, readings, context)
-        if ruled is not None:
-            return ruled, 0.97
         intent = vote.intent
         if _NO.match(u.text) and _NEGATED.search(u.text[3:]) and not readings.places:
             return Intent.DENY, 0.9  # "no, I don't want to book it yet"
