@@ -168,6 +168,9 @@ class RetrievalIntentParser:
         named = [v for v, pattern in _VERTICALS if pattern.search(u.text)]
         if intent in _SEARCHES and len(named) == 1 and named[0] is not intent:
             intent, confidence = named[0], max(confidence, 0.8)
+        elif intent in _SEARCHES and not named and (ongoing := _ongoing_search(context)):
+            # "for 2 adults" in the middle of a flight search refines that search.
+            intent = ongoing
         elif intent in (Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES) and intent not in named:
             # A route with no vehicle named is a flight search, what Yatri sells.
             intent = Intent.SEARCH_FLIGHTS
@@ -219,6 +222,18 @@ def _rules(text: str, readings: Readings, context: ParseContext) -> Intent | Non
         return Intent.BOOK
     if expecting == "traveller_details" and readings.has("traveller_names"):
         return Intent.PROVIDE_TRAVELLER_DETAILS
+    return None
+
+
+def _ongoing_search(context: ParseContext) -> Intent | None:
+    """The search under way, from the dialogue's intent or the slots it holds."""
+    if context.intent in _SEARCHES:
+        return context.intent
+    known = {k for k, v in context.known.items() if v is not None}
+    if known & {"city", "check_in", "check_out", "rooms", "nights"}:
+        return Intent.SEARCH_HOTELS
+    if known & {"origin", "destination", "date", "return_date"}:
+        return Intent.SEARCH_FLIGHTS
     return None
 
 

@@ -178,6 +178,11 @@ async def test_context_decides_the_certain_cases(parser: RetrievalIntentParser) 
     assert (answer.intent, values(answer)) == (Intent.SEARCH_FLIGHTS, {"origin": "MAA"})
 
 
+async def test_a_refinement_keeps_the_search_under_way(parser: RetrievalIntentParser) -> None:
+    p = await parse(parser, "for 2 adults", known={"origin": "HYD", "destination": "PNQ"})
+    assert (p.intent, values(p)) == (Intent.SEARCH_FLIGHTS, {"adults": 2})
+
+
 async def test_offer_references(parser: RetrievalIntentParser) -> None:
     cases = {
         "the second one": {"ordinal": 2},
