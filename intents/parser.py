@@ -72,6 +72,7 @@ _CHANGE = re.compile(
     r"\b(?:change|badal\w*|reschedule|shift|postpone|prepone|move|tarikh|date)\b"
     r"|\b(?:change|reschedule|shift|postpone|prepone|move)\s+(?:my|meri|mera)\b"
 )
+_MINE = re.compile(r"\b(?:my|meri|mera|mere|booking|booked|pnr|bk_\w+|cancel|change)\b")
 _NEGATED = re.compile(r"\b(?:not|don't|dont|do not|nahi|nahin|mat|no)\b")
 _CHAT = (Intent.OUT_OF_SCOPE, Intent.GREET, Intent.HELP, Intent.AFFIRM, Intent.THANKS)
 
@@ -168,6 +169,17 @@ class RetrievalIntentParser:
         named = [v for v, pattern in _VERTICALS if pattern.search(u.text)]
         if intent in _SEARCHES and len(named) == 1 and named[0] is not intent:
             intent, confidence = named[0], max(confidence, 0.8)
+        elif (
+            len({p.code for p in readings.places if p.code}) >= 2
+            and not _MINE.search(u.text)
+            and (
+                (intent not in _SEARCHES and confidence < 0.6)
+                or (intent is Intent.SEARCH_HOTELS and not named)  # a stay is in one city
+            )
+        ):
+            # "BLR to GOI tomorrow": a bare route is a search, not a change to a booking.
+            intent = named[0] if named else _ongoing_search(context) or Intent.SEARCH_FLIGHTS
+            confidence = max(confidence, 0.7)
         elif intent in _SEARCHES and not named and (ongoing := _ongoing_search(context)):
             # "for 2 adults" in the middle of a flight search refines that search.
             intent = ongoing

@@ -154,7 +154,9 @@ class PlaceIndex:
             if phrase in self._common and not abroad:
                 continue
             score, code = self.closest(phrase)
-            if score >= 0.55:
+            # A small town abroad that sounds like one of ours ("Mobile") is likely a mishearing;
+            # a word that is no place at all ("Atlantis") must be a near spelling ("Mumbay").
+            if score >= (0.55 if abroad else 0.7):
                 out.append(
                     PlaceMention(start, end, code, round(min(0.5, score * 0.6), 2), (code,), phrase)
                 )

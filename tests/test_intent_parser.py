@@ -72,6 +72,17 @@ async def test_mobile_is_confirmed_as_mumbai_never_searched(parser: RetrievalInt
     assert p.slot("origin") is not None and p.slot("origin").confidence > 0.9  # type: ignore[union-attr]
 
 
+async def test_a_bare_route_is_a_flight_search_and_no_place_is_invented(
+    parser: RetrievalIntentParser,
+) -> None:
+    route = await parse(parser, "BLR to GOI tomorrow")
+    assert (route.intent, values(route)["origin"]) == (Intent.SEARCH_FLIGHTS, "BLR")
+    made_up = (await parse(parser, "flights from Atlantis to Mumbai")).slot("origin")
+    assert made_up is not None and made_up.normalized is None and made_up.candidates == ()
+    typo = (await parse(parser, "I want to fly from Mumbay to Dilli")).slot("origin")
+    assert typo is not None and typo.candidates == ("BOM",) and typo.confidence < 0.6
+
+
 async def test_a_big_city_abroad_is_unresolved(parser: RetrievalIntentParser) -> None:
     p = await parse(parser, "I want to fly to Dubai")
     destination = p.slot("destination")
