@@ -25,6 +25,7 @@ from fares.models import IST, FareOffer, FareQuery, FareSource
 from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import CARRIERS, SandboxAirline, SandboxFaults
 from intents.dates import parse_date
+from intents.legacy import RuleParser
 from sessions.engine import TurnEngine
 from sessions.redis_store import RedisSessionStore
 
@@ -153,7 +154,8 @@ async def test_a_same_day_chat_search_says_how_many_flights_were_left_out(
     engine = TurnEngine(
         store=RedisSessionStore(redis=connect_redis(redis_server.url), ttl_s=60,
                                 prefix=f"t{uuid.uuid4().hex[:6]}:"),
-        fares=service, airports=AIRPORTS, history_turns=5, clock=clock.utc,
+        parser=RuleParser(AIRPORTS), fares=service, airports=AIRPORTS, history_turns=5,
+        clock=clock.utc,
     )  # fmt: skip
     turn = await engine.handle(text="flights from Delhi to Mumbai today", session_id=None,
                                channel="chat")  # fmt: skip

@@ -8,9 +8,8 @@ import pytest
 
 from core.airports import load_airports
 from intents.dates import parse_date
-from intents.models import FlightSlots, Intent
+from intents.models import Intent
 from intents.nlu import understand
-from intents.policy import Action, DialogueState, decide
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 AIRPORTS = load_airports()
@@ -92,31 +91,3 @@ def test_small_talk(text: str, intent: Intent) -> None:
 )
 def test_dates(text: str, expected: dt.date | None) -> None:
     assert parse_date(text, today=TODAY) == expected
-
-
-def test_policy_asks_for_what_is_missing_then_searches() -> None:
-    state = DialogueState()
-    first = decide(understand("flights to Goa", today=TODAY, airports=AIRPORTS), state)
-    assert (first.action, first.ask_for) == (Action.ASK, "origin")
-    second = decide(
-        understand("Chennai", today=TODAY, airports=AIRPORTS, context=first.slots),
-        DialogueState(slots=first.slots, last_intent=first.intent),
-    )
-    assert second.slots.origin == "MAA" and second.ask_for == "date"
-    third = decide(
-        understand("tomorrow", today=TODAY, airports=AIRPORTS, context=second.slots),
-        DialogueState(slots=second.slots),
-    )
-    assert third.action is Action.SEARCH_FLIGHTS
-
-
-def test_follow_up_overrides_only_what_it_says() -> None:
-    known = FlightSlots(origin="DEL", destination="BOM", date=dt.date(2026, 12, 5), adults=1)
-    d = decide(
-        understand("make it 2 adults", today=TODAY, airports=AIRPORTS, context=known),
-        DialogueState(slots=known, last_intent=Intent.SEARCH_FLIGHTS),
-    )
-    assert d.action is Action.SEARCH_FLIGHTS
-    assert d.slots == FlightSlots(
-        origin="DEL", destination="BOM", date=dt.date(2026, 12, 5), adults=2
-    )
