@@ -25,6 +25,7 @@ ROUTES = [
     ("Mumbai", "Kochi"), ("Jaipur", "Bengaluru"), ("Lucknow", "Delhi"), ("Ahmedabad", "Chennai"),
 ]  # fmt: skip
 FOLLOW_UPS = ["make it 2 adults", "what about the day after", "business class please", "thanks"]
+INTENTS: dict[str, int] = {}  # what the turns were understood as, so the mix is known
 
 
 def pct(values: list[float], p: float) -> float:
@@ -51,7 +52,9 @@ async def session_loop(
             async with client.post(
                 base + "/v1/chat", json={"session_id": session_id, "text": text}
             ) as r:
-                await r.read()
+                body = await r.json() if r.status == 200 else {}
+            intent = str(body.get("intent", r.status))
+            INTENTS[intent] = INTENTS.get(intent, 0) + 1
             latencies.append((time.perf_counter() - started) * 1000)
             if r.status != 200:
                 errors.append(r.status)
@@ -110,9 +113,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--supplier-latency-ms", type=float, default=0.0)
     args = parser.parse_args()
-    server = YatriProcess(env={"YATRI_SUPPLIER_LATENCY_MS": str(args.supplier_latency_ms)})
-    server.start()
+    server = YatriProcess(
+        env={
+            "YATRI_SUPPLIER_LATENCY_MS": str(args.supplier_latency_ms),
+            "YATRI_VOICE_ENABLED": "false",
+        }
+    )
     try:
+        server.start(timeout=300)
         print(
             f"{'endpoint':<14}{'sessions':>9}{'requests':>10}{'req/s':>9}"
             f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"
@@ -125,6 +133,7 @@ def main() -> None:
                     f"{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}{r['errors']:>8.0f}"
                 )
         print(f"supplier latency injected: {args.supplier_latency_ms:.0f} ms")
+        print("chat turns by intent:", dict(sorted(INTENTS.items(), key=lambda kv: -kv[1])))
     finally:
         server.stop()
 
