@@ -131,6 +131,8 @@ def to_commands(parse: Parse, state: DialogueState) -> list[Command]:
             return [Confirm(yes=True)]
         if intent in (Intent.DENY, Intent.NEVERMIND):
             return [Confirm(yes=False)]
+        if top is not None and _FLOW_OF.get(intent) == top.flow and not slots:
+            return [Confirm(yes=True)]  # "yes, cancel it" restates what is being confirmed
     if intent is Intent.NEVERMIND:
         return [CancelFlow()]
     if intent is Intent.POLICY_QUESTION:

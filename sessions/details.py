@@ -4,7 +4,10 @@ number ("Asha Rao and Rahul Verma, asha@example.com, 98765 43210")."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
+
+from wordfreq import zipf_frequency
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<!\d)(?:\+?91[\s-]?)?[6-9]\d{4}[\s-]?\d{5}(?!\d)")
@@ -40,7 +43,7 @@ def names_in(text: str) -> list[dict[str, str]]:
         words = chunk.split()
         if not 2 <= len(words) <= 4 or not all(_WORD.match(w) for w in words):
             continue
-        if any(w.lower() in _NOT_NAMES for w in words):
+        if any(w.lower() in _NOT_NAMES or _common(w) for w in words):
             continue
         names.append({"first_name": words[0].title(), "last_name": " ".join(words[1:]).title()})
     return names
@@ -56,3 +59,10 @@ def details_in(text: str, *, parsed_names: Any = None) -> dict[str, Any]:
     if contact:
         slots["contact_partial"] = contact
     return slots
+
+
+@lru_cache(maxsize=4096)
+def _common(word: str) -> bool:
+    """A very common English word ("wait", "make", "instead"): part of a sentence, not a
+    name. The parser's own name reader comes first; this guards the fallback."""
+    return zipf_frequency(word.lower(), "en") >= 5.0

@@ -50,10 +50,10 @@ _ASK = QUESTIONS | {
     "contact": "What email address and mobile number should the tickets go to?",
     "new_date": "Which date would you like to move it to?",
 }
-# Intents that mean something else even while traveller details are expected.
-_OWN_MEANING = {Intent.POLICY_QUESTION, Intent.NEVERMIND, Intent.HUMAN_AGENT, Intent.GOODBYE,
-                Intent.CANCEL_BOOKING, Intent.BOOKING_STATUS, Intent.MODIFY_BOOKING,
-                Intent.SEARCH_HOTELS, Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES}  # fmt: skip
+_CORRECTABLE = ("origin", "destination", "date", "adults", "children", "infants", "cabin")
+_FLOW_INTENT = {"search_flights": Intent.SEARCH_FLIGHTS, "book_flight": Intent.BOOK,
+                "booking_status": Intent.BOOKING_STATUS, "cancel_booking": Intent.CANCEL_BOOKING,
+                "modify_booking": Intent.MODIFY_BOOKING}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,8 @@ class TurnEngine:
                 text, today=turn.today,
                 context=ParseContext(expecting=state.expecting,
                                      known=dict(top.slots) if top else dict(state.search),
-                                     offers_shown=len(state.offers)),
+                                     offers_shown=len(state.offers),
+                                     intent=_FLOW_INTENT.get(top.flow) if top else None),
             )  # fmt: skip
             await self._turn(turn, parse)
             self._record(conversation, turn=turn, parse=parse)
@@ -169,10 +170,13 @@ class TurnEngine:
         expected = state.expecting
         commands = cmd.to_commands(parse, state)
         state.expecting = None
-        if expected == "traveller_details" and parse.intent not in _OWN_MEANING:
+        if expected == "traveller_details":
             details = details_in(turn.text, parsed_names=parse.value("traveller_names"))
             if details:
-                commands = [cmd.SetSlots(details)]
+                # Names and contact win; a date or place said with them still corrects.
+                said, _ = cmd.frame_slots(parse, flow=state.top.flow if state.top else None)
+                corrections = {k: v for k, v in said.items() if k in _CORRECTABLE}
+                commands = [cmd.SetSlots(corrections | details)]
         understood = not any(isinstance(c, cmd.CannotHandle) for c in commands)
         state.failures = 0 if understood else state.failures + 1
         advance = True
@@ -198,10 +202,12 @@ class TurnEngine:
                     self._set_slots(top, slots)
                 return True
             case cmd.ConfirmPlace(slot=slot, heard=heard, code=code):
-                if top is not None:
-                    top.data["place_check"] = {"slot": slot, "code": code}
-                turn.say(f"Did you mean {place(code, self._airports)}, not “{heard}”?")
-                state.expecting = "confirmation"
+                if top is None:
+                    return True
+                checks = top.data.setdefault("place_checks", [])
+                checks.append({"slot": slot, "code": code, "heard": heard})
+                if len(checks) == 1:
+                    self._ask_place(turn, checks[0])
                 return False
             case cmd.NotAPlace(heard=heard):
                 turn.say(unknown_place_reply(heard, "", self._airports).strip())
@@ -273,10 +279,15 @@ class TurnEngine:
                 state.pop()
                 turn.say("OK. What would you like to do next?")
             return yes
-        check = top.data.pop("place_check", None)
-        if check is not None:
+        checks = top.data.get("place_checks") or []
+        if checks:
+            check = checks.pop(0)
             if yes:
                 self._set_slots(top, {check["slot"]: check["code"]})
+            if checks:  # another place heard with doubt: ask about it next
+                self._ask_place(turn, checks[0])
+                return False
+            top.data.pop("place_checks", None)
             return True  # a no re-asks the place
         step = pending(top)
         if step is None or step.kind != "confirm":
@@ -288,6 +299,10 @@ class TurnEngine:
         state.pop()
         turn.say(_REFUSED.get(step.name, "OK."))
         return False
+
+    def _ask_place(self, turn: Turn, check: dict[str, str]) -> None:
+        turn.say(f"Did you mean {place(check['code'], self._airports)}, not “{check['heard']}”?")
+        turn.state.expecting = "confirmation"
 
     def _resuming(self, turn: Turn) -> bool:
         """After a digression, carry on with the flow it interrupted."""

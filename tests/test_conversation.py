@@ -207,3 +207,34 @@ async def test_bad_input_is_answered_never_a_500(client: httpx.AsyncClient, app:
         client.post("/v1/chat", json={"session_id": chat.session_id, "text": "for 3 adults"}),
     )
     assert all(r.status_code in (200, 409) for r in both), [r.text for r in both]
+
+
+async def test_a_date_changed_while_names_are_awaited_searches_again(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    chat = Chat(client, token(settings, "trav-redate"))
+    await chat.say(f"flights from Delhi to Chennai on {spoken(day(21))}")
+    asked = await chat.say("book the cheapest")
+    assert asked["data"]["expecting"] == "traveller_details"
+    moved = await chat.say(f"oh wait, make it {spoken(day(22))} instead")
+    assert moved["data"]["query"]["date"] == day(22).isoformat(), moved["reply"]
+    assert moved["data"]["expecting"] == "choice"
+    named = await chat.say("the cheapest one")
+    assert named["data"]["expecting"] == "traveller_details"
+    await chat.say("Farhan Akhtar")
+    review = await chat.say("farhan@example.com 9890098900")
+    assert "Farhan Akhtar" in review["reply"] and spoken(day(22)) in review["reply"]
+
+
+async def test_a_yes_that_restates_the_request_confirms_it(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    traveller = f"trav-{uuid.uuid4().hex[:6]}"
+    found = await offer(client, days=24)
+    booking = (await book(client, settings, order(found), traveller=traveller)).json()
+    chat = Chat(client, token(settings, traveller))
+    asked = await chat.say("cancel my booking")
+    assert asked["data"]["expecting"] == "confirmation"
+    done = await chat.say("yes, cancel it")
+    assert done["data"]["booking"]["status"] == "cancelled", done["reply"]
+    assert (await ledger(app).summary(booking["booking_id"])).refunded_paise > 0
