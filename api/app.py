@@ -229,6 +229,7 @@ async def _services(
                 embeddings=embeddings,
                 airports=airports,
                 policy_probe=knowledge.answers.confidence,
+                vector_cache=EmbeddingCache(redis, model_id=embeddings.embedder.model_id),
             )
         )
         services.extras["airline"] = supplier

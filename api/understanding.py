@@ -13,7 +13,7 @@ from core.airports import AirportDirectory
 from core.errors import DependencyUnavailableError
 from core.logging import get_logger
 from intents.catalogue import EXAMPLES_PATH, CatalogueError
-from intents.classifier import ExampleIndex
+from intents.classifier import ExampleIndex, VectorCache
 from intents.parser import PolicyProbe, RetrievalIntentParser
 from intents.places import common_words
 from rag.edge import EdgeStore
@@ -42,6 +42,7 @@ async def intent_parser(
     embeddings: EmbeddingPool,
     airports: AirportDirectory,
     policy_probe: PolicyProbe | None,
+    vector_cache: VectorCache | None = None,
     examples_path: Path = EXAMPLES_PATH,
 ) -> AsyncIterator[RetrievalIntentParser]:
     """The parser, its examples indexed if they changed; the file is checked every few seconds
@@ -52,7 +53,7 @@ async def intent_parser(
     words = await asyncio.to_thread(common_words)
     try:
         parser = await RetrievalIntentParser.start(
-            index=ExampleIndex(store=store, embeddings=embeddings),
+            index=ExampleIndex(store=store, embeddings=embeddings, cache=vector_cache),
             airports=airports,
             common_words=words,
             examples_path=examples_path,

@@ -5,10 +5,13 @@ examples vote, weighted by similarity, and the vote gives a confidence and a mar
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import uuid
 from collections import OrderedDict, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from core.logging import get_logger
 from intents.catalogue import Catalogue
@@ -46,6 +49,14 @@ class Vote:
         return self.ranked[0][1] - second
 
 
+class VectorCache(Protocol):
+    """Vectors by content hash, shared across processes (rag.catalog.EmbeddingCache)."""
+
+    async def get_many(self, hashes: list[str]) -> list[Vectors | None]: ...
+
+    async def put_many(self, items: Mapping[str, Vectors]) -> None: ...
+
+
 class ExampleIndex:
     """The examples' collection: indexed when their content hash changes; searched per turn."""
 
@@ -54,12 +65,14 @@ class ExampleIndex:
         *,
         store: VectorStore,
         embeddings: EmbeddingPool,
+        cache: VectorCache | None = None,
         k: int = 12,
         temperature: float = 0.05,
         cache_size: int = 4096,
     ) -> None:
         self._store = store
         self._embeddings = embeddings
+        self._vectors = cache
         self._k = k
         self._temperature = temperature
         self._version: int | None = None
@@ -83,7 +96,7 @@ class ExampleIndex:
                 self._version = wanted
                 return False
             texts = [read(e.text).text for e in catalogue.examples]
-            vectors = await self._embeddings.embed(texts)
+            vectors = await self._embed_all(texts)
             chunks = [
                 StoredChunk(
                     id=str(uuid.uuid5(_NAMESPACE, f"{catalogue.digest}:{i}")),
@@ -108,6 +121,23 @@ class ExampleIndex:
                 await self._store.delete_version(DOC_ID, old)
             log.info("intent examples indexed", examples=len(chunks), version=catalogue.digest[:12])
             return True
+
+    async def _embed_all(self, texts: list[str]) -> list[Vectors]:
+        """Vectors for `texts`, from the shared cache where another process (or an earlier
+        data directory) already embedded them: a fresh index costs an upsert, not a model run."""
+        if self._vectors is None:
+            return list(await self._embeddings.embed(texts))
+        hashes = [hashlib.sha256(f"intent-example:{t}".encode()).hexdigest() for t in texts]
+        found = await self._vectors.get_many(hashes)
+        missing = [i for i, v in enumerate(found) if v is None]
+        if missing:
+            fresh = await self._embeddings.embed([texts[i] for i in missing])
+            await self._vectors.put_many(
+                {hashes[i]: v for i, v in zip(missing, fresh, strict=True)}
+            )
+            for i, vector in zip(missing, fresh, strict=True):
+                found[i] = vector
+        return [v for v in found if v is not None]
 
     async def _indexed_versions(self) -> set[int]:
         total = await self._store.count(SearchFilter(doc_ids=(DOC_ID,)))
