@@ -5,6 +5,7 @@ examples vote, weighted by similarity, and the vote gives a confidence and a mar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import math
 import uuid
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.errors import DependencyUnavailableError
 from core.logging import get_logger
 from intents.catalogue import Catalogue
 from intents.models import Intent
@@ -128,13 +130,19 @@ class ExampleIndex:
         if self._vectors is None:
             return list(await self._embeddings.embed(texts))
         hashes = [hashlib.sha256(f"intent-example:{t}".encode()).hexdigest() for t in texts]
-        found = await self._vectors.get_many(hashes)
+        try:
+            found = await self._vectors.get_many(hashes)
+        except DependencyUnavailableError:
+            # The cache only saves work: without it the examples are embedded here.
+            log.warning("embedding cache unavailable; embedding the intent examples")
+            return list(await self._embeddings.embed(texts))
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
             fresh = await self._embeddings.embed([texts[i] for i in missing])
-            await self._vectors.put_many(
-                {hashes[i]: v for i, v in zip(missing, fresh, strict=True)}
-            )
+            with contextlib.suppress(DependencyUnavailableError):
+                await self._vectors.put_many(
+                    {hashes[i]: v for i, v in zip(missing, fresh, strict=True)}
+                )
             for i, vector in zip(missing, fresh, strict=True):
                 found[i] = vector
         return [v for v in found if v is not None]

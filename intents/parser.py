@@ -57,6 +57,8 @@ _VERTICALS = (
         r"\b(?:flights?|fly|flying|plane|airlines?|airfare|udaan|flait|hawai jahaz|hawai)\b")),
 )  # fmt: skip
 _SEARCHES = frozenset(v for v, _ in _VERTICALS)
+_TRAVELLERS = re.compile(r"\b(?:adults?|passengers?|tickets?|seats?|travell?ers?|log|yatri)\b")
+_STAY = re.compile(r"\b(?:rooms?|nights?|kamra|kamre|raat)\b")
 # "Cancel" with what is booked is a cancellation ("cancel that" alone is a change of mind).
 _CANCEL = re.compile(
     r"\b(?:cancel|radd|kainsil|kensil)\b.*\b(?:booking|bookings|ticket|tikat|buking|reservation"
@@ -183,6 +185,14 @@ class RetrievalIntentParser:
         elif intent in _SEARCHES and not named and (ongoing := _ongoing_search(context)):
             # "for 2 adults" in the middle of a flight search refines that search.
             intent = ongoing
+        elif (
+            intent is Intent.SEARCH_HOTELS
+            and not named
+            and _TRAVELLERS.search(u.text)
+            and not _STAY.search(u.text)
+        ):
+            # "I need 2 adults": passengers, no room or night named, is a trip, not a stay.
+            intent = Intent.SEARCH_FLIGHTS
         elif intent in (Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES) and intent not in named:
             # A route with no vehicle named is a flight search, what Yatri sells.
             intent = Intent.SEARCH_FLIGHTS

@@ -162,10 +162,9 @@ def to_commands(parse: Parse, state: DialogueState) -> list[Command]:
     # ("from Pune", "actually Saturday", "make it 2 adults", "the second one").
     if slots and top is not None and any(uses(top.flow, s) or s == "offer_ref" for s in slots):
         return [SetSlots(slots), *place_checks]
-    if top is None and (set(slots) & set(_SEARCH_SLOTS)) and state.search:
+    if top is None and set(slots) & set(_SEARCH_SLOTS):
+        # A trip's details with nothing under way ("I need 2 adults", "Pune to Goa"): a search.
         return [StartFlow("search_flights", _search_base(state, slots)), *place_checks]
-    if top is None and {"origin", "destination"} & set(slots):
-        return [StartFlow("search_flights", slots), *place_checks]
     if place_checks:
         flow_name = flow or "search_flights"
         return [StartFlow(flow_name, slots) if top is None else SetSlots(slots), *place_checks]
