@@ -22,13 +22,13 @@ from bookings.models import (
     BookingRecord,
     FlightSelection,
     HotelSelection,
-    PriceBreakdown,
     PricedFlight,
     PricedHotel,
     StepArgs,
     StepResult,
     Transition,
 )
+from bookings.pricing import fare_query, priced_flight
 from bookings.store import BookingStore
 from bookings.suppliers.base import (
     AirlineBookingSupplier,
@@ -44,7 +44,7 @@ from core.telemetry import (
     BOOKING_OUTCOMES,
     BOOKING_RECORD_STUCK,
 )
-from fares.models import Cabin, FareQuery, Passengers, booking_closes
+from fares.models import booking_closes
 from fares.suppliers.base import AirlineSupplier
 
 PROBE_ACTIVITY = "worker_probe"
@@ -131,14 +131,7 @@ class BookingActivities:
     async def price_flight(self, selection: FlightSelection) -> PricedFlight | None:
         """The selection priced live at the airline (never from a cache); None if not sold,
         or if it leaves too soon to book (within the carrier's or Yatri's cut-off)."""
-        query = FareQuery(
-            origin=selection.origin,
-            destination=selection.destination,
-            date=selection.date,
-            passengers=Passengers(selection.adults, selection.children, selection.infants),
-            cabin=Cabin(selection.cabin),
-        )
-        for offer in await self._fares.search(query):
+        for offer in await self._fares.search(fare_query(selection)):
             if (offer.flight_number, offer.fare_family) != (
                 selection.flight_number,
                 selection.fare_family,
@@ -146,19 +139,7 @@ class BookingActivities:
                 continue
             if not offer.bookable(now=self._clock(), cutoff_min=self._cutoff_min):
                 return None
-            return PricedFlight(
-                selection=selection,
-                departure=offer.departure,
-                carrier=offer.carrier_name,
-                refundable=offer.refundable,
-                price=PriceBreakdown(
-                    base_paise=offer.price.base,
-                    taxes_paise=offer.price.taxes,
-                    fees_paise=offer.price.fees,
-                    total_paise=offer.price.total,
-                ),
-                booking_closes=offer.booking_closes(cutoff_min=self._cutoff_min),
-            )
+            return priced_flight(selection, offer, cutoff_min=self._cutoff_min)
         return None
 
     def _still_sold(self, flight: PricedFlight) -> None:

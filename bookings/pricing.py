@@ -18,7 +18,10 @@ class FlightPricer(Protocol):
         ...
 
 
-def priced_flight(selection: FlightSelection, offer: FareOffer) -> PricedFlight:
+def priced_flight(
+    selection: FlightSelection, offer: FareOffer, *, cutoff_min: int | None = None
+) -> PricedFlight:
+    """The selection at the offer's price; with a cut-off, when its sales close."""
     return PricedFlight(
         selection=selection,
         departure=offer.departure,
@@ -30,6 +33,7 @@ def priced_flight(selection: FlightSelection, offer: FareOffer) -> PricedFlight:
             fees_paise=offer.price.fees,
             total_paise=offer.price.total,
         ),
+        booking_closes=None if cutoff_min is None else offer.booking_closes(cutoff_min=cutoff_min),
     )
 
 
