@@ -75,6 +75,7 @@ _CHANGE = re.compile(
     r"|\b(?:change|reschedule|shift|postpone|prepone|move)\s+(?:my|meri|mera)\b"
 )
 _MINE = re.compile(r"\b(?:my|meri|mera|mere|booking|booked|pnr|bk_\w+|cancel|change)\b")
+_OWN_BOOKING = re.compile(r"\b(?:my|meri|mera|mere|booking|booked|pnr|bk_\w+)\b")
 _NEGATED = re.compile(r"\b(?:not|don't|dont|do not|nahi|nahin|mat|no)\b")
 _CHAT = (Intent.OUT_OF_SCOPE, Intent.GREET, Intent.HELP, Intent.AFFIRM, Intent.THANKS)
 
@@ -182,6 +183,21 @@ class RetrievalIntentParser:
             # "BLR to GOI tomorrow": a bare route is a search, not a change to a booking.
             intent = named[0] if named else _ongoing_search(context) or Intent.SEARCH_FLIGHTS
             confidence = max(confidence, 0.7)
+        elif (
+            intent in (Intent.MODIFY_BOOKING, Intent.BOOKING_STATUS)
+            and context.offers_shown
+            and readings.has("offer_ref")
+            and not _OWN_BOOKING.search(u.text)
+        ):
+            # "change it to the second flight" while options are shown: a choice among them.
+            intent = Intent.SELECT_OFFER
+        elif (
+            intent in (Intent.MODIFY_BOOKING, Intent.BOOKING_STATUS)
+            and not _MINE.search(u.text)
+            and (ongoing := _ongoing_search(context))
+        ):
+            # "what about the day after", "and business class": the search under way, refined.
+            intent = ongoing
         elif intent in _SEARCHES and not named and (ongoing := _ongoing_search(context)):
             # "for 2 adults" in the middle of a flight search refines that search.
             intent = ongoing
