@@ -122,6 +122,10 @@ def assign(
     return tuple(sorted(slots, key=lambda s: (s.start, s.name)))
 
 
+_NOT_BEFORE = re.compile(r"\b(?:not|nahi|nahin|na)\s+(?:from\s+|to\s+)?$")
+_NOT_AFTER = re.compile(r"^\s*(?:nahi|nahin|not)\b")
+
+
 def _place_roles(
     text: str, places: list[PlaceMention], *, stay: bool, context: ParseContext
 ) -> list[tuple[str, PlaceMention]]:
@@ -132,6 +136,8 @@ def _place_roles(
     unassigned: list[PlaceMention] = []
     for p in places:
         before, after = text[: p.start], text[p.end :]
+        if _NOT_BEFORE.search(before) or _NOT_AFTER.match(after):
+            continue  # "from Pune, not Mumbai", "Hyderabad nahi": the place not meant
         if ORIGIN_BEFORE.search(before) and origin is None:
             origin = p
         elif (DEST_BEFORE.search(before) or DEST_AFTER.match(after)) and destination is None:

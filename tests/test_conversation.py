@@ -238,3 +238,19 @@ async def test_a_yes_that_restates_the_request_confirms_it(
     done = await chat.say("yes, cancel it")
     assert done["data"]["booking"]["status"] == "cancelled", done["reply"]
     assert (await ledger(app).summary(booking["booking_id"])).refunded_paise > 0
+
+
+@pytest.mark.parametrize(
+    ("first", "correction", "route"),
+    [("flights from Mumbai to Goa", "actually from Pune, not Mumbai", ("PNQ", "GOI")),
+     ("flights from Bangalore to Hyderabad", "nahi nahi, Hyderabad nahi, Chennai jaana hai",
+      ("BLR", "MAA"))],
+)  # fmt: skip
+async def test_a_negated_correction_keeps_the_place_meant(
+    client: httpx.AsyncClient, first: str, correction: str, route: tuple[str, str]
+) -> None:
+    chat = Chat(client)
+    await chat.say(f"{first} on {spoken(day(15))}")
+    corrected = await chat.say(correction)
+    query = corrected["data"]["query"]
+    assert (query["from"], query["to"]) == route, corrected["reply"]
