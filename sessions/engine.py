@@ -65,6 +65,10 @@ class TurnResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# What a client may send as a session id (new ids are 22 URL-safe characters).
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+
 def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.deps import Services, ServicesDep
 from api.problems import PROBLEM_RESPONSES
-from api.routes.voice import turn_handler
+from api.turns import turn_handler
 from core.errors import ConflictError, InvalidRequestError, NotFoundError, UnauthorizedError
 from core.logging import get_logger
 from core.telemetry import VOICE_WEBHOOKS

@@ -12,10 +12,9 @@ from api.auth import booking_actor_from
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
 from core.errors import DeadlineExceededError, ForbiddenError, UnauthorizedError
+from sessions.engine import SESSION_ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["conversation"])
-
-SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 
 
 class ChatRequest(BaseModel):

@@ -19,16 +19,14 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.deps import Services
-from api.routes.chat import SESSION_ID_PATTERN
-from core.errors import DeadlineExceededError
+from api.turns import turn_handler
 from core.logging import get_logger
 from core.telemetry import VOICE_ACTIVE_STREAMS, VOICE_REJECTED_STREAMS
-from sessions.engine import new_session_id
+from sessions.engine import SESSION_ID_PATTERN, new_session_id
 from voice.audio import StreamResampler, resample, to_pcm16
 from voice.call import (
     CallConfig,
     SpokenReply,
-    TurnHandler,
     TurnMetrics,
     VoiceCall,
     VoiceEngines,
@@ -112,26 +110,6 @@ class _StreamClosed(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason[:120]  # a close frame's reason is at most 123 bytes
-
-
-def turn_handler(services: Services, *, session_id: str, channel: str) -> TurnHandler:
-    """The voice call's turn: the same engine as chat, on this call's session."""
-    timeout_s = services.settings.request_timeout_s
-
-    async def handle(text: str) -> SpokenReply:
-        try:
-            async with asyncio.timeout(timeout_s):
-                result = await services.engine.handle(
-                    text=text, session_id=session_id, channel=channel
-                )
-        except TimeoutError as e:
-            raise DeadlineExceededError(f"no answer within {timeout_s:g} s") from e
-        return SpokenReply(
-            text=result.reply,
-            data={"intent": result.intent, "slots": result.slots, "data": result.data},
-        )
-
-    return handle
 
 
 def call_config(services: Services, *, transport: str) -> CallConfig:
