@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
@@ -15,8 +15,6 @@ IATA = r"^[A-Z]{3}$"
 # ₹10 crore: far above any trip, far below what a 64-bit integer (and JSON readers) can hold.
 # Every amount a client sends is bounded by it, so no amount can overflow a serialiser.
 MAX_PAISE = 10**10
-Paise = Annotated[int, Field(ge=0, le=MAX_PAISE)]
-SignedPaise = Annotated[int, Field(ge=-MAX_PAISE, le=MAX_PAISE)]
 
 
 class BookingStatus(StrEnum):
