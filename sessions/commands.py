@@ -6,7 +6,7 @@ the state, and the flows decide what happens next (Rasa CALM's split)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from intents.models import Intent
 from intents.parse import Parse
@@ -92,6 +92,16 @@ Command = (
     StartFlow | SetSlots | ConfirmPlace | NotAPlace | Confirm | CancelFlow | Knowledge | ChitChat
     | Unsupported | Handoff | CannotHandle
 )  # fmt: skip
+
+
+class CommandProposer(Protocol):
+    """A second reader for turns the parser could not place (an LLM, when one is configured):
+    it proposes commands, which the engine validates against the flows before applying. It
+    never proposes a `Confirm`: only the traveller's own yes moves money."""
+
+    async def propose(self, text: str, *, state: DialogueState, parse: Parse) -> list[Command]:
+        """Commands for `text`, already validated; [] when it has nothing better."""
+        ...
 
 
 def frame_slots(parse: Parse, *, flow: str | None) -> tuple[dict[str, Any], list[Command]]:

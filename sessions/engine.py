@@ -84,6 +84,7 @@ class TurnEngine:
         history_turns: int,
         bookings: BookingService | None = None,
         answers: AnswerService | None = None,
+        proposer: cmd.CommandProposer | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._store = store
@@ -92,6 +93,7 @@ class TurnEngine:
         self._history_turns = history_turns
         self._clock = clock
         self._fares = fares
+        self._proposer = proposer
         self.connect(bookings=bookings, answers=answers)
 
     def connect(
@@ -100,11 +102,14 @@ class TurnEngine:
         bookings: BookingService | None,
         answers: AnswerService | None,
         parser: IntentParser | None = None,
+        proposer: cmd.CommandProposer | None = None,
     ) -> None:
-        """Give the engine the services the app starts after it: bookings, policy answers and
-        (once its examples are indexed) the retrieval parser."""
+        """Give the engine the services the app starts after it: bookings, policy answers,
+        (once its examples are indexed) the retrieval parser, and the optional LLM proposer."""
         if parser is not None:
             self._parser = parser
+        if proposer is not None:
+            self._proposer = proposer
         self._flights = FlightsSkill(fares=self._fares, bookings=bookings, airports=self._airports)
         self._bookings = BookingsSkill(bookings=bookings, airports=self._airports)
         self._policy = PolicySkill(answers)
@@ -173,6 +178,9 @@ class TurnEngine:
         state = turn.state
         expected = state.expecting
         commands = cmd.to_commands(parse, state)
+        if self._proposer is not None and any(isinstance(c, cmd.CannotHandle) for c in commands):
+            # The parser could not place the turn: a second reader may (validated commands only).
+            commands = await self._proposer.propose(turn.text, state=state, parse=parse) or commands
         state.expecting = None
         if expected == "traveller_details":
             details = details_in(turn.text, parsed_names=parse.value("traveller_names"))
