@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         default=10.0, gt=0, description="Deadline for one API request, outbound calls included."
     )
+    request_reply_reserve_s: float = Field(
+        default=0.3, ge=0, description="Time kept back from a request's deadline for the reply: "
+        "outbound calls (airline, booking wait, LLM) give up this long before it (at most half "
+        "the deadline).",
+    )  # fmt: skip
     shutdown_grace_s: float = Field(
         default=15.0, gt=0, description="Time given to in-flight requests when stopping."
     )
