@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(
         default=SecretStr("none"), description="Key for the LLM endpoint."
     )
+    llm_command_timeout_s: float = Field(
+        default=2.5, gt=0, le=10,
+        description="How long a turn the parser could not place waits for the LLM's proposed "
+        "commands before answering without them.",
+    )  # fmt: skip
     retire_grace_s: float = Field(
         default=5.0, ge=0, description="How long a replaced document version stays searchable."
     )
