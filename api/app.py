@@ -50,6 +50,7 @@ from rag.qdrant import QdrantStore
 from rag.retrieval import Retriever
 from rag.store import VectorStore
 from sessions.engine import TurnEngine
+from sessions.llm_commands import LlmCommandProposer
 from sessions.redis_store import RedisCallDirectory, RedisSessionStore
 from voice.call import StreamSlots, VoiceEngines
 from voice.cities import SpokenCities
@@ -300,8 +301,16 @@ async def _services(
             notifier=SandboxSmsOutbox(redis=redis, namespace=settings.redis_namespace),
             per_day=settings.approval_codes_per_day, ttl_s=settings.quote_ttl_s,
         )  # fmt: skip
+        proposer = None
+        if settings.llm_base_url:  # a second reader for turns the parser cannot place
+            proposer = LlmCommandProposer(
+                base_url=settings.llm_base_url, model=settings.llm_model,
+                api_key=settings.llm_api_key.get_secret_value(), airports=airports,
+                timeout_s=settings.llm_command_timeout_s,
+            )  # fmt: skip
+            stack.push_async_callback(proposer.aclose)
         engine.connect(bookings=services.bookings, answers=knowledge.answers,
-                       parser=services.intent_parser)  # fmt: skip
+                       parser=services.intent_parser, proposer=proposer)  # fmt: skip
         services.extras["sandbox_ledger"] = backends.ledger
         services.extras["booking_activities"] = backends.activities
         worker = None
