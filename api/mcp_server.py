@@ -4,24 +4,20 @@ An agent acts for one traveller, named by its token (scope `bookings:agent`, `ac
 searches, quotes, and books only with a 6-digit code that the quote sends to the traveller out
 of band (the sandbox SMS outbox): an agent can never spend a traveller's money on its own say.
 Every tool call is rate-limited per agent and written to the audit log with personal data
-removed.
+removed. The tools translate calls to `AgentBookings` (bookings/agents.py), which holds the
+quotes and the approval codes' rules, and map its errors to tool errors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import hmac
-import re
-import secrets
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import orjson
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -34,36 +30,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.auth import BookingActor, booking_actor_from
 from api.deps import Services
 from api.problems import problem_body, problem_response
-from bookings.audit import AuditLog, ToolCallEntry
-from bookings.consent import ApprovalCodes
-from bookings.models import (
-    BookingRecord,
-    BookingStatus,
-    ChangeQuote,
-    Contact,
-    FlightSelection,
-    Traveller,
-)
-from bookings.quotes import (
-    AgentRateLimit,
-    CodeNotifier,
-    RedisQuotes,
-    SandboxSmsOutbox,
-    StoredQuote,
-)
-from bookings.service import BookingAnswer, BookingOrder, BookingService, booking_id_for
-from bookings.views import booking_view, quote_summary, quote_view
+from bookings.agents import AgentBookings, ApprovalAsked
+from bookings.audit import AuditLog, record_call, scrub_error, summarize_arguments
+from bookings.models import BookingStatus, Contact, FlightSelection, Traveller
+from bookings.quotes import AgentRateLimit, RedisBookingQuotes
+from bookings.service import BookingAnswer
+from bookings.views import booking_view, quote_view
 from core.errors import (
     DependencyUnavailableError,
     ForbiddenError,
+    RateLimitedError,
     StartupError,
     UnauthorizedError,
     YatriError,
 )
 from core.logging import get_logger
 from core.money import rupees
-from core.party import check_travellers
-from core.redaction import redact_text, redact_value
 from core.settings import Settings
 from core.telemetry import TOOL_CALLS
 from fares.models import Cabin, FareOffer, FareQuery, Passengers
@@ -71,8 +53,6 @@ from fares.models import Cabin, FareOffer, FareQuery, Passengers
 log = get_logger("yatri.mcp")
 
 MCP_PATH = "/mcp"
-MAX_CODE_ATTEMPTS = 5
-# A confirmed quote is kept a day so that a retried confirm_booking finds its booking.
 _ACTOR_KEY = "yatri.booking_actor"  # where the auth wrapper leaves the actor in the ASGI scope
 
 IataCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="IATA airport code, e.g. DEL")]
@@ -147,9 +127,8 @@ class QuoteResult(BaseModel):
 class _Running:
     services: Services
     audit: AuditLog
-    quotes: RedisQuotes
-    outbox: CodeNotifier
     limit: AgentRateLimit
+    agents: AgentBookings | None  # None where bookings are not served
 
 
 class AgentTools:
@@ -168,7 +147,7 @@ class AgentTools:
             middleware=[self._rate_limit_and_audit],
         )
         destructive = ToolAnnotations(destructive_hint=True, open_world_hint=True)
-        for tool, hints in (
+        tools = (
             (self.search_flights, _READ),
             # A quote changes no booking, but it keeps a quote and sends the traveller a code:
             # not read-only, and not idempotent.
@@ -177,8 +156,10 @@ class AgentTools:
             (self.get_booking, _READ.model_copy(update={"open_world_hint": False})),
             (self.modify_booking, destructive.model_copy(update={"idempotent_hint": False})),
             (self.cancel_booking, destructive.model_copy(update={"idempotent_hint": True})),
-        ):
+        )
+        for tool, hints in tools:
             self.server.add_tool(tool, annotations=hints)
+        self._tool_names = frozenset(tool.__name__ for tool, _ in tools)
 
     @asynccontextmanager
     async def serving(self, services: Services) -> AsyncIterator[None]:
@@ -199,15 +180,20 @@ class AgentTools:
             # request here carries a bearer token, which a rebinding page cannot send.
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
+        agents = None
+        if services.bookings is not None and services.approvals is not None:
+            agents = AgentBookings(
+                fares=services.fares, bookings=services.bookings, approvals=services.approvals,
+                quotes=RedisBookingQuotes(redis=redis, namespace=ns),
+            )  # fmt: skip
         async with self._session_manager():
             self._running = _Running(
                 services=services,
                 audit=services.audit,
-                quotes=RedisQuotes(redis=redis, namespace=ns),
-                outbox=SandboxSmsOutbox(redis=redis, namespace=ns),
                 limit=AgentRateLimit(
                     redis=redis, namespace=ns, per_minute=settings.agent_rate_per_minute
                 ),
+                agents=agents,
             )
             self._http = http
             try:
@@ -285,7 +271,7 @@ class AgentTools:
             return await call_next(ctx)
         params = ctx.params or {}
         name = params.get("name")
-        tool = name if isinstance(name, str) and name in _TOOL_NAMES else "unknown"
+        tool = name if isinstance(name, str) and name in self._tool_names else "unknown"
         arguments = params.get("arguments")
         arguments = arguments if isinstance(arguments, Mapping) else {}
         actor = _actor_in(ctx.request)
@@ -326,28 +312,19 @@ class AgentTools:
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         outcome: Literal["ok", "error"] = "ok" if error is None else "error"
         TOOL_CALLS.labels(tool, outcome).inc()
-        entry = ToolCallEntry(
-            at=dt.datetime.now(dt.UTC),
-            agent_id=(actor.agent_id if actor else None) or "unauthenticated",
-            traveller_id=actor.traveller_id if actor else "",
-            tool=tool,
-            arguments=summarize_arguments(arguments),
-            outcome=outcome,
-            error=None if error is None else _scrub(error, arguments),
-            duration_ms=duration_ms,
-        )
+        agent_id = (actor.agent_id if actor else None) or "unauthenticated"
+        traveller_id = actor.traveller_id if actor else ""
+        summary = summarize_arguments(arguments)
+        error = None if error is None else scrub_error(error, arguments)
         log.info(
-            "agent tool call", agent=entry.agent_id, traveller=entry.traveller_id, tool=tool,
-            arguments=entry.arguments, outcome=outcome, error=entry.error, duration_ms=duration_ms,
+            "agent tool call", agent=agent_id, traveller=traveller_id, tool=tool,
+            arguments=summary, outcome=outcome, error=error, duration_ms=duration_ms,
         )  # fmt: skip
-        running = self._running
-        if running is None:
-            return
-        try:
-            await running.audit.record(entry)
-        except Exception:
-            # The call has already happened; failing its answer now would hide a booking.
-            log.exception("tool audit write failed", agent=entry.agent_id, tool=tool)
+        if self._running is not None:
+            await record_call(
+                self._running.audit, agent_id=agent_id, traveller_id=traveller_id, tool=tool,
+                arguments=summary, error=error, duration_ms=duration_ms,
+            )  # fmt: skip
 
     # --- the tools -------------------------------------------------------------------------
 
@@ -364,15 +341,9 @@ class AgentTools:
         running = self._serving()
         with _tool_errors():
             result = await running.services.fares.search(
-                _query(
-                    origin=origin,
-                    destination=destination,
-                    date=date,
-                    adults=adults,
-                    children=children,
-                    cabin=cabin,
-                )
-            )
+                FareQuery(origin=origin, destination=destination, date=date,
+                          passengers=Passengers(adults, children, 0), cabin=cabin)
+            )  # fmt: skip
         return SearchResult(
             offers=[_offer_out(o) for o in result.offers],
             price_confirmation_required=result.price_confirmation_required,
@@ -397,67 +368,22 @@ class AgentTools:
         traveller receives a 6-digit confirmation code by SMS; ask them for it, then call
         confirm_booking. One traveller per passenger, lap infants included; children and
         infants with passenger_type and date_of_birth."""
-        running, actor = self._serving(), _actor_of(ctx)
-        with _tool_errors():
-            check_travellers(travellers, adults=adults, children=children, infants=infants,
-                             travel_date=date)  # fmt: skip
-            query = _query(
-                origin=origin,
-                destination=destination,
-                date=date,
-                adults=adults,
-                children=children,
-                infants=infants,
-                cabin=Cabin(cabin),
-            )
-            found = await running.services.fares.search(query)
-            offer = next(
-                (o for o in found.offers
-                 if (o.flight_number, o.fare_family) == (flight_number, fare_family)),
-                None,
-            )  # fmt: skip
-            repriced = None if offer is None else await running.services.fares.reprice(offer)
-        if repriced is None or repriced.offer is None:
-            raise ToolError(
-                f"{flight_number} {fare_family} is not sold on {date.isoformat()} for this "
-                "party; call search_flights again"
-            )
-        total = repriced.offer.price.total
-        with _tool_errors():
-            # Asking again sends a fresh code with fresh tries: the daily cap bounds guessing.
-            await _approvals(running).reserve(traveller_id=actor.traveller_id, action="book")
-        quote_id = "q_" + secrets.token_urlsafe(18)
-        code = f"{secrets.randbelow(10**6):06d}"
-        ttl_s = self._settings.quote_ttl_s
-        expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl_s)
+        agents, actor = self._agents(), _actor_of(ctx)
         selection = FlightSelection(
             origin=origin, destination=destination, date=date, flight_number=flight_number,
             fare_family=fare_family, cabin=cabin, adults=adults, children=children,
             infants=infants,
         )  # fmt: skip
-        quote = StoredQuote(
-            traveller_id=actor.traveller_id,
-            agent_id=actor.agent_id or "",
-            selection=selection,
-            travellers=tuple(travellers),
-            contact=contact,
-            total_paise=total,
-            expires_at=expires_at,
-            code_mac=self._code_mac(quote_id, code),
-        )
         with _tool_errors():
-            await running.quotes.put(quote_id, quote, ttl_s=ttl_s)
-            await running.outbox.send(
-                traveller_id=actor.traveller_id,
-                text=f"Yatri: {code} is your code to book {flight_number} {origin}-{destination} "
-                f"on {date.isoformat()} for {rupees(total)}. It expires in "
-                f"{int(ttl_s // 60)} min. Share it only to approve this booking.",
-            )
+            quote = await agents.quote_booking(
+                traveller_id=actor.traveller_id, agent_id=actor.agent_id or "",
+                selection=selection, travellers=tuple(travellers), contact=contact,
+            )  # fmt: skip
         return QuoteResult(
-            quote_id=quote_id,
-            total=Money(total_paise=total, display=rupees(total)),
-            expires_at=expires_at,
-            previous_total_paise=repriced.previous_total if repriced.price_changed else None,
+            quote_id=quote.quote_id,
+            total=Money(total_paise=quote.total_paise, display=rupees(quote.total_paise)),
+            expires_at=quote.expires_at,
+            previous_total_paise=quote.previous_total_paise,
             next_step="ask the traveller for the 6-digit code sent to them by SMS, then call "
             "confirm_booking with it",
         )
@@ -467,58 +393,18 @@ class AgentTools:
     ) -> dict[str, Any]:
         """Book a quote with the code the traveller received. Retrying with the same quote
         returns the same booking; it never books twice."""
-        running, actor = self._serving(), _actor_of(ctx)
-        service = _bookings(running)
-        expired = ToolError(f"quote {quote_id} has expired or does not exist; call "
-                            "quote_booking again")  # fmt: skip
+        agents, actor = self._agents(), _actor_of(ctx)
         with _tool_errors():
-            attempts = 0
-            state = await running.quotes.get(quote_id)
-            if state is None or state.quote.traveller_id != actor.traveller_id:
-                raise expired
-            if state.booking_id is None:
-                if dt.datetime.now(dt.UTC) >= state.quote.expires_at:
-                    raise expired
-                # Counted before comparing, so parallel guesses cannot exceed the limit.
-                attempts = await running.quotes.count_attempt(quote_id)
-                if attempts > MAX_CODE_ATTEMPTS:
-                    await running.quotes.burn(quote_id)
-                    raise expired
-            matches = hmac.compare_digest(
-                self._code_mac(quote_id, confirmation), state.quote.code_mac
-            )
-            if not matches:
-                if state.booking_id is not None:
-                    raise ToolError("confirmation code does not match")
-                left = MAX_CODE_ATTEMPTS - attempts
-                if left <= 0:
-                    await running.quotes.burn(quote_id)
-                    raise ToolError("confirmation code does not match and no attempts are "
-                                    "left; call quote_booking again for a new code")  # fmt: skip
-                raise ToolError(f"confirmation code does not match ({left} attempts left)")
-            booking_id = booking_id_for(
-                actor=BookingActor(traveller_id=actor.traveller_id).name,
-                idempotency_key=f"quote:{quote_id}",
-            )
-            await running.quotes.confirmed(quote_id, booking_id=booking_id)
-            quote = state.quote
-            answer = await service.book(
-                booking_id=booking_id,
-                traveller_id=actor.traveller_id,
-                order=BookingOrder(
-                    expected_total_paise=quote.total_paise,
-                    travellers=quote.travellers,
-                    contact=quote.contact,
-                    flight=quote.selection,
-                ),
+            answer = await agents.confirm_booking(
+                traveller_id=actor.traveller_id, quote_id=quote_id, code=confirmation
             )
         return _view(answer)
 
     async def get_booking(self, booking_id: BookingId, ctx: Context) -> dict[str, Any]:
         """One booking of the traveller, with its status and history."""
-        running, actor = self._serving(), _actor_of(ctx)
+        agents, actor = self._agents(), _actor_of(ctx)
         with _tool_errors():
-            record = await _bookings(running).get(booking_id, traveller_id=actor.traveller_id)
+            record = await agents.get(booking_id, traveller_id=actor.traveller_id)
         return _view(BookingAnswer(record, None))
 
     async def modify_booking(
@@ -534,33 +420,12 @@ class AgentTools:
         traveller approves the amount: the first call quotes it, sends them a 6-digit code by
         SMS with the amount, and answers `confirmation_required` with the quote; call again
         with the same arguments and `confirmation` set to the code."""
-        running, actor = self._serving(), _actor_of(ctx)
-        service, approvals = _bookings(running), _approvals(running)
+        agents, actor = self._agents(), _actor_of(ctx)
         with _tool_errors():
-            record = await service.get(booking_id, traveller_id=actor.traveller_id)
-            if _already_on(record, new_date=new_date, new_flight=new_flight_number):
-                return _view(BookingAnswer(record, None))
-            if confirmation is None:
-                quote = await service.quote_modify(
-                    booking_id=booking_id, traveller_id=actor.traveller_id, new_date=new_date,
-                    new_flight_number=new_flight_number,
-                )  # fmt: skip
-                return await self._ask(approvals, actor, quote, action="modify")
-            approved = await approvals.verify(traveller_id=actor.traveller_id, action="modify",
-                                              scope=booking_id, code=confirmation)  # fmt: skip
-            quote = await service.quote(approved.subject, traveller_id=actor.traveller_id)
-            if quote.new_date != new_date or new_flight_number not in (
-                None, quote.new_flight_number,
-            ):  # fmt: skip
-                raise ToolError("the code approved a different change; call without "
-                                "confirmation to quote this one")  # fmt: skip
-            answer = await service.modify(
-                booking_id=booking_id,
-                traveller_id=actor.traveller_id,
-                # Derived from the approved quote: a retry attaches to the same workflow.
-                request_id=hashlib.blake2b(quote.quote_id.encode(), digest_size=8).hexdigest(),
-                quote_id=quote.quote_id,
-            )
+            answer = await agents.modify(
+                traveller_id=actor.traveller_id, booking_id=booking_id, new_date=new_date,
+                new_flight_number=new_flight_number, code=confirmation,
+            )  # fmt: skip
         return _view(answer)
 
     async def cancel_booking(
@@ -571,42 +436,11 @@ class AgentTools:
         code by SMS with those amounts, and answers `confirmation_required` with the quote;
         call again with `confirmation` set to the code. Cancelling a cancelled booking returns
         it unchanged."""
-        running, actor = self._serving(), _actor_of(ctx)
-        service, approvals = _bookings(running), _approvals(running)
+        agents, actor = self._agents(), _actor_of(ctx)
         with _tool_errors():
-            record = await service.get(booking_id, traveller_id=actor.traveller_id)
-            if record.status in (BookingStatus.CANCELLED, BookingStatus.CANCELLING):
-                return _view(await service.cancel(booking_id=booking_id,
-                                                  traveller_id=actor.traveller_id))  # fmt: skip
-            if confirmation is None:
-                quote = await service.quote_cancel(booking_id=booking_id,
-                                                   traveller_id=actor.traveller_id)  # fmt: skip
-                return await self._ask(approvals, actor, quote, action="cancel")
-            approved = await approvals.verify(traveller_id=actor.traveller_id, action="cancel",
-                                              scope=booking_id, code=confirmation)  # fmt: skip
-            answer = await service.cancel(booking_id=booking_id, traveller_id=actor.traveller_id,
-                                          quote_id=approved.subject)  # fmt: skip
+            answer = await agents.cancel(traveller_id=actor.traveller_id,
+                                         booking_id=booking_id, code=confirmation)  # fmt: skip
         return _view(answer)
-
-    async def _ask(
-        self, approvals: ApprovalCodes, actor: BookingActor, quote: ChangeQuote, *,
-        action: Literal["modify", "cancel"],
-    ) -> dict[str, Any]:  # fmt: skip
-        """Send the traveller a code approving `quote`, naming its amounts."""
-        await approvals.request(
-            traveller_id=actor.traveller_id, action=action, scope=quote.booking_id,
-            subject=quote.quote_id,
-            text="Yatri: {code} is your code to approve this: " + quote_summary(quote)
-            + f" It expires in {int(self._settings.quote_ttl_s // 60)} min. Share it only "
-            "to approve this.",
-        )  # fmt: skip
-        return {
-            "status": "confirmation_required",
-            "quote": quote_view(quote),
-            "next_step": "tell the traveller the amounts in `quote`, ask for the 6-digit code "
-            "sent to them by SMS, then call this tool again with the same arguments and "
-            "confirmation=<code>",
-        }
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -615,49 +449,11 @@ class AgentTools:
             raise ToolError("the agent tools are starting or stopping; retry in a few seconds")
         return self._running
 
-    def _code_mac(self, quote_id: str, code: str) -> str:
-        # A key of its own, derived from the secret that also signs tokens.
-        secret = self._settings.secret_key.get_secret_value().encode()
-        key = hmac.new(secret, b"yatri quote confirmation code", hashlib.sha256).digest()
-        return hmac.new(key, f"{quote_id}:{code}".encode(), hashlib.sha256).hexdigest()
-
-
-_TOOL_NAMES = frozenset(
-    {"search_flights", "quote_booking", "confirm_booking", "get_booking", "modify_booking",
-     "cancel_booking"}
-)  # fmt: skip
-# Arguments that reach the audit log as given (after redaction); others are summarised.
-_PLAIN_ARGUMENTS = frozenset(
-    {"origin", "destination", "date", "adults", "children", "cabin", "flight_number",
-     "fare_family", "quote_id", "booking_id", "new_date", "new_flight_number"}
-)  # fmt: skip
-_INPUT_VALUE = re.compile(r"input_value=.*?, input_type=")
-
-
-def summarize_arguments(arguments: Mapping[str, Any]) -> str:
-    """The arguments as the audit log keeps them: traveller names counted; contact details,
-    the confirmation code and anything unexpected left out."""
-    summary: dict[str, Any] = {}
-    for key, value in arguments.items():
-        if key in _PLAIN_ARGUMENTS:
-            summary[key] = redact_value(value if not isinstance(value, str) else value[:64])
-        elif key == "travellers" and isinstance(value, list):
-            summary[key] = f"{len(value)} names"
-        elif key == "contact":
-            summary[key] = "[redacted]"
-        else:
-            summary[key] = "[omitted]"
-    return orjson.dumps(summary).decode()[:2000]
-
-
-def _scrub(error: str, arguments: Mapping[str, Any]) -> str:
-    """An error message fit for the audit log: the SDK's validation messages quote the
-    rejected values, which may be a name or the code."""
-    error = _INPUT_VALUE.sub("input_value=[omitted], input_type=", error)
-    code = arguments.get("confirmation")
-    if isinstance(code, str) and code:
-        error = error.replace(code, "[omitted]")
-    return redact_text(error)[:1000]
+    def _agents(self) -> AgentBookings:
+        agents = self._serving().agents
+        if agents is None:
+            raise ToolError("bookings are not available on this server")
+        return agents
 
 
 @contextmanager
@@ -665,6 +461,8 @@ def _tool_errors() -> Iterator[None]:
     """Domain errors become tool errors the model can act on; the retryable ones say so."""
     try:
         yield
+    except RateLimitedError as e:  # its detail says when to retry
+        raise ToolError(e.detail) from e
     except YatriError as e:
         hint = "; retry in a few seconds" if e.retryable or e.status >= 500 else ""
         raise ToolError(f"{e.detail}{hint}") from e
@@ -706,26 +504,6 @@ def _actor_of(ctx: Context) -> BookingActor:
     return actor
 
 
-def _approvals(running: _Running) -> ApprovalCodes:
-    if running.services.approvals is None:
-        raise ToolError("bookings are not available on this server")
-    return running.services.approvals
-
-
-def _bookings(running: _Running) -> BookingService:
-    if running.services.bookings is None:
-        raise ToolError("bookings are not available on this server")
-    return running.services.bookings
-
-
-def _query(
-    *, origin: str, destination: str, date: dt.date, adults: int, children: int, cabin: Cabin,
-    infants: int = 0,
-) -> FareQuery:  # fmt: skip
-    return FareQuery(origin=origin, destination=destination, date=date,
-                     passengers=Passengers(adults, children, infants), cabin=cabin)  # fmt: skip
-
-
 def _offer_out(offer: FareOffer) -> OfferOut:
     return OfferOut(
         flight_number=offer.flight_number,
@@ -740,17 +518,15 @@ def _offer_out(offer: FareOffer) -> OfferOut:
     )
 
 
-def _already_on(record: BookingRecord, *, new_date: dt.date, new_flight: str | None) -> bool:
-    flight = record.flight
-    return (
-        record.status is BookingStatus.CONFIRMED
-        and flight is not None
-        and flight.date == new_date
-        and new_flight in (None, flight.flight_number)
-    )
-
-
-def _view(answer: BookingAnswer) -> dict[str, Any]:
+def _view(answer: BookingAnswer | ApprovalAsked) -> dict[str, Any]:
+    if isinstance(answer, ApprovalAsked):
+        return {
+            "status": "confirmation_required",
+            "quote": quote_view(answer.quote),
+            "next_step": "tell the traveller the amounts in `quote`, ask for the 6-digit code "
+            "sent to them by SMS, then call this tool again with the same arguments and "
+            "confirmation=<code>",
+        }
     view = booking_view(answer.record, answer.outcome)
     view["next_step"] = _NEXT_STEP.get(answer.record.status, "")
     return view

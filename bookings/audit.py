@@ -1,20 +1,35 @@
 """The audit trail of what AI agents did on travellers' behalf: one row per tool call, with who
 asked, for whom, what (arguments already redacted by the caller), how it ended and how long it
 took. Kept in the bookings database because it answers the same question a booking's history
-does (who changed this, and when), and outlives every log retention window."""
+does (who changed this, and when), and outlives every log retention window. `record_call` writes
+a row for every surface (MCP tools, the REST agent gate); `summarize_arguments` and `scrub_error`
+say what of a call's arguments and error a row may keep."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import aiosqlite
+import orjson
 
 from bookings.sqlite import Writer, connect, unavailable_on_error
+from core.logging import get_logger
+from core.redaction import redact_text, redact_value
+
+log = get_logger("yatri.audit")
 
 _WHAT = "the audit log"
+# Arguments that reach the audit log as given (after redaction); others are summarised.
+_PLAIN_ARGUMENTS = frozenset(
+    {"origin", "destination", "date", "adults", "children", "cabin", "flight_number",
+     "fare_family", "quote_id", "booking_id", "new_date", "new_flight_number"}
+)  # fmt: skip
+_INPUT_VALUE = re.compile(r"input_value=.*?, input_type=")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tool_audit (
@@ -134,3 +149,53 @@ class SqliteAuditLog:
             )
             for row in rows
         ]
+
+
+async def record_call(
+    audit: AuditLog,
+    *,
+    agent_id: str,
+    traveller_id: str,
+    tool: str,
+    arguments: str,
+    error: str | None,
+    duration_ms: float,
+) -> ToolCallEntry:
+    """Write one agent call's row and return it. A failed write is logged, never raised."""
+    entry = ToolCallEntry(
+        at=dt.datetime.now(dt.UTC), agent_id=agent_id, traveller_id=traveller_id, tool=tool,
+        arguments=arguments, outcome="ok" if error is None else "error", error=error,
+        duration_ms=duration_ms,
+    )  # fmt: skip
+    try:
+        await audit.record(entry)
+    except Exception:
+        # The call has already happened; failing its answer now would hide a booking.
+        log.exception("agent audit write failed", agent=agent_id, tool=tool)
+    return entry
+
+
+def summarize_arguments(arguments: Mapping[str, Any]) -> str:
+    """The arguments as the audit log keeps them: traveller names counted; contact details,
+    the confirmation code and anything unexpected left out."""
+    summary: dict[str, Any] = {}
+    for key, value in arguments.items():
+        if key in _PLAIN_ARGUMENTS:
+            summary[key] = redact_value(value if not isinstance(value, str) else value[:64])
+        elif key == "travellers" and isinstance(value, list):
+            summary[key] = f"{len(value)} names"
+        elif key == "contact":
+            summary[key] = "[redacted]"
+        else:
+            summary[key] = "[omitted]"
+    return orjson.dumps(summary).decode()[:2000]
+
+
+def scrub_error(error: str, arguments: Mapping[str, Any]) -> str:
+    """An error message fit for the audit log: validation messages quote the rejected values,
+    which may be a name or the code."""
+    error = _INPUT_VALUE.sub("input_value=[omitted], input_type=", error)
+    code = arguments.get("confirmation")
+    if isinstance(code, str) and code:
+        error = error.replace(code, "[omitted]")
+    return redact_text(error)[:1000]

@@ -8,7 +8,8 @@
 * Every agent call is rate limited per agent (one allowance for MCP and REST) and audited.
 
 REST has no channel to carry a code back, so an agent's money-moving REST call is refused with
-a problem that points to the MCP approval flow (`AgentGate.admit`).
+a problem that points to the MCP approval flow (`refuse_agent_money_move`); that flow is
+bookings/agents.py, on these codes.
 """
 
 from __future__ import annotations
@@ -21,18 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from bookings.audit import AuditLog, ToolCallEntry
+from bookings.audit import AuditLog, record_call
 from bookings.quotes import AgentRateLimit, CodeNotifier, store_call
 from core.errors import ApprovalRequiredError, RateLimitedError, YatriError
-from core.logging import get_logger
 from core.redis_conn import RedisClient
 from core.telemetry import AGENT_REST_CALLS, APPROVAL_CODES
 
-log = get_logger("yatri.consent")
-
 MAX_CODE_ATTEMPTS = 5
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
-Action = Literal["book", "modify", "cancel"]
+Action = Literal["book", "modify", "cancel", "verify"]  # verify: a phone caller proves who they are
 
 
 class ApprovalCodesExhaustedError(RateLimitedError):
@@ -46,6 +44,10 @@ class ApprovalError(YatriError):
     problem_type = "forbidden"
     title = "Forbidden"
     status = 403
+
+
+class NoApprovalPendingError(ApprovalError):
+    """No code is pending: none was asked for, or it expired, was spent or burned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,11 @@ class ApprovalCodes:
                 retry_after_s=int((midnight - now).total_seconds()) + 1,
             )
 
+    @property
+    def ttl_s(self) -> float:
+        """How long a code stays valid."""
+        return self._ttl_s
+
     def mac(self, subject: str, code: str) -> str:
         return hmac.new(self._key, f"{subject}:{code}".encode(), hashlib.sha256).hexdigest()
 
@@ -124,8 +131,8 @@ class ApprovalCodes:
         key = self._approval_key(traveller_id, action, scope)
         raw: dict[bytes, bytes] = await store_call(self._redis.hgetall(key))
         if b"mac" not in raw:
-            raise ApprovalError("no code is pending for this; ask for one first (call without "
-                                "a confirmation code)")  # fmt: skip
+            raise NoApprovalPendingError("no code is pending for this; ask for one first (call "
+                                         "without a confirmation code)")  # fmt: skip
         attempts = int(await store_call(self._redis.hincrby(key, "attempts", 1)))
         if attempts > MAX_CODE_ATTEMPTS:
             await store_call(self._redis.delete(key))
@@ -190,15 +197,8 @@ class AgentGate:
         error: str | None,
         duration_ms: float,
     ) -> None:
-        outcome: Literal["ok", "error"] = "ok" if error is None else "error"
-        AGENT_REST_CALLS.labels(operation, outcome).inc()
-        entry = ToolCallEntry(
-            at=dt.datetime.now(dt.UTC), agent_id=agent_id, traveller_id=traveller_id,
-            tool=f"rest:{operation}", arguments=arguments, outcome=outcome, error=error,
-            duration_ms=duration_ms,
+        entry = await record_call(
+            self._audit, agent_id=agent_id, traveller_id=traveller_id, tool=f"rest:{operation}",
+            arguments=arguments, error=error, duration_ms=duration_ms,
         )  # fmt: skip
-        try:
-            await self._audit.record(entry)
-        except Exception:
-            # The call has already happened; failing its answer now would hide a booking.
-            log.exception("agent audit write failed", agent=agent_id, operation=operation)
+        AGENT_REST_CALLS.labels(operation, entry.outcome).inc()

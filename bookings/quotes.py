@@ -22,6 +22,8 @@ CONFIRMED_QUOTE_TTL_S = 24 * 60 * 60
 
 
 class StoredQuote(BaseModel):
+    """An agent's booking quote: what the traveller's code approves (bookings/agents.py)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     traveller_id: str
@@ -31,29 +33,43 @@ class StoredQuote(BaseModel):
     contact: Contact
     total_paise: int
     expires_at: dt.datetime
-    code_mac: str  # HMAC of the code: a 6-digit code's plain hash is reversed in a millisecond
 
 
 @dataclass(frozen=True, slots=True)
 class QuoteState:
     quote: StoredQuote
-    attempts: int
-    booking_id: str | None
+    booking_id: str | None  # set once the traveller's code confirmed it
+    code_mac: str | None  # the confirming code's HMAC, so that only it retries the booking
 
 
-class RedisQuotes:
-    """Quotes as Redis hashes (`{ns}:quote:{id}`: the quote, wrong attempts, the booking)."""
+class BookingQuoteStore(Protocol):
+    async def put(self, quote_id: str, quote: StoredQuote, *, ttl_s: float) -> None:
+        """Keep the quote for `ttl_s`."""
+        ...
+
+    async def get(self, quote_id: str) -> QuoteState | None:
+        """The quote and whether it was confirmed; None once it expired or never existed."""
+        ...
+
+    async def confirmed(self, quote_id: str, *, booking_id: str, code_mac: str) -> None:
+        """Mark the quote booked, and keep it a day so that a retried confirm finds it."""
+        ...
+
+
+class RedisBookingQuotes:
+    """Booking quotes as Redis hashes (`{ns}:agent-quote:{id}`: the quote, then the booking and
+    the confirming code's HMAC)."""
 
     def __init__(self, *, redis: RedisClient, namespace: str) -> None:
         self._redis = redis
         self._ns = namespace
 
     def _key(self, quote_id: str) -> str:
-        return f"{self._ns}:quote:{quote_id}"
+        return f"{self._ns}:agent-quote:{quote_id}"
 
     async def put(self, quote_id: str, quote: StoredQuote, *, ttl_s: float) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(self._key(quote_id), mapping={"quote": quote.model_dump_json(), "attempts": 0})
+        pipe.hset(self._key(quote_id), mapping={"quote": quote.model_dump_json()})
         pipe.expire(self._key(quote_id), max(1, int(ttl_s)))
         await store_call(pipe.execute())
 
@@ -61,22 +77,16 @@ class RedisQuotes:
         raw: dict[bytes, bytes] = await store_call(self._redis.hgetall(self._key(quote_id)))
         if b"quote" not in raw:
             return None
-        booking_id = raw.get(b"booking_id")
+        booking_id, code_mac = raw.get(b"booking_id"), raw.get(b"code_mac")
         return QuoteState(
             quote=StoredQuote.model_validate_json(raw[b"quote"]),
-            attempts=int(raw.get(b"attempts", b"0")),
             booking_id=booking_id.decode() if booking_id else None,
+            code_mac=code_mac.decode() if code_mac else None,
         )
 
-    async def count_attempt(self, quote_id: str) -> int:
-        return int(await store_call(self._redis.hincrby(self._key(quote_id), "attempts", 1)))
-
-    async def burn(self, quote_id: str) -> None:
-        await store_call(self._redis.delete(self._key(quote_id)))
-
-    async def confirmed(self, quote_id: str, *, booking_id: str) -> None:
+    async def confirmed(self, quote_id: str, *, booking_id: str, code_mac: str) -> None:
         pipe = self._redis.pipeline(transaction=True)
-        pipe.hset(self._key(quote_id), "booking_id", booking_id)
+        pipe.hset(self._key(quote_id), mapping={"booking_id": booking_id, "code_mac": code_mac})
         pipe.expire(self._key(quote_id), CONFIRMED_QUOTE_TTL_S)
         await store_call(pipe.execute())
 

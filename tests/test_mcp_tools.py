@@ -1,7 +1,7 @@
 """The agent tools end to end: the MCP SDK's own client against a real uvicorn server on
 loopback serving the real app, with the real Redis, Temporal dev server, sandbox suppliers and
 audit table. Search, quote, the out-of-band code, booking, cancelling, auth, the rate limit
-and the audit trail."""
+and the audit trail; booking codes under the shared approval rules (daily cap, tries)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,14 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 
 from api.booking_backends import BOOKINGS_DB
+from bookings.consent import ApprovalCodes, ApprovalError
 from core.embedded import free_port
 from core.money import rupees
 from core.settings import Settings
 from fares.models import IST
 
 RATE = 12
+CODES_PER_DAY = 3
 TOOLS = {
     "search_flights",
     "quote_booking",
@@ -50,6 +52,7 @@ def settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "agent_rate_per_minute": RATE,
+            "approval_codes_per_day": CODES_PER_DAY,
             "booking_wait_s": 30.0,
             "booking_hold_ttl_s": 120.0,
         }
@@ -211,7 +214,7 @@ async def test_an_agent_books_with_the_code_sent_to_the_traveller_then_cancels(
             "confirm_booking", {"quote_id": q["quote_id"], "confirmation": wrong}
         )
         assert refused.is_error
-        assert "confirmation code does not match (4 attempts left)" in text(refused)
+        assert "code does not match (4 attempts left)" in text(refused)
 
         booked = ok(
             await s.call_tool("confirm_booking", {"quote_id": q["quote_id"], "confirmation": code})
@@ -311,6 +314,42 @@ async def test_a_quote_is_burned_after_five_wrong_codes_and_bound_to_its_travell
         )
     assert late.is_error
     assert "has expired or does not exist; call quote_booking again" in text(late)
+
+
+async def test_booking_codes_follow_the_approval_rules_every_surface_shares(
+    base_url: str, app: FastAPI, settings: Settings
+) -> None:
+    agent, traveller = f"agent-{uuid.uuid4().hex[:8]}", f"trav-{uuid.uuid4().hex[:8]}"
+    date = travel_date(13)
+    approvals: ApprovalCodes = app.state.services.approvals
+    async with mcp_session(base_url, agent_token(settings, agent=agent, traveller=traveller)) as s:
+        offer = await first_offer(s, date)
+        quotes = [ok(await quote(s, offer, date))["quote_id"] for _ in range(CODES_PER_DAY)]
+        # Asking again sends a fresh code with fresh tries: the daily cap bounds guessing.
+        capped = await quote(s, offer, date)
+        assert capped.is_error
+        assert f"sent {CODES_PER_DAY} codes to book today" in text(capped)
+        assert "try again tomorrow" in text(capped) and "retry in a few" not in text(capped)
+        codes = [latest_code([m]) for m in await outbox(app, traveller)]
+        assert len(codes) == CODES_PER_DAY
+
+        # A quote's tries are counted by the approval codes, wherever the code is checked.
+        wrong = f"{(int(codes[0]) + 1) % 10**6:06d}"
+        args = {"quote_id": quotes[0], "confirmation": wrong}
+        assert "(4 attempts left)" in text(await s.call_tool("confirm_booking", args))
+        with pytest.raises(ApprovalError, match=r"\(3 attempts left\)"):
+            await approvals.verify(traveller_id=traveller, action="book", scope=quotes[0],
+                                   code=wrong)  # fmt: skip
+        assert "(2 attempts left)" in text(await s.call_tool("confirm_booking", args))
+
+        # Once booked, only the code that booked it answers a retry.
+        right = {"quote_id": quotes[1], "confirmation": codes[1]}
+        booked = ok(await s.call_tool("confirm_booking", right))
+        assert booked["status"] == "confirmed", booked
+        refused = await s.call_tool("confirm_booking", right | {"confirmation": codes[2]})
+        assert refused.is_error and "the code does not match" in text(refused)
+        again = ok(await s.call_tool("confirm_booking", right))
+    assert again["booking_id"] == booked["booking_id"]
 
 
 async def test_bad_arguments_are_refused_with_a_message_the_model_can_act_on(
