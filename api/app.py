@@ -19,12 +19,13 @@ from api.mcp_server import MCP_PATH, AgentTools
 from api.middleware import RequestContextMiddleware
 from api.openapi import install_openapi, mount_docs
 from api.problems import install_problem_handlers
-from api.routes import asr, bookings, chat, fares, health, knowledge, problems, voice
+from api.routes import asr, bookings, chat, fares, health, knowledge, problems, travellers, voice
 from api.routes import intents as intent_routes
 from api.understanding import intent_parser
 from bookings.audit import SqliteAuditLog
 from bookings.consent import AgentGate, ApprovalCodes
 from bookings.pricing import FareServicePricer
+from bookings.profiles import SANDBOX_PROFILES, SqliteProfileStore
 from bookings.quotes import AgentRateLimit, RedisChangeQuotes, SandboxSmsOutbox
 from bookings.service import BookingService
 from bookings.temporal import connect_temporal
@@ -309,8 +310,14 @@ async def _services(
                 timeout_s=settings.llm_command_timeout_s,
             )  # fmt: skip
             stack.push_async_callback(proposer.aclose)
+        profiles = await SqliteProfileStore.open(settings.data_dir / BOOKINGS_DB)
+        stack.push_async_callback(profiles.close)
+        if settings.sandbox_profiles:
+            await profiles.seed(SANDBOX_PROFILES)
+        services.profiles = profiles
         engine.connect(bookings=services.bookings, answers=knowledge.answers,
-                       parser=services.intent_parser, proposer=proposer)  # fmt: skip
+                       parser=services.intent_parser, proposer=proposer,
+                       profiles=profiles, codes=services.approvals)  # fmt: skip
         services.extras["sandbox_ledger"] = backends.ledger
         services.extras["booking_activities"] = backends.activities
         worker = None
@@ -432,6 +439,7 @@ def create_app(
     app.include_router(voice.router)
     app.include_router(asr.router)
     app.include_router(bookings.router)
+    app.include_router(travellers.router)
     app.include_router(problems.router)
     # A plain route, not a mount: the MCP transport answers at exactly /mcp.
     app.router.routes.append(Route(MCP_PATH, agent_tools, include_in_schema=False))

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from bookings.audit import AuditLog
 from bookings.consent import AgentGate, ApprovalCodes
+from bookings.profiles import ProfileStore
 from bookings.service import BookingService
 from bookings.temporal import TemporalClient
 from core.airports import AirportDirectory
@@ -63,6 +64,7 @@ class Services:
     audit: AuditLog | None = None
     agent_gate: AgentGate | None = None
     approvals: ApprovalCodes | None = None
+    profiles: ProfileStore | None = None
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

@@ -234,6 +234,11 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How long a quote (an agent's booking quote, a change "
         "or cancellation quote) stays valid.",
     )  # fmt: skip
+    sandbox_profiles: bool = Field(
+        default=True, description="Seed the sandbox travellers' profiles (fictional +91 90000 "
+        "0000x numbers, bookings/profiles.py) so a fresh install can be called and booked by "
+        "voice; existing profiles are never overwritten.",
+    )  # fmt: skip
     approval_codes_per_day: int = Field(
         default=5, ge=1, le=100, description="Approval codes sent to one traveller for one kind "
         "of action (book, modify, cancel) per day; further requests are refused (429). Five "

@@ -11,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bookings.consent import ApprovalCodes
+from bookings.profiles import ProfileStore
 from bookings.service import BookingService
 from core.airports import AirportDirectory
 from core.logging import get_logger
+from core.phones import e164
 from core.redaction import redact_text
 from core.telemetry import TURNS
 from fares.models import IST
@@ -22,7 +25,6 @@ from intents.models import Intent
 from intents.parse import IntentParser, Parse, ParseContext
 from rag.answers import AnswerService
 from sessions import commands as cmd
-from sessions.details import details_in
 from sessions.flows import FLOWS, invalidate, pending
 from sessions.replies import (
     CAPABILITIES,
@@ -33,6 +35,8 @@ from sessions.replies import (
 )
 from sessions.skills.bookings import BookingsSkill
 from sessions.skills.flights import FlightsSkill
+from sessions.skills.identity import IdentitySkill, code_in, wants_new_code
+from sessions.skills.party import PartySkill
 from sessions.skills.policy import PolicySkill
 from sessions.state import STATE_VERSION, DialogueState, Frame, load_state
 from sessions.store import Conversation, SessionStore, SessionUnreadableError, TurnRecord
@@ -45,11 +49,7 @@ _CONFIRM = {"confirm_book": "Shall I book it?", "confirm_cancel": "Shall I cance
             "confirm_modify": "Shall I make the change?"}  # fmt: skip
 _REFUSED = {"confirm_book": "OK, I won't book it.", "confirm_cancel": "OK, I won't cancel it.",
             "confirm_modify": "OK, I'll leave your booking as it is."}  # fmt: skip
-_ASK = QUESTIONS | {
-    "travellers": "Who is travelling? Please give each passenger's full name as on their ID.",
-    "contact": "What email address and mobile number should the tickets go to?",
-    "new_date": "Which date would you like to move it to?",
-}
+_ASK = QUESTIONS | {"new_date": "Which date would you like to move it to?"}
 _CORRECTABLE = ("origin", "destination", "date", "adults", "children", "infants", "cabin")
 _FLOW_INTENT = {"search_flights": Intent.SEARCH_FLIGHTS, "book_flight": Intent.BOOK,
                 "booking_status": Intent.BOOKING_STATUS, "cancel_booking": Intent.CANCEL_BOOKING,
@@ -85,6 +85,8 @@ class TurnEngine:
         bookings: BookingService | None = None,
         answers: AnswerService | None = None,
         proposer: cmd.CommandProposer | None = None,
+        profiles: ProfileStore | None = None,
+        codes: ApprovalCodes | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._store = store
@@ -94,7 +96,7 @@ class TurnEngine:
         self._clock = clock
         self._fares = fares
         self._proposer = proposer
-        self.connect(bookings=bookings, answers=answers)
+        self.connect(bookings=bookings, answers=answers, profiles=profiles, codes=codes)
 
     def connect(
         self,
@@ -103,9 +105,12 @@ class TurnEngine:
         answers: AnswerService | None,
         parser: IntentParser | None = None,
         proposer: cmd.CommandProposer | None = None,
+        profiles: ProfileStore | None = None,
+        codes: ApprovalCodes | None = None,
     ) -> None:
         """Give the engine the services the app starts after it: bookings, policy answers,
-        (once its examples are indexed) the retrieval parser, and the optional LLM proposer."""
+        traveller profiles and the one-time codes that verify a caller, (once its examples are
+        indexed) the retrieval parser, and the optional LLM proposer."""
         if parser is not None:
             self._parser = parser
         if proposer is not None:
@@ -113,11 +118,25 @@ class TurnEngine:
         self._flights = FlightsSkill(fares=self._fares, bookings=bookings, airports=self._airports)
         self._bookings = BookingsSkill(bookings=bookings, airports=self._airports)
         self._policy = PolicySkill(answers)
+        self._identity = IdentitySkill(
+            profiles=profiles, codes=codes, bookings=bookings is not None
+        )
+        self._party = PartySkill(profiles=profiles, set_slots=self._set_slots)
 
     async def handle(
-        self, *, text: str, session_id: str | None, channel: str, traveller_id: str | None = None
+        self,
+        *,
+        text: str,
+        session_id: str | None,
+        channel: str,
+        traveller_id: str | None = None,
+        caller: str | None = None,
     ) -> TurnResult:
+        """One turn. `traveller_id` is a signed-in traveller (chat, app); `caller` the number a
+        phone call comes from, which identifies no one until its owner says the code sent to
+        it (sessions/skills/identity.py)."""
         session_id = session_id or new_session_id()
+        caller = e164(caller) if caller else None
         async with self._store.lock(session_id):
             now = self._clock()
             try:
@@ -131,7 +150,12 @@ class TurnEngine:
             state, reset = load_state(conversation.state, legacy_slots=conversation.slots)
             reset = reset or unreadable
             turn = Turn(session_id=session_id, channel=channel, traveller_id=traveller_id,
-                        now=now, today=now.astimezone(IST).date(), text=text, state=state)  # fmt: skip
+                        now=now, today=now.astimezone(IST).date(), text=text, state=state,
+                        caller=caller)  # fmt: skip
+            proven = state.verified or {}
+            if traveller_id is None and caller and proven.get("caller") == caller \
+                    and proven.get("channel") == channel:  # fmt: skip
+                turn.traveller_id = proven["traveller_id"]
             if reset:
                 turn.say("I had to start our conversation afresh.")
             top = state.top
@@ -182,12 +206,16 @@ class TurnEngine:
             # The parser could not place the turn: a second reader may (validated commands only).
             commands = await self._proposer.propose(turn.text, state=state, parse=parse) or commands
         state.expecting = None
-        if expected == "traveller_details":
-            details = details_in(turn.text, parsed_names=parse.value("traveller_names"))
+        if expected == "otp":
+            commands = _code_commands(turn.text, commands)
+        if expected == "traveller_details" and state.top is not None:
+            details = await self._party.details(turn, state.top,
+                                                parsed_names=parse.value("traveller_names"))  # fmt: skip
             if details:
                 # Names and contact win; a date or place said with them still corrects.
                 said, _ = cmd.frame_slots(parse, flow=state.top.flow if state.top else None)
-                corrections = {k: v for k, v in said.items() if k in _CORRECTABLE}
+                corrections = {k: v for k, v in said.items() if k in _CORRECTABLE
+                               and not (k == "date" and "birth_dates_said" in details)}  # fmt: skip
                 commands = [cmd.SetSlots(corrections | details)]
         understood = not any(isinstance(c, cmd.CannotHandle) for c in commands)
         state.failures = 0 if understood else state.failures + 1
@@ -378,6 +406,13 @@ class TurnEngine:
             return False
         if slot == "booking":
             return await self._bookings.choose(turn, frame)
+        if slot == "travellers":
+            await self._party.ask_travellers(turn)
+            return False
+        if slot == "birth_dates":
+            return self._party.fill_birth_dates(turn, frame)
+        if slot == "contact":
+            return await self._party.fill_contact(turn, frame)
         turn.say(_ASK.get(slot, f"What is the {slot.replace('_', ' ')}?"))
         return False
 
@@ -391,7 +426,7 @@ class TurnEngine:
             case "place_booking":
                 return await flights.place_booking(turn, frame)
             case "verify_traveller":
-                return bookings.verify_traveller(turn, frame)
+                return await self._identity.verify(turn, frame)
             case "status":
                 return await bookings.status(turn, frame)
             case "cancel_quote":
@@ -410,6 +445,18 @@ def _same_search(frame: Frame, state: DialogueState) -> bool:
     merged = {**state.search, **{k: v for k, v in frame.slots.items() if k in keys}}
     frame.slots.update({k: v for k, v in merged.items() if k in keys})
     return all(merged.get(k) == state.search.get(k) for k in keys)
+
+
+def _code_commands(text: str, commands: list[cmd.Command]) -> list[cmd.Command]:
+    """A turn while a one-time code is awaited: the code, a wish for a new one, or anything
+    else as usual (a question is answered, then the code asked for again)."""
+    if code := code_in(text):
+        return [cmd.SetSlots({"otp": code})]
+    if wants_new_code(text):
+        return [cmd.SetSlots({"otp_resend": True})]
+    if any(isinstance(c, cmd.CannotHandle | cmd.Confirm) for c in commands):
+        return [cmd.SetSlots({})]  # not a code: ask for it again
+    return commands
 
 
 def _chit_chat(intent: Intent, *, busy: bool) -> str:

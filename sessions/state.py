@@ -57,6 +57,10 @@ class DialogueState(_Model):
     search: dict[str, Any] = Field(default_factory=dict)  # the last search's slots
     expecting: str | None = None
     failures: int = 0  # turns in a row that could not be understood
+    # A phone caller's identity: the code sent (traveller, caller number) and, once it was
+    # said back, who the caller is on this channel and number (sessions/skills/identity.py).
+    verifying: dict[str, str] | None = None
+    verified: dict[str, str] | None = None
 
     @property
     def top(self) -> Frame | None:

@@ -29,8 +29,10 @@ class Turn:
     today: dt.date
     text: str
     state: DialogueState
+    caller: str | None = None  # a phone caller's number (E.164), as the provider gave it
     lines: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)  # looked up once per turn (a profile)
 
     def say(self, *lines: str) -> None:
         self.lines.extend(line for line in lines if line)

@@ -34,23 +34,6 @@ class BookingsSkill:
         self._bookings = bookings
         self._airports = airports
 
-    def verify_traveller(self, turn: Turn, frame: Frame) -> Next:
-        """Money and bookings only for a traveller we know: the app's signed-in token."""
-        if turn.traveller_id is not None and self._bookings is not None:
-            return Next.DONE
-        if self._bookings is None:
-            turn.say("Bookings are not available right now.")
-        elif turn.channel == "chat":
-            turn.say("To book or manage a booking I need to know it's you: please sign in to "
-                     "the Yatri app or website and chat from there. I can still search flights "
-                     "and answer questions here.")  # fmt: skip
-        else:
-            turn.say("To book or manage a booking by phone I need to verify you, which I can't "
-                     "do on this line yet: please use the Yatri app. I can still search flights "
-                     "and answer questions.")  # fmt: skip
-        turn.data["needs"] = "sign_in"
-        return Next.END
-
     # --- which booking ---------------------------------------------------------------------
 
     async def choose(self, turn: Turn, frame: Frame) -> bool | None:

@@ -17,7 +17,9 @@ from core.money import rupees
 from fares.models import Cabin, FareOffer, FareQuery, Passengers, cheapest_per_flight
 from fares.service import FareService
 from fares.views import offer_json, result_json
+from sessions.passengers import passenger_type
 from sessions.replies import QUESTIONS, long_date, place, search_reply
+from sessions.skills.party import contact_words, who
 from sessions.state import Frame, ShownOffer
 from sessions.turn import Next, Turn
 
@@ -75,6 +77,10 @@ class FlightsSkill:
         one", "the 6 am IndiGo one"); False when nothing shown matches."""
         ref = frame.slots.pop("offer_ref", None)
         offers = turn.state.offers
+        kept = frame.data.pop("keep_flight", None)
+        if not isinstance(ref, dict) and kept and offers:
+            # The party changed after a flight was chosen: the same flight, newly priced.
+            ref = {"flight_number": kept[0], "fare_family": kept[1]}
         if not isinstance(ref, dict) or not offers:
             return False
         chosen = resolve_offer(ref, offers)
@@ -97,10 +103,6 @@ class FlightsSkill:
         """Price the chosen flight again and read the booking back; the confirm step asks."""
         offer = ShownOffer.model_validate(frame.slots["offer"])
         party = offer.adults + offer.children + offer.infants
-        if offer.children or offer.infants:
-            turn.say("Booking children and infants needs their dates of birth, which I can't "
-                     "take by chat yet: please finish this booking in the Yatri app.")  # fmt: skip
-            return Next.END
         names = frame.slots["travellers"]
         if len(names) != party:
             frame.slots.pop("travellers")
@@ -118,13 +120,14 @@ class FlightsSkill:
         if total != offer.total_paise:
             turn.say(f"The price has changed from {rupees(offer.total_paise)} to "
                      f"{rupees(total)}.")  # fmt: skip
-        who = ", ".join(f"{t['first_name']} {t['last_name']}" for t in names)
         turn.say(
             f"Here is the booking: {offer.carrier} {offer.flight_number} from "
             f"{place(offer.origin, self._airports)} to {place(offer.destination, self._airports)} "
             f"on {long_date(offer.departure.date())}, leaving at {offer.departure:%H:%M}, for "
-            f"{who}. The total is {rupees(total)}."
+            f"{who(names, travel_date=offer.departure.date())}. The total is {rupees(total)}."
         )
+        if frame.slots["contact"].get("from_profile"):
+            turn.say(f"The tickets go to {contact_words(frame.slots['contact'])}.")
         frame.data["review"] = {"id": secrets.token_urlsafe(8), "total_paise": total}
         return Next.DONE
 
@@ -151,13 +154,14 @@ class FlightsSkill:
         contact = frame.slots["contact"]
         order = BookingOrder(
             expected_total_paise=int(review["total_paise"]),
-            travellers=tuple(Traveller(first_name=t["first_name"], last_name=t["last_name"])
+            travellers=tuple(_traveller(t, travel_date=offer.departure.date())
                              for t in frame.slots["travellers"]),
             contact=Contact(email=contact["email"], phone=contact["phone"]),
             flight=FlightSelection(origin=offer.origin, destination=offer.destination,
                                    date=offer.departure.date(), flight_number=offer.flight_number,
                                    fare_family=offer.fare_family, cabin=_cabin(offer.cabin),
-                                   adults=offer.adults),
+                                   adults=offer.adults, children=offer.children,
+                                   infants=offer.infants),
         )  # fmt: skip
         # One booking per session and reviewed price: a repeated "yes" attaches to it.
         booking_id = booking_id_for(actor=f"traveller:{turn.traveller_id}",
@@ -208,6 +212,15 @@ def _query(slots: dict[str, Any]) -> FareQuery:
     )
 
 
+def _traveller(person: dict[str, Any], *, travel_date: dt.date) -> Traveller:
+    born = person.get("date_of_birth")
+    if not born:
+        return Traveller(first_name=person["first_name"], last_name=person["last_name"])
+    return Traveller(first_name=person["first_name"], last_name=person["last_name"],
+                     passenger_type=passenger_type(person, travel_date=travel_date),
+                     date_of_birth=dt.date.fromisoformat(str(born)))  # fmt: skip
+
+
 def _cabin(value: str) -> Any:
     return value if value in ("economy", "premium_economy", "business") else "economy"
 
@@ -227,6 +240,10 @@ def resolve_offer(ref: dict[str, Any], offers: list[ShownOffer]) -> ShownOffer |
     """The shown offer a reference names: an ordinal, the cheapest / earliest / latest, a
     carrier, a departure time (nearest within an hour), or a combination."""
     pool = list(offers)
+    if number := ref.get("flight_number"):
+        family = ref.get("fare_family")
+        pool = [o for o in pool if o.flight_number == number and family in (None, o.fare_family)]
+        return pool[0] if pool else None
     if code := ref.get("carrier"):
         pool = [o for o in pool if o.carrier_code.upper() == str(code).upper()]
     if when := ref.get("time"):

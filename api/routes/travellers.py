@@ -1,0 +1,79 @@
+"""The signed-in traveller's profile: the mobile a phone call is matched by (and its one-time
+code sent to), the email and mobile tickets go to, and the passengers booked by name in a
+conversation ("me and my wife")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.auth import BookingActorDep
+from api.deps import Services, ServicesDep
+from api.problems import PROBLEM_RESPONSES
+from bookings.profiles import (
+    MAX_SAVED,
+    ProfileStore,
+    SavedPassenger,
+    TravellerProfile,
+    profile_json,
+)
+from core.errors import (
+    DependencyUnavailableError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+)
+
+router = APIRouter(prefix="/v1/travellers", tags=["travellers"])
+
+
+class ProfileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str | None = Field(default=None, max_length=40, examples=["+91 98765 43210"])
+    email: str | None = Field(default=None, max_length=254, examples=["asha.rao@example.com"])
+    passengers: list[SavedPassenger] = Field(default_factory=list, max_length=MAX_SAVED)
+
+
+def _store(services: Services) -> ProfileStore:
+    if services.profiles is None:
+        raise DependencyUnavailableError("traveller profiles are not available")
+    return services.profiles
+
+
+def _traveller(actor: Any) -> str:
+    if actor.agent_id is not None:
+        raise ForbiddenError("a traveller's profile is theirs to read and change, not an agent's")
+    return str(actor.traveller_id)
+
+
+@router.get("/me", response_model=TravellerProfile, responses=PROBLEM_RESPONSES,
+            summary="The signed-in traveller's profile")  # fmt: skip
+async def get_profile(services: ServicesDep, actor: BookingActorDep) -> dict[str, Any]:
+    profile = await _store(services).get(_traveller(actor))
+    if profile is None:
+        raise NotFoundError("no profile yet: create it with PUT /v1/travellers/me")
+    return profile_json(profile)
+
+
+@router.put(
+    "/me", response_model=TravellerProfile, responses=PROBLEM_RESPONSES,
+    summary="Create or replace the signed-in traveller's profile",
+    description="The phone number is stored in E.164 (India is assumed without a country "
+    "code) and may be on one profile only (409 otherwise). At most one saved passenger has "
+    "relation `self`; children and infants need a date of birth to be booked.",
+)  # fmt: skip
+async def put_profile(
+    body: ProfileBody, services: ServicesDep, actor: BookingActorDep
+) -> dict[str, Any]:
+    try:
+        profile = TravellerProfile(traveller_id=_traveller(actor), phone=body.phone,
+                                   email=body.email, passengers=tuple(body.passengers))  # fmt: skip
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'profile'}: {err['msg']}"
+                             for err in e.errors())  # fmt: skip
+        raise InvalidRequestError(f"invalid profile: {problems}") from e
+    await _store(services).put(profile)
+    return profile_json(profile)

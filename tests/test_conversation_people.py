@@ -1,0 +1,228 @@
+"""Who talks and who travels, end to end on the real stack: a phone caller proves who they
+are with a one-time code sent to their profile's number before anything is booked; saved
+passengers are booked by saying "me and my wife"; children and infants are booked with their
+dates of birth; the profile API that all of this reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from bookings.profiles import SavedPassenger, TravellerProfile
+from core.settings import Settings
+from sessions.passengers import birth_dates_in, saved_in
+from sessions.skills.identity import code_in
+from tests.test_bookings import ledger, token
+from tests.test_conversation import Chat, day, spoken
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"booking_wait_s": 30.0, "booking_hold_ttl_s": 120.0})
+
+
+FAMILY = (
+    SavedPassenger(first_name="Asha", last_name="Rao", relation="self"),
+    SavedPassenger(first_name="Vikram", last_name="Rao", relation="husband"),
+    SavedPassenger(first_name="Riya", last_name="Rao", relation="daughter",
+                   date_of_birth=dt.date(2018, 3, 14)),
+    SavedPassenger(first_name="Kabir", last_name="Rao", relation="son",
+                   date_of_birth=dt.date.today() - dt.timedelta(days=300)),
+    SavedPassenger(first_name="Sunita", last_name="Rao", relation="mother"),
+)  # fmt: skip
+
+
+def names(people: list[SavedPassenger]) -> list[str]:
+    return [p.first_name for p in people]
+
+
+def test_saved_passengers_are_named_the_way_travellers_say_them() -> None:
+    assert names(saved_in("me and my husband", FAMILY)) == ["Asha", "Vikram"]
+    assert names(saved_in("just me", FAMILY)) == ["Asha"]
+    assert names(saved_in("I'm travelling with Riya", FAMILY)) == ["Asha", "Riya"]
+    assert names(saved_in("me, my mom and the kids", FAMILY)) == ["Asha", "Riya", "Kabir",
+                                                                   "Sunita"]  # fmt: skip
+    assert names(saved_in("main aur mere pati", FAMILY)) == ["Asha", "Vikram"]
+    assert names(saved_in("मैं और मेरी बेटी", FAMILY)) == ["Asha", "Riya"]
+    assert len(saved_in("the whole family", FAMILY)) == 5
+    assert saved_in("Rahul Verma and Neha Verma", FAMILY) == []
+
+
+def test_dates_of_birth_go_to_the_name_said_before_them() -> None:
+    today = dt.date(2026, 12, 5)
+    said = birth_dates_in("Riya Rao 14 March 2018 and Kabir Rao born 01/02/2026",
+                          ["Riya Rao", "Kabir Rao"], today=today)  # fmt: skip
+    assert said == {"Riya Rao": "2018-03-14", "Kabir Rao": "2026-02-01"}
+    assert birth_dates_in("she was born on March 14th, 2018", ["Riya Rao"], today=today) == {
+        "Riya Rao": "2018-03-14"
+    }
+    assert birth_dates_in("Riya, 14 March 2030", ["Riya Rao"], today=today) == {}  # future
+
+
+def test_a_code_is_read_however_it_is_said() -> None:
+    assert code_in("482913") == code_in("482 913") == "482913"
+    assert code_in("the code is four eight two nine one three") == "482913"
+    assert code_in("double four eight two nine one") == "448291"
+    assert code_in("char aath do nau ek teen") == "482913"
+    assert code_in("४८२९१३") == "482913"
+    assert code_in("48291") is None and code_in("yes please") is None
+
+
+async def sms(app: FastAPI, traveller: str) -> list[str]:
+    services = app.state.services
+    key = f"{services.settings.redis_namespace}:sandbox:outbox:{traveller}"
+    return [orjson.loads(m)["text"] for m in await services.redis.lrange(key, 0, -1)]
+
+
+class Call:
+    """One phone call's turns, as the voice routes hand them to the engine."""
+
+    def __init__(self, app: FastAPI, caller: str) -> None:
+        self._engine = app.state.services.engine
+        self.caller = caller
+        self.session_id = f"call-{uuid.uuid4().hex[:12]}"
+
+    async def say(self, text: str) -> dict[str, Any]:
+        result = await self._engine.handle(text=text, session_id=self.session_id,
+                                           channel="phone", caller=self.caller)  # fmt: skip
+        print(f"> {text}\n< [{result.intent}|{result.data.get('expecting')}] {result.reply}")
+        return {"reply": result.reply, "intent": result.intent, "data": result.data}
+
+
+async def test_a_caller_proves_who_they_are_before_booking_for_me_and_my_wife(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    traveller = f"trav-{uuid.uuid4().hex[:6]}"
+    await app.state.services.profiles.put(TravellerProfile(
+        traveller_id=traveller, phone="+91 91234 50001", email="imran@example.com",
+        passengers=(SavedPassenger(first_name="Imran", last_name="Sheikh", relation="self"),
+                    SavedPassenger(first_name="Sana", last_name="Sheikh", relation="wife")),
+    ))  # fmt: skip
+    call = Call(app, caller="09123450001")  # the provider's own writing of the same number
+
+    found = await call.say(f"flights from Delhi to Goa on {spoken(day(15))}")
+    assert found["data"]["offers"]  # anyone may search
+    asked = await call.say("book the cheapest one")
+    assert asked["data"]["expecting"] == "otp", asked["reply"]
+    assert "0 0 0 1" in asked["reply"]  # the number's ending, spoken digit by digit
+    [message] = await sms(app, traveller)
+    code = code_in(message)
+    assert code is not None
+    wrong = "000000" if code != "000000" else "111111"
+    retry = await call.say(wrong)
+    assert "doesn't match" in retry["reply"] and retry["data"]["expecting"] == "otp"
+    digits = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    spoken_code = " ".join(digits[int(c)] for c in code)
+    who = await call.say(spoken_code)
+    assert "verified" in who["reply"], who["reply"]
+    assert who["data"]["expecting"] == "traveller_details"
+    assert "Sana Sheikh" in who["reply"]  # the saved passengers are offered
+    review = await call.say("me and my wife")
+    # Two passengers now: searched again for 2 adults, the same flight kept, contact from
+    # the profile; the read-back names both and where the tickets go.
+    assert review["data"]["expecting"] == "confirmation", review["reply"]
+    assert "Imran Sheikh and Sana Sheikh" in review["reply"]
+    assert "imran@example.com" in review["reply"]
+    booked = await call.say("yes")
+    assert booked["data"]["booking"]["status"] == "confirmed", booked["reply"]
+    record = await app.state.services.bookings.get(booked["data"]["booking"]["booking_id"],
+                                                   traveller_id=traveller)  # fmt: skip
+    assert [t.first_name for t in record.travellers] == ["Imran", "Sana"]
+    assert record.flight is not None and record.flight.adults == 2
+
+    # The proof holds for this number on this call only: the same session from another
+    # number, or typed into chat without a token, is a stranger again.
+    other = Call(app, caller="+91 91234 50999")
+    other.session_id = call.session_id
+    stranger = await other.say("cancel my booking")
+    assert stranger["data"].get("needs") == "sign_in" or stranger["data"]["expecting"] == "otp"
+    assert "booking" not in stranger["data"]
+    chat = Chat(client)
+    chat.session_id = call.session_id
+    typed = await chat.say("what is the status of my booking?")
+    assert typed["data"].get("needs") == "sign_in", typed["reply"]
+
+
+async def test_a_caller_without_a_profile_is_told_plainly_and_searches_still_work(
+    app: FastAPI,
+) -> None:
+    call = Call(app, caller="+91 91234 59999")
+    refused = await call.say("I want to cancel my booking")
+    assert refused["data"].get("needs") == "sign_in" and "can't find" in refused["reply"]
+    found = await call.say(f"flights from Mumbai to Delhi on {spoken(day(8))}")
+    assert found["data"]["offers"]
+
+
+async def test_a_family_with_a_child_and_an_infant_is_booked_from_saved_passengers(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    traveller = f"trav-{uuid.uuid4().hex[:6]}"
+    headers = token(settings, traveller)
+    saved = await client.put("/v1/travellers/me", headers=headers, json={
+        "phone": "91234 50002", "email": "asha@example.com",
+        "passengers": [orjson.loads(p.model_dump_json()) for p in FAMILY],
+    })  # fmt: skip
+    assert saved.status_code == 200, saved.text
+    chat = Chat(client, headers)
+    await chat.say(f"flights from Bangalore to Delhi on {spoken(day(18))}")
+    asked = await chat.say("book the first one")
+    assert "Riya Rao" in asked["reply"], asked["reply"]
+    review = await chat.say("me, my husband and the kids")
+    assert review["data"]["expecting"] == "confirmation", review["reply"]
+    assert "Riya Rao (child)" in review["reply"] and "Kabir Rao (infant)" in review["reply"]
+    booked = await chat.say("yes")
+    assert booked["data"]["booking"]["status"] == "confirmed", booked["reply"]
+    record = await app.state.services.bookings.get(booked["data"]["booking"]["booking_id"],
+                                                   traveller_id=traveller)  # fmt: skip
+    kinds = {t.first_name: t.passenger_type for t in record.travellers}
+    assert kinds == {"Asha": None, "Vikram": None, "Riya": "child", "Kabir": "infant"}
+    assert record.flight is not None
+    assert (record.flight.adults, record.flight.children, record.flight.infants) == (2, 1, 1)
+    assert (await ledger(app).summary(record.booking_id)).captures == 1
+
+
+async def test_a_child_named_in_the_chat_is_asked_for_a_date_of_birth(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    chat = Chat(client, token(settings, f"trav-{uuid.uuid4().hex[:6]}"))
+    await chat.say(f"flights from Pune to Chennai on {spoken(day(16))} for 2 adults and 1 child")
+    await chat.say("the cheapest")
+    asked = await chat.say("Meera Iyer, Arjun Iyer and Tara Iyer")
+    assert "date of birth" in asked["reply"], asked["reply"]
+    assert asked["data"]["expecting"] == "traveller_details"
+    contact = await chat.say("Tara Iyer, 2 July 2019")
+    assert "email" in contact["reply"].lower(), contact["reply"]
+    review = await chat.say("meera@example.com 9123456780")
+    assert "Tara Iyer (child)" in review["reply"], review["reply"]
+
+
+async def test_the_profile_api_checks_what_it_stores(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    me, other = f"trav-{uuid.uuid4().hex[:6]}", f"trav-{uuid.uuid4().hex[:6]}"
+    assert (await client.get("/v1/travellers/me")).status_code == 401
+    missing = await client.get("/v1/travellers/me", headers=token(settings, me))
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    put = await client.put("/v1/travellers/me", headers=token(settings, me),
+                           json={"phone": "098765 12345", "passengers": [
+                               {"first_name": "Dev", "last_name": "Patel", "relation": "self"}]})  # fmt: skip
+    assert put.status_code == 200 and put.json()["phone"] == "+919876512345"
+    got = await client.get("/v1/travellers/me", headers=token(settings, me))
+    assert got.json()["passengers"][0]["first_name"] == "Dev"
+    taken = await client.put("/v1/travellers/me", headers=token(settings, other),
+                             json={"phone": "+91 98765 12345"})  # fmt: skip
+    assert taken.status_code == 409
+    bad = await client.put("/v1/travellers/me", headers=token(settings, other),
+                           json={"phone": "12345"})  # fmt: skip
+    assert bad.status_code == 422 and "phone" in bad.text
+    two_selves = await client.put("/v1/travellers/me", headers=token(settings, other), json={
+        "passengers": [{"first_name": "A", "last_name": "B", "relation": "self"},
+                       {"first_name": "C", "last_name": "D", "relation": "self"}]})  # fmt: skip
+    assert two_selves.status_code == 422
