@@ -22,11 +22,12 @@ from api.problems import install_problem_handlers
 from api.routes import asr, bookings, chat, fares, health, knowledge, problems, travellers, voice
 from api.routes import intents as intent_routes
 from api.understanding import intent_parser
+from bookings.agents import AgentBookings
 from bookings.audit import SqliteAuditLog
 from bookings.consent import AgentGate, ApprovalCodes
 from bookings.pricing import FareServicePricer
 from bookings.profiles import SANDBOX_PROFILES, SqliteProfileStore
-from bookings.quotes import AgentRateLimit, RedisChangeQuotes, SandboxSmsOutbox
+from bookings.quotes import AgentRateLimit, RedisBookingQuotes, RedisChangeQuotes, SandboxSmsOutbox
 from bookings.service import BookingService
 from bookings.temporal import connect_temporal
 from bookings.worker import build_worker
@@ -301,6 +302,10 @@ async def _services(
             secret=settings.secret_key.get_secret_value().encode(),
             notifier=SandboxSmsOutbox(redis=redis, namespace=settings.redis_namespace),
             per_day=settings.approval_codes_per_day, ttl_s=settings.quote_ttl_s,
+        )  # fmt: skip
+        services.agent_bookings = AgentBookings(
+            fares=fare_service, bookings=services.bookings, approvals=services.approvals,
+            quotes=RedisBookingQuotes(redis=redis, namespace=settings.redis_namespace),
         )  # fmt: skip
         proposer = None
         if settings.llm_base_url:  # a second reader for turns the parser cannot place

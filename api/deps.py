@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from bookings.agents import AgentBookings
 from bookings.audit import AuditLog
 from bookings.consent import AgentGate, ApprovalCodes
 from bookings.profiles import ProfileStore
@@ -64,6 +65,7 @@ class Services:
     audit: AuditLog | None = None
     agent_gate: AgentGate | None = None
     approvals: ApprovalCodes | None = None
+    agent_bookings: AgentBookings | None = None
     profiles: ProfileStore | None = None
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
