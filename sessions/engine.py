@@ -25,10 +25,9 @@ from intents.models import Intent
 from intents.parse import IntentParser, Parse, ParseContext
 from rag.answers import AnswerService
 from sessions import commands as cmd
-from sessions.flows import FLOWS, invalidate, pending
+from sessions.flows import FLOWS, pending
 from sessions.replies import (
     CAPABILITIES,
-    QUESTIONS,
     place,
     unknown_place_reply,
     unsupported_reply,
@@ -40,16 +39,13 @@ from sessions.skills.party import PartySkill
 from sessions.skills.policy import PolicySkill
 from sessions.state import STATE_VERSION, DialogueState, Frame, load_state
 from sessions.store import Conversation, SessionStore, SessionUnreadableError, TurnRecord
-from sessions.turn import Next, Turn
+from sessions.turn import Turn
+from sessions.walk import FlowWalker, set_slots
 
 log = get_logger(__name__)
 
-MAX_STEPS = 16  # steps walked in one turn: a guard against a flow that never settles
-_CONFIRM = {"confirm_book": "Shall I book it?", "confirm_cancel": "Shall I cancel it?",
-            "confirm_modify": "Shall I make the change?"}  # fmt: skip
 _REFUSED = {"confirm_book": "OK, I won't book it.", "confirm_cancel": "OK, I won't cancel it.",
             "confirm_modify": "OK, I'll leave your booking as it is."}  # fmt: skip
-_ASK = QUESTIONS | {"new_date": "Which date would you like to move it to?"}
 _CORRECTABLE = ("origin", "destination", "date", "adults", "children", "infants", "cabin")
 _FLOW_INTENT = {"search_flights": Intent.SEARCH_FLIGHTS, "book_flight": Intent.BOOK,
                 "booking_status": Intent.BOOKING_STATUS, "cancel_booking": Intent.CANCEL_BOOKING,
@@ -115,13 +111,14 @@ class TurnEngine:
             self._parser = parser
         if proposer is not None:
             self._proposer = proposer
-        self._flights = FlightsSkill(fares=self._fares, bookings=bookings, airports=self._airports)
-        self._bookings = BookingsSkill(bookings=bookings, airports=self._airports)
         self._policy = PolicySkill(answers)
-        self._identity = IdentitySkill(
-            profiles=profiles, codes=codes, bookings=bookings is not None
+        self._party = PartySkill(profiles=profiles, set_slots=set_slots)
+        self._walker = FlowWalker(
+            flights=FlightsSkill(fares=self._fares, bookings=bookings, airports=self._airports),
+            bookings=BookingsSkill(bookings=bookings, airports=self._airports),
+            identity=IdentitySkill(profiles=profiles, codes=codes, bookings=bookings is not None),
+            party=self._party,
         )
-        self._party = PartySkill(profiles=profiles, set_slots=self._set_slots)
 
     async def handle(
         self,
@@ -223,7 +220,7 @@ class TurnEngine:
         for command in commands:
             advance = await self._apply(command, turn) and advance
         if advance:
-            await self._advance(turn, asked_before=expected)
+            await self._walker.advance(turn, asked_before=expected)
 
     async def _apply(self, command: cmd.Command, turn: Turn) -> bool:
         """Apply one command; False when the turn's reply is complete without walking on."""
@@ -234,12 +231,14 @@ class TurnEngine:
                 if top is not None and top.flow == flow:
                     return await self._apply(cmd.SetSlots(slots), turn)
                 frame = state.push(Frame(flow=flow, slots=dict(slots)))
-                if flow == "book_flight" and state.offers and _same_search(frame, state):
-                    frame.done.append("search")  # the offers on screen are this search's
+                if flow == "book_flight" and state.offers:
+                    _from_last_search(frame, state)
+                    if _same_search(frame, state):
+                        frame.done.append("search")  # the offers on screen are this search's
                 return True
             case cmd.SetSlots(slots=slots):
                 if top is not None:
-                    self._set_slots(top, slots)
+                    set_slots(top, slots)
                 return True
             case cmd.ConfirmPlace(slot=slot, heard=heard, code=code):
                 if top is None:
@@ -294,20 +293,6 @@ class TurnEngine:
                 return top is not None
         return True
 
-    def _set_slots(self, frame: Frame, slots: dict[str, Any]) -> None:
-        partial = slots.get("contact_partial")
-        if isinstance(partial, dict):
-            contact = {**frame.data.get("contact", {}), **partial}
-            frame.data["contact"] = contact
-            if {"email", "phone"} <= contact.keys():
-                slots = {**slots, "contact": contact}
-        for name, value in slots.items():
-            if name == "contact_partial" or value is None:
-                continue
-            if frame.slots.get(name) != value:
-                frame.slots[name] = value
-                invalidate(frame, name)
-
     def _confirm(self, turn: Turn, *, yes: bool) -> bool:
         state = turn.state
         top = state.top
@@ -323,7 +308,7 @@ class TurnEngine:
         if checks:
             check = checks.pop(0)
             if yes:
-                self._set_slots(top, {check["slot"]: check["code"]})
+                set_slots(top, {check["slot"]: check["code"]})
             if checks:  # another place heard with doubt: ask about it next
                 self._ask_place(turn, checks[0])
                 return False
@@ -352,99 +337,19 @@ class TurnEngine:
         turn.say(f"Now, back to {FLOWS[top.flow].what}.")
         return True
 
-    # --- walking the flow ------------------------------------------------------------------
 
-    async def _advance(self, turn: Turn, *, asked_before: str | None) -> None:
-        state = turn.state
-        for _ in range(MAX_STEPS):
-            top = state.top
-            if top is None:
-                break
-            step = pending(top)
-            if step is None:
-                state.pop()
-                if top.flow == "search_flights" and state.offers:
-                    state.expecting = "choice"
-                break
-            if step.kind == "collect":
-                filled = await self._fill(step.name, turn, top)
-                if filled is None:
-                    state.pop()
-                    break
-                if filled:
-                    continue
-                if asked_before == step.expecting and top.data.get("asked") == step.name:
-                    top.reasks += 1
-                    if top.reasks >= 2:
-                        turn.say("If you'd rather, I can connect you with a travel expert.")
-                        turn.data["handoff_offered"] = True
-                top.data["asked"] = step.name
-                state.expecting = step.expecting
-                if step.expecting.startswith("slot:"):
-                    turn.data["ask_for"] = step.name
-                break
-            if step.kind == "confirm":
-                turn.say(_CONFIRM.get(step.name, "Shall I go ahead?"))
-                state.expecting = "confirmation"
-                break
-            outcome = await self._act(step.name, turn, top)
-            if outcome is Next.DONE:
-                top.done.append(step.name)
-            elif outcome is Next.WAIT:
-                break
-            elif outcome is Next.END:
-                state.pop()
-                break
+_SEARCH_KEYS = ("origin", "destination", "date", "adults", "children", "infants", "cabin")
 
-    async def _fill(self, slot: str, turn: Turn, frame: Frame) -> bool | None:
-        """True when `slot` got filled without asking; False after asking for it; None when
-        the flow cannot go on."""
-        if slot == "offer":
-            if self._flights.choose(turn, frame):
-                return True
-            self._flights.ask_choice(turn)
-            return False
-        if slot == "booking":
-            return await self._bookings.choose(turn, frame)
-        if slot == "travellers":
-            await self._party.ask_travellers(turn)
-            return False
-        if slot == "birth_dates":
-            return self._party.fill_birth_dates(turn, frame)
-        if slot == "contact":
-            return await self._party.fill_contact(turn, frame)
-        turn.say(_ASK.get(slot, f"What is the {slot.replace('_', ' ')}?"))
-        return False
 
-    async def _act(self, name: str, turn: Turn, frame: Frame) -> Next:
-        flights, bookings = self._flights, self._bookings
-        match name:
-            case "search":
-                return await flights.search(turn, frame)
-            case "review":
-                return await flights.review(turn, frame)
-            case "place_booking":
-                return await flights.place_booking(turn, frame)
-            case "verify_traveller":
-                return await self._identity.verify(turn, frame)
-            case "status":
-                return await bookings.status(turn, frame)
-            case "cancel_quote":
-                return await bookings.cancel_quote(turn, frame)
-            case "cancel":
-                return await bookings.cancel(turn, frame)
-            case "modify_quote":
-                return await bookings.modify_quote(turn, frame)
-            case "modify":
-                return await bookings.modify(turn, frame)
-        raise ValueError(f"flow step {name!r} has no skill")
+def _from_last_search(frame: Frame, state: DialogueState) -> None:
+    """A booking started on shown offers takes the last search's slots it wasn't told."""
+    for key in _SEARCH_KEYS:
+        if frame.slots.get(key) is None and state.search.get(key) is not None:
+            frame.slots[key] = state.search[key]
 
 
 def _same_search(frame: Frame, state: DialogueState) -> bool:
-    keys = ("origin", "destination", "date", "adults", "children", "infants", "cabin")
-    merged = {**state.search, **{k: v for k, v in frame.slots.items() if k in keys}}
-    frame.slots.update({k: v for k, v in merged.items() if k in keys})
-    return all(merged.get(k) == state.search.get(k) for k in keys)
+    return all(frame.slots.get(k) == state.search.get(k) for k in _SEARCH_KEYS)
 
 
 def _code_commands(text: str, commands: list[cmd.Command]) -> list[cmd.Command]:

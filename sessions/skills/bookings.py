@@ -5,10 +5,11 @@ quotes and rules as the REST API and the agent tools (bookings/service.py)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Any
 
 from bookings.models import BookingRecord, BookingStatus
-from bookings.service import BookingService
+from bookings.service import BookingAnswer, BookingService
 from bookings.views import booking_data, quote_summary
 from core.airports import AirportDirectory
 from core.errors import InvalidRequestError, QuoteMismatchError, YatriError
@@ -108,16 +109,12 @@ class BookingsSkill:
 
     async def cancel(self, turn: Turn, frame: Frame) -> Next:
         assert self._bookings is not None and turn.traveller_id is not None
-        try:
-            answer = await self._bookings.cancel(
-                booking_id=str(frame.slots["booking"]), traveller_id=turn.traveller_id,
-                quote_id=str(frame.data["quote_id"]),
-            )  # fmt: skip
-        except QuoteMismatchError as e:
-            return self._requote(turn, frame, e, step="cancel_quote")
-        except YatriError as e:
-            turn.say(f"I couldn't cancel it: {e.detail}.")
-            return Next.END
+        answer = await self._quoted(turn, frame, self._bookings.cancel(
+            booking_id=str(frame.slots["booking"]), traveller_id=turn.traveller_id,
+            quote_id=str(frame.data["quote_id"]),
+        ), quote_step="cancel_quote", failed="I couldn't cancel it")  # fmt: skip
+        if isinstance(answer, Next):
+            return answer
         record = answer.record
         turn.data["booking"] = booking_data(record)
         if record.status is BookingStatus.CANCELLED:
@@ -155,16 +152,12 @@ class BookingsSkill:
 
     async def modify(self, turn: Turn, frame: Frame) -> Next:
         assert self._bookings is not None and turn.traveller_id is not None
-        try:
-            answer = await self._bookings.modify(
-                booking_id=str(frame.slots["booking"]), traveller_id=turn.traveller_id,
-                request_id=str(frame.data["quote_id"]), quote_id=str(frame.data["quote_id"]),
-            )  # fmt: skip
-        except QuoteMismatchError as e:
-            return self._requote(turn, frame, e, step="modify_quote")
-        except YatriError as e:
-            turn.say(f"I couldn't change it: {e.detail}.")
-            return Next.END
+        answer = await self._quoted(turn, frame, self._bookings.modify(
+            booking_id=str(frame.slots["booking"]), traveller_id=turn.traveller_id,
+            request_id=str(frame.data["quote_id"]), quote_id=str(frame.data["quote_id"]),
+        ), quote_step="modify_quote", failed="I couldn't change it")  # fmt: skip
+        if isinstance(answer, Next):
+            return answer
         record, outcome = answer.record, answer.outcome
         turn.data["booking"] = booking_data(record)
         if outcome is not None and outcome.failed_step:
@@ -175,7 +168,26 @@ class BookingsSkill:
                      f"{long_date(record.flight.date)}. PNR {record.refs.hold_id}.")  # fmt: skip
         return Next.END
 
-    def _requote(self, turn: Turn, frame: Frame, error: QuoteMismatchError, *, step: str) -> Next:
+    async def _quoted(
+        self,
+        turn: Turn,
+        frame: Frame,
+        change: Awaitable[BookingAnswer],
+        *,
+        quote_step: str,
+        failed: str,
+    ) -> BookingAnswer | Next:
+        """Run a change the traveller said yes to at a quoted amount; when the amount moved
+        meanwhile, nothing happens and the new amount is read back (the flow waits)."""
+        try:
+            return await change
+        except QuoteMismatchError as e:
+            return self._requote(turn, frame, e)
+        except YatriError as e:
+            turn.say(f"{failed}: {e.detail}.")
+            return Next.END
+
+    def _requote(self, turn: Turn, frame: Frame, error: QuoteMismatchError) -> Next:
         """The amount moved since it was read back: read the new one and ask again."""
         quote: dict[str, Any] = error.extensions.get("quote") or {}
         frame.data["quote_id"] = quote.get("quote_id")
