@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from core.airports import AirportDirectory
 from core.logging import get_logger
+from core.redaction import redact_text
 from fares.models import BOOKING_HORIZON_DAYS, IST, MAX_PASSENGERS, Cabin
 from intents.parse import Parse
 from sessions import commands as cmd
@@ -28,6 +29,9 @@ from sessions.state import DialogueState
 log = get_logger(__name__)
 
 MAX_COMMANDS = 3  # a turn asks for one or two things; more is a model gone astray
+# Answers the engine reads itself, and which carry a one-time code or names and contact details:
+# never sent to the model.
+_PRIVATE_ANSWERS = ("otp", "traveller_details")
 _PLACES = ("origin", "destination")
 _DATES = ("date", "new_date")
 _COUNTS = {"adults": (1, MAX_PASSENGERS), "children": (0, MAX_PASSENGERS - 1),
@@ -126,7 +130,6 @@ class LlmCommandProposer:
         airports: AirportDirectory,
         timeout_s: float,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._model = model
         self._airports = airports
@@ -136,14 +139,16 @@ class LlmCommandProposer:
             base_url=base_url.rstrip("/") + "/",
             headers={"authorization": f"Bearer {api_key}"},
             timeout=httpx.Timeout(timeout_s),
-            transport=transport,
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def propose(self, text: str, *, state: DialogueState, parse: Parse) -> list[cmd.Command]:
-        """Commands for `text`, each one checked; [] when nothing the model said is usable."""
+        """Commands for `text`, each one checked; [] when nothing the model said is usable.
+        A turn answering a request for a code or for names and contact details is not sent."""
+        if state.expecting in _PRIVATE_ANSWERS:
+            return []
         today = self._clock().astimezone(IST).date()
         try:
             async with asyncio.timeout(self._timeout_s):  # the whole call, not each read
@@ -283,7 +288,7 @@ class LlmCommandProposer:
 
 def _context(text: str, *, state: DialogueState, today: dt.date) -> dict[str, Any]:
     """What the model is shown: the state's typed slots only (never names or contact details)
-    and the utterance as a data field."""
+    and the utterance, with emails, phones and card or ID numbers redacted, as a data field."""
     top = state.top
     return {
         "today": today.isoformat(),
@@ -292,7 +297,7 @@ def _context(text: str, *, state: DialogueState, today: dt.date) -> dict[str, An
         "filled_slots": {k: v for k, v in (top.slots if top else {}).items() if k in _SLOT_TYPES},
         "last_search": _last_search(state),
         "expecting": state.expecting,
-        "utterance": text,
+        "utterance": redact_text(text),
     }
 
 
