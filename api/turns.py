@@ -3,25 +3,20 @@ engine as chat, on the call's session, within the request deadline."""
 
 from __future__ import annotations
 
-import asyncio
-
 from api.deps import Services
-from core.errors import DeadlineExceededError
+from core.deadline import answer_within
 from voice.call import SpokenReply, TurnHandler
 
 
 def turn_handler(services: Services, *, session_id: str, channel: str) -> TurnHandler:
     """The voice call's turn: the same engine as chat, on this call's session."""
-    timeout_s = services.settings.request_timeout_s
+    settings = services.settings
 
     async def handle(text: str) -> SpokenReply:
-        try:
-            async with asyncio.timeout(timeout_s):
-                result = await services.engine.handle(
-                    text=text, session_id=session_id, channel=channel
-                )
-        except TimeoutError as e:
-            raise DeadlineExceededError(f"no answer within {timeout_s:g} s") from e
+        async with answer_within(
+            settings.request_timeout_s, reserve_s=settings.request_reply_reserve_s
+        ):
+            result = await services.engine.handle(text=text, session_id=session_id, channel=channel)
         return SpokenReply(
             text=result.reply,
             data={"intent": result.intent, "slots": result.slots, "data": result.data},

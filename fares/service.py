@@ -3,17 +3,19 @@ honest fallbacks. The one way the rest of Yatri gets flight fares."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.airports import AirportDirectory
-from core.errors import InvalidRequestError, SupplierError
+from core.deadline import call_deadline
+from core.errors import InvalidRequestError, SupplierError, SupplierTimeoutError
 from core.party import check_counts
 from core.resilience import Bulkhead, CallOptions, CircuitBreaker, Deadline, call_with_resilience
 from core.telemetry import FARE_RESULTS, SUPPLIER_CALLS, SUPPLIER_LATENCY
-from fares.cache import FareCache
+from fares.cache import Entry, FareCache
 from fares.models import (
     BOOKING_HORIZON_DAYS,
     IST,
@@ -127,9 +129,10 @@ class FareService:
 
     async def search(self, query: FareQuery, *, timeout_s: float | None = None) -> FareResult:
         """Fresh fares (at most ``fresh_s`` old), or the last known ones flagged as stale when
-        the airline cannot answer; raises ``SupplierError`` when neither exists."""
+        the airline cannot answer in time; raises ``SupplierError`` when neither exists. The
+        airline gets ``timeout_s`` (default: the service's), cut to what the request has left."""
         self.validate(query)
-        deadline = Deadline.after(timeout_s or self._deadline_s)
+        deadline = call_deadline(timeout_s or self._deadline_s)
         if self._cache is None:
             offers = await self._live(query, deadline)
             FARE_RESULTS.labels(FareSource.LIVE.value).inc()
@@ -137,7 +140,7 @@ class FareService:
                                 stale=False)  # fmt: skip
         cache = self._cache
         try:
-            entry, tier = await cache.get(query, fetch=lambda: self._live(query, deadline))
+            entry, tier = await self._cached(cache, query, deadline)
         except SupplierError:
             stale = await cache.stale(query)
             if stale is None:
@@ -150,6 +153,22 @@ class FareService:
         source = {"l1": FareSource.L1, "l2": FareSource.L2}.get(tier, FareSource.LIVE)
         FARE_RESULTS.labels(source.value).inc()
         return self._result(query, entry.offers, source, entry.fetched_at, stale=False)
+
+    async def _cached(
+        self, cache: FareCache, query: FareQuery, deadline: Deadline
+    ) -> tuple[Entry, str]:
+        """The cache's answer, waited for no longer than ``deadline``: the fetch it joins may
+        be another caller's, on a longer deadline, or another process's behind its lease."""
+        wait = asyncio.timeout(deadline.remaining())
+        try:
+            async with wait:
+                return await cache.get(query, fetch=lambda: self._live(query, deadline))
+        except TimeoutError as e:
+            if not wait.expired():
+                raise
+            raise SupplierTimeoutError(
+                "no fare answer before the deadline", supplier=self._supplier.name
+            ) from e
 
     def _result(
         self,
@@ -196,7 +215,7 @@ class FareService:
             ),
             cabin=offer.cabin,
         )
-        offers = await self._live(query, Deadline.after(timeout_s or self._deadline_s))
+        offers = await self._live(query, call_deadline(timeout_s or self._deadline_s))
         same = next(
             (o for o in offers
              if (o.flight_number, o.fare_family) == (offer.flight_number, offer.fare_family)

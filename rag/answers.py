@@ -4,6 +4,7 @@ the confidence floor Yatri says it does not know, and names the closest document
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
+from core.deadline import time_for_calls
 from core.logging import get_logger
 from rag.embeddings import EmbeddingPool, Vectors
 from rag.retrieval import Passage, Retrieval, Retriever
@@ -153,10 +155,13 @@ class AnswerService:
         return windows[int(np.argmax(scores))]
 
     async def _generate(self, question: str, passages: list[Passage]) -> str | None:
+        """The writer's answer, given no longer than the request leaves for outbound calls;
+        None (answer extractively) when it fails, declines or runs out of time."""
         if self._writer is None:
             return None
         try:
-            return await self._writer.write(question, passages)
+            async with asyncio.timeout(time_for_calls()):
+                return await self._writer.write(question, passages)
         except Exception as e:  # any failure of the optional model falls back to extraction
             log.warning("llm answer failed", error=type(e).__name__)
             return None

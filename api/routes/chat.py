@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import booking_actor_from
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
-from core.errors import DeadlineExceededError, ForbiddenError, UnauthorizedError
+from core.deadline import answer_within
+from core.errors import ForbiddenError, UnauthorizedError
 from sessions.engine import SESSION_ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["conversation"])
@@ -61,16 +61,13 @@ class ChatResponse(BaseModel):
 )
 async def chat(body: ChatRequest, request: Request, services: ServicesDep) -> ChatResponse:
     traveller_id = _traveller(request, services)
-    try:
-        async with asyncio.timeout(services.settings.request_timeout_s):
-            result = await services.engine.handle(
-                text=body.text, session_id=body.session_id, channel="chat",
-                traveller_id=traveller_id,
-            )  # fmt: skip
-    except TimeoutError as e:
-        raise DeadlineExceededError(
-            f"no answer within {services.settings.request_timeout_s:g} s"
-        ) from e
+    settings = services.settings
+    async with answer_within(
+        settings.request_timeout_s, reserve_s=settings.request_reply_reserve_s
+    ):
+        result = await services.engine.handle(
+            text=body.text, session_id=body.session_id, channel="chat", traveller_id=traveller_id
+        )
     return ChatResponse(
         session_id=result.session_id,
         reply=result.reply,

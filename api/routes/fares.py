@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
+from core.deadline import answer_within
 from fares.models import Cabin, FareQuery, FareResult, FareSource, Passengers
 from fares.views import hidden_json, offer_json
 
@@ -79,7 +80,11 @@ async def fares(
         passengers=Passengers(adults, children, infants),
         cabin=cabin,
     )
-    result = await services.fares.search(query)
+    settings = services.settings
+    async with answer_within(
+        settings.request_timeout_s, reserve_s=settings.request_reply_reserve_s
+    ):
+        result = await services.fares.search(query)
     policy = services.fare_cache.policy
     tag = etag(result)
     headers = {
