@@ -31,6 +31,7 @@ from bookings.store import BookingStore
 from bookings.temporal import TemporalClient, run_trip_workflow
 from bookings.views import quote_view
 from bookings.workflows import cancellation_fee
+from core.deadline import call_budget
 from core.errors import (
     ConflictError,
     InvalidRequestError,
@@ -131,7 +132,7 @@ class BookingService:
             ),
             workflow_id=booking_id,
             task_queue=self._task_queue,
-            wait_s=self._wait_s if wait else None,
+            wait_s=self._waited() if wait else None,
         )
         return BookingAnswer(await self.get(booking_id, traveller_id=traveller_id), outcome)
 
@@ -229,7 +230,7 @@ class BookingService:
             ),
             workflow_id=f"{booking_id}:modify:{request_id}",
             task_queue=self._task_queue,
-            wait_s=self._wait_s,
+            wait_s=self._waited(),
         )
         if outcome is not None and outcome.status is BookingStatus.PRICE_CHANGED:
             # The airline's live price moved since the quote: nothing was charged.
@@ -317,7 +318,7 @@ class BookingService:
             # to it; a refusal (the fee moved) does not block a cancellation at the new quote.
             workflow_id=f"{booking_id}:cancel:{_version(record)}:{expected}",
             task_queue=self._task_queue,
-            wait_s=self._wait_s,
+            wait_s=self._waited(),
         )
         if outcome is not None and outcome.failed_step == "quote":
             await self._refuse(self._cancel_quote(await self.get(booking_id,
@@ -326,6 +327,11 @@ class BookingService:
         return BookingAnswer(await self.get(booking_id, traveller_id=traveller_id), outcome)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _waited(self) -> float:
+        """How long to wait for a workflow's outcome: ``wait_s``, cut to what the request has
+        left (a booking still running is answered as pending, never a timed-out request)."""
+        return call_budget(self._wait_s)
 
     def _changeable(self, record: BookingRecord) -> BookingRecord:
         if record.status is not BookingStatus.CONFIRMED or record.flight is None:
