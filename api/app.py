@@ -297,10 +297,13 @@ async def _services(
                                  per_minute=settings.agent_rate_per_minute),
             audit=audit, per_minute=settings.agent_rate_per_minute,
         )  # fmt: skip
+        sms = services.sms_outbox = SandboxSmsOutbox(
+            redis=redis, namespace=settings.redis_namespace
+        )
         services.approvals = ApprovalCodes(
             redis=redis, namespace=settings.redis_namespace,
             secret=settings.secret_key.get_secret_value().encode(),
-            notifier=SandboxSmsOutbox(redis=redis, namespace=settings.redis_namespace),
+            notifier=sms,
             per_day=settings.approval_codes_per_day, ttl_s=settings.quote_ttl_s,
         )  # fmt: skip
         services.agent_bookings = AgentBookings(

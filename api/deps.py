@@ -13,6 +13,7 @@ from bookings.agents import AgentBookings
 from bookings.audit import AuditLog
 from bookings.consent import AgentGate, ApprovalCodes
 from bookings.profiles import ProfileStore
+from bookings.quotes import SandboxSmsOutbox
 from bookings.service import BookingService
 from bookings.temporal import TemporalClient
 from core.airports import AirportDirectory
@@ -67,6 +68,7 @@ class Services:
     approvals: ApprovalCodes | None = None
     agent_bookings: AgentBookings | None = None
     profiles: ProfileStore | None = None
+    sms_outbox: SandboxSmsOutbox | None = None  # the sandbox SMS gateway (its inbox is readable)
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

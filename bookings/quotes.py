@@ -149,6 +149,12 @@ class SandboxSmsOutbox:
         pipe.expire(key, self._keep_s)
         await store_call(pipe.execute())
 
+    async def messages(self, *, traveller_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest messages sent to the traveller, oldest first: their sandbox inbox."""
+        key = f"{self._ns}:sandbox:outbox:{traveller_id}"
+        raw: list[bytes] = await store_call(self._redis.lrange(key, -limit, -1))
+        return [orjson.loads(m) for m in raw]
+
 
 class AgentRateLimit:
     """A fixed window per agent that opens at its first call: SET NX EX creates the counter

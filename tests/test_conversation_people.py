@@ -226,3 +226,23 @@ async def test_the_profile_api_checks_what_it_stores(
         "passengers": [{"first_name": "A", "last_name": "B", "relation": "self"},
                        {"first_name": "C", "last_name": "D", "relation": "self"}]})  # fmt: skip
     assert two_selves.status_code == 422
+
+
+async def test_the_sandbox_inbox_shows_a_traveller_their_own_codes_only(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    traveller = f"trav-{uuid.uuid4().hex[:6]}"
+    await app.state.services.profiles.put(
+        TravellerProfile(traveller_id=traveller, phone="+91 91234 50003")
+    )
+    call = Call(app, caller="+91 91234 50003")
+    await call.say(f"flights from Delhi to Jaipur on {spoken(day(11))}")
+    asked = await call.say("book the first one")
+    assert asked["data"]["expecting"] == "otp"
+    inbox = await client.get("/v1/travellers/me/messages", headers=token(settings, traveller))
+    assert inbox.status_code == 200
+    [message] = inbox.json()
+    assert message["channel"] == "sms" and code_in(message["text"]) is not None
+    others = await client.get("/v1/travellers/me/messages", headers=token(settings, "trav-x"))
+    assert others.json() == []
+    assert (await client.get("/v1/travellers/me/messages")).status_code == 401

@@ -37,6 +37,12 @@ class ProfileBody(BaseModel):
     passengers: list[SavedPassenger] = Field(default_factory=list, max_length=MAX_SAVED)
 
 
+class SandboxMessage(BaseModel):
+    channel: str = Field(examples=["sms"])
+    text: str
+    sent_at: float = Field(description="Unix time the message was sent.")
+
+
 def _store(services: Services) -> ProfileStore:
     if services.profiles is None:
         raise DependencyUnavailableError("traveller profiles are not available")
@@ -77,3 +83,17 @@ async def put_profile(
         raise InvalidRequestError(f"invalid profile: {problems}") from e
     await _store(services).put(profile)
     return profile_json(profile)
+
+
+@router.get(
+    "/me/messages", response_model=list[SandboxMessage], responses=PROBLEM_RESPONSES,
+    summary="The signed-in traveller's sandbox SMS inbox",
+    description="Only with the sandbox SMS gateway (a production gateway delivers to the "
+    "phone): the one-time and approval codes sent to the traveller's number, latest 20, "
+    "oldest first, as the traveller's test phone would show them. Agents are refused.",
+)  # fmt: skip
+async def sandbox_messages(services: ServicesDep, actor: BookingActorDep) -> list[dict[str, Any]]:
+    outbox = services.sms_outbox
+    if outbox is None:
+        raise NotFoundError("messages are delivered to the phone, not kept here")
+    return await outbox.messages(traveller_id=_traveller(actor))
