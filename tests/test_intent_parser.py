@@ -13,13 +13,14 @@ import pytest
 
 from core.airports import load_airports
 from intents.catalogue import EXAMPLES_PATH, load_catalogue
-from intents.classifier import ExampleIndex
+from intents.classifier import DOC_ID, VECTOR_FIELD, ExampleIndex
 from intents.models import Intent
 from intents.parse import Parse, ParseContext
 from intents.parser import RetrievalIntentParser
 from intents.places import common_words
 from rag.edge import EdgeStore
 from rag.embeddings import EmbeddingPool, OnnxMiniLM
+from rag.store import SearchFilter, SparseVector, StoredChunk
 
 TODAY = dt.date(2026, 11, 25)  # a Wednesday
 
@@ -260,6 +261,54 @@ async def test_reopened_collection_is_not_indexed_again(
             assert await ExampleIndex(store=store, embeddings=pool).sync(catalogue) is expected
         finally:
             await store.close()
+
+
+async def test_the_mirror_votes_as_a_search_through_the_store_would(
+    pool: EmbeddingPool, tmp_path: Path
+) -> None:
+    store = EdgeStore.open(tmp_path, collection="intents")
+    index = ExampleIndex(store=store, embeddings=pool, k=12)
+    try:
+        await index.sync(load_catalogue())
+        for text in ("flights to goa tomorrow", "cancel my booking", "kya refund milega"):
+            vector = await index.embed(text)
+            hits = await store.search(
+                dense=vector.tolist(), sparse=SparseVector((), ()),
+                filter=SearchFilter(doc_ids=(DOC_ID,)), limit=12, mode="dense",
+            )  # fmt: skip
+            vote = index.vote_for(vector)
+            assert vote.best_similarity == pytest.approx(hits[0].score, abs=1e-5)
+            assert vote.nearest == hits[0].payload["text"]
+            assert {i for i, _ in vote.ranked} == {Intent(h.payload["intent"]) for h in hits}
+    finally:
+        await store.close()
+
+
+async def test_points_stored_without_their_vector_are_indexed_again(
+    pool: EmbeddingPool, tmp_path: Path
+) -> None:
+    catalogue = load_catalogue()
+    store = EdgeStore.open(tmp_path, collection="intents")
+    try:
+        await ExampleIndex(store=store, embeddings=pool).sync(catalogue)
+        # As an older Yatri stored them: the same points, no vector in the payload.
+        probe = [1.0] + [0.0] * 383
+        hits = await store.search(
+            dense=probe, sparse=SparseVector((), ()), filter=SearchFilter(doc_ids=(DOC_ID,)),
+            limit=len(catalogue.examples), mode="dense",
+        )  # fmt: skip
+        vectors = await pool.embed([h.payload["text"] for h in hits])
+        await store.upsert([
+            StoredChunk(id=h.id, dense=v.tolist(), sparse=SparseVector((), ()),
+                        payload={k: x for k, x in h.payload.items() if k != VECTOR_FIELD})
+            for h, v in zip(hits, vectors, strict=True)
+        ])  # fmt: skip
+        index = ExampleIndex(store=store, embeddings=pool)
+        assert await index.sync(catalogue) is True
+        assert (await index.vote("cancel my booking")).intent is Intent.CANCEL_BOOKING
+        assert await index.sync(catalogue) is False
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize("text", ["", "   ", "🙂🙂🙂", "?!", "x" * 10_000])
