@@ -199,7 +199,9 @@ class TurnEngine:
         state = turn.state
         expected = state.expecting
         commands = cmd.to_commands(parse, state)
-        if self._proposer is not None and any(isinstance(c, cmd.CannotHandle) for c in commands):
+        private = expected in ("otp", "traveller_details")  # codes and names stay here
+        if self._proposer is not None and not private \
+                and any(isinstance(c, cmd.CannotHandle) for c in commands):  # fmt: skip
             # The parser could not place the turn: a second reader may (validated commands only).
             commands = await self._proposer.propose(turn.text, state=state, parse=parse) or commands
         state.expecting = None

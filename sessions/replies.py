@@ -87,6 +87,11 @@ def search_reply(result: FareResult, airports: AirportDirectory) -> str:
         )
     cheapest = cheapest_per_flight(result.offers)
     lines = [f"I found {flights(len(cheapest))} {route}{cabin} {when}.{hidden}"]
+    if result.price_confirmation_required:
+        minutes = max(1, round(result.age_ms / 60_000))
+        lines.append(f"The airlines are slow to answer, so these are prices from about {minutes} "
+                     f"minute{'s' if minutes > 1 else ''} ago; I'll confirm the price before "
+                     "booking.")  # fmt: skip
     party = q.passengers
     if party.adults + party.children + party.infants > 1:
         lines.append(f"Prices are totals for {party.describe()}.")

@@ -147,9 +147,11 @@ async def test_client_session_id_is_validated(client: httpx.AsyncClient) -> None
     assert r.headers["content-type"] == "application/problem+json"
 
 
-async def test_request_deadline_gives_a_504_problem(
+async def test_a_supplier_slower_than_the_request_deadline_gets_the_engines_own_reply(
     settings: Settings, endpoints: Endpoints
 ) -> None:
+    # The deadline is passed down (core/deadline.py): the fare call gets what the request has
+    # left, and the engine answers in time instead of the route's 504 backstop firing.
     slow = settings.model_copy(
         update={"request_timeout_s": 0.2, "supplier_latency_ms": 3000, "supplier_timeout_s": 10}
     )
@@ -158,5 +160,6 @@ async def test_request_deadline_gives_a_504_problem(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             r = await c.post("/v1/chat", json={"text": "flights from Delhi to Goa tomorrow"})
-    assert r.status_code == 504
-    assert r.json()["type"] == "/problems/deadline-exceeded"
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["problem"] == "supplier_unavailable"
+    assert "aren't answering" in r.json()["reply"]

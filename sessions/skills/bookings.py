@@ -163,6 +163,9 @@ class BookingsSkill:
         if outcome is not None and outcome.failed_step:
             turn.say(f"The change didn't go through ({outcome.detail}); your original booking "
                      "stands.")  # fmt: skip
+        elif outcome is None:  # still running when the request's time ran out
+            turn.say(f"Your change is {_STATUS_WORDS[record.status]}; ask me for its status in "
+                     "a minute.")  # fmt: skip
         elif record.flight is not None:
             turn.say(f"Done: you're now on {record.flight.flight_number} on "
                      f"{long_date(record.flight.date)}. PNR {record.refs.hold_id}.")  # fmt: skip

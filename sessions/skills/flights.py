@@ -109,7 +109,14 @@ class FlightsSkill:
             turn.say(f"I need {party} passenger name{'s' if party > 1 else ''}, one for each "
                      "traveller.")  # fmt: skip
             return Next.RETRY
-        live = await self._live(offer)
+        try:
+            live = await self._live(offer)
+        except SupplierError:
+            # Nothing is lost: the next turn ("try again") walks back to this step.
+            turn.say(f"The airline isn't answering right now, so I can't confirm the price of "
+                     f"{offer.carrier} {offer.flight_number}. Say “try again” in a minute.")  # fmt: skip
+            turn.data["problem"] = "supplier_unavailable"
+            return Next.WAIT
         if live is None:
             turn.say(f"{offer.carrier} {offer.flight_number} can't be booked any more. Here is "
                      "what is available now.")  # fmt: skip
