@@ -19,6 +19,7 @@ from fastapi import Depends, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import ServicesDep
+from bookings.service import actor_name
 from core.errors import ForbiddenError, UnauthorizedError
 
 CONTENT_SCOPE = "content:write"
@@ -102,11 +103,8 @@ class BookingActor:
 
     @property
     def name(self) -> str:
-        """Who asked, for whom: idempotency keys and the bookings they derive are scoped to it,
-        so an agent's key used for two travellers names two different operations."""
-        if self.agent_id:
-            return f"agent:{self.agent_id}:for:{self.traveller_id}"
-        return f"traveller:{self.traveller_id}"
+        """Who asked, for whom (`bookings.service.actor_name`)."""
+        return actor_name(traveller_id=self.traveller_id, agent_id=self.agent_id)
 
 
 def booking_actor_from(token: str, *, secret: str) -> BookingActor:

@@ -25,7 +25,13 @@ from bookings.models import (
 )
 from bookings.pricing import fare_query
 from bookings.quotes import BookingQuoteStore, StoredQuote
-from bookings.service import BookingAnswer, BookingOrder, BookingService, booking_id_for
+from bookings.service import (
+    BookingAnswer,
+    BookingOrder,
+    BookingService,
+    actor_name,
+    booking_id_for,
+)
 from bookings.views import quote_summary
 from core.errors import NotFoundError
 from core.money import rupees
@@ -139,7 +145,7 @@ class AgentBookings:
                     raise expired from e
             else:
                 # The traveller's own booking (they approved it), named by the quote.
-                booking_id = booking_id_for(actor=f"traveller:{traveller_id}",
+                booking_id = booking_id_for(actor=actor_name(traveller_id=traveller_id),
                                             idempotency_key=f"quote:{quote_id}")  # fmt: skip
                 await self._quotes.confirmed(quote_id, booking_id=booking_id,
                                              code_mac=self._approvals.mac(quote_id, code))  # fmt: skip

@@ -59,6 +59,14 @@ class BookingAnswer:
     outcome: Outcome | None  # None: still running when the wait ended
 
 
+def actor_name(*, traveller_id: str, agent_id: str | None = None) -> str:
+    """Who asked, for whom: idempotency keys and the bookings they derive are scoped to it,
+    so an agent's key used for two travellers names two different operations."""
+    if agent_id:
+        return f"agent:{agent_id}:for:{traveller_id}"
+    return f"traveller:{traveller_id}"
+
+
 def booking_id_for(*, actor: str, idempotency_key: str) -> str:
     """The booking a request creates, derived from who asked and their idempotency key: a
     retried request names the same booking, so Temporal refuses to run it twice even if the
