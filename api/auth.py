@@ -136,3 +136,21 @@ def require_booking_actor(
 
 
 BookingActorDep = Annotated[BookingActor, Depends(require_booking_actor)]
+
+
+def require_traveller(
+    services: ServicesDep,
+    credentials: Annotated[Credentials, Security(BEARER_JWT, scopes=[TRAVELLER_SCOPE])],
+) -> str:
+    """The signed-in traveller's id; agents are refused (what is theirs alone: a profile)."""
+    if credentials is None or not credentials.credentials.strip():
+        raise UnauthorizedError("send the traveller's token: Authorization: Bearer <token>")
+    actor = booking_actor_from(
+        credentials.credentials.strip(), secret=services.settings.secret_key.get_secret_value()
+    )
+    if actor.agent_id is not None:
+        raise ForbiddenError("a traveller's profile is theirs to read and change, not an agent's")
+    return actor.traveller_id
+
+
+TravellerDep = Annotated[str, Depends(require_traveller)]

@@ -8,15 +8,21 @@ from core.deadline import answer_within
 from voice.call import SpokenReply, TurnHandler
 
 
-def turn_handler(services: Services, *, session_id: str, channel: str) -> TurnHandler:
-    """The voice call's turn: the same engine as chat, on this call's session."""
+def turn_handler(
+    services: Services, *, session_id: str, channel: str, caller: str | None = None
+) -> TurnHandler:
+    """The voice call's turn: the same engine as chat, on this call's session. `caller` is
+    the number the provider says the call comes from: it names a profile to send a one-time
+    code to, and proves nothing by itself."""
     settings = services.settings
 
     async def handle(text: str) -> SpokenReply:
         async with answer_within(
             settings.request_timeout_s, reserve_s=settings.request_reply_reserve_s
         ):
-            result = await services.engine.handle(text=text, session_id=session_id, channel=channel)
+            result = await services.engine.handle(
+                text=text, session_id=session_id, channel=channel, caller=caller
+            )
         return SpokenReply(
             text=result.reply,
             data={"intent": result.intent, "slots": result.slots, "data": result.data},

@@ -206,3 +206,43 @@ async def test_unconfigured_providers_are_404(
     assert (await client.post(URL, content=body, headers=headers)).status_code == 404
     assert (await client.post("/v1/asr/webhooks/twilio", data={"CallSid": "x"})).status_code == 404
     assert (await client.post("/v1/asr/webhooks/Bad:Name", content=b"{}")).status_code == 422
+
+
+async def test_a_caller_on_the_webhook_is_sent_a_code_and_may_key_it_in(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    from bookings.profiles import TravellerProfile
+    from sessions.skills.identity import code_in
+
+    traveller = f"trav-{uuid.uuid4().hex[:6]}"
+    await app.state.services.profiles.put(
+        TravellerProfile(traveller_id=traveller, phone="+91 91234 60001")
+    )
+    # JSON providers get what the turn understood and what it expects next.
+    body, headers = signed_post(transcript("flights from Delhi to Pune next friday",
+                                           call_id=f"CA{uuid.uuid4().hex}"))  # fmt: skip
+    found = (await client.post(URL, content=body, headers=headers)).json()
+    assert found["intent"] == "search_flights" and found["data"]["offers"]
+    assert found["expecting"] == "choice"
+
+    url = "http://yatri.test/v1/asr/webhooks/twilio"
+    call_id = f"CA{uuid.uuid4().hex}"
+
+    async def twilio(**fields: str) -> str:
+        params = {"CallSid": call_id, "From": "+919123460001", "Confidence": "0.9"} | fields
+        sent = await client.post(url, content=urlencode(params), headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": twilio_signature(url, params),
+        })  # fmt: skip
+        assert sent.status_code == 200, sent.text
+        return sent.text
+
+    await twilio(SpeechResult="flights from Delhi to Pune next friday")
+    asked = await twilio(SpeechResult="book the cheapest")
+    assert 'input="speech dtmf" numDigits="6"' in asked  # the code may be keyed in
+    key = f"{settings.redis_namespace}:sandbox:outbox:{traveller}"
+    [message] = await app.state.services.redis.lrange(key, 0, -1)
+    code = code_in(orjson.loads(message)["text"])
+    assert code is not None
+    verified = await twilio(Digits=code)
+    assert "verified" in verified and "Who is travelling" in verified

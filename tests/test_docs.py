@@ -76,6 +76,8 @@ async def test_protected_operations_declare_their_credentials(schema: dict[str, 
                 method,
                 path,
             )
+        elif path.startswith("/v1/travellers"):
+            assert security == [{"bearerJWT": [TRAVELLER_SCOPE]}], (method, path)
         elif path.startswith("/v1/documents"):
             assert security == [{"contentKey": []}, {"bearerJWT": [CONTENT_SCOPE]}], path
         else:

@@ -57,6 +57,7 @@ class _StartBody(WireModel):
     call_sid: str = Field(min_length=1)
     media_format: _MediaFormat = Field(default_factory=_MediaFormat)
     custom_parameters: dict[str, Any] = Field(default_factory=dict)
+    from_: str | None = Field(default=None, alias="from", description="The caller's number.")
 
 
 class _Start(WireModel):
@@ -129,6 +130,7 @@ class ExotelSerializer:
                 stream_id=start.stream_sid,
                 format=fmt,
                 custom={key: str(value) for key, value in start.custom_parameters.items()},
+                caller=start.from_,
             )
         if event == "media":
             media = validate_message(_Media, message, event)

@@ -54,6 +54,7 @@ class CallStarted:
     stream_id: str
     format: AudioFormat
     custom: dict[str, str] = field(default_factory=dict)
+    caller: str | None = None  # the number the provider says the call is from (unproven)
 
 
 @dataclass(frozen=True, slots=True)

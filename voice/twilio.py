@@ -118,6 +118,9 @@ class TwilioSerializer:
                 stream_id=start.stream_sid,
                 format=fmt,
                 custom=dict(start.custom_parameters),
+                # Twilio's start event has no caller number: Yatri's TwiML passes {{From}} as
+                # the stream's `caller` parameter.
+                caller=start.custom_parameters.get("caller"),
             )
         if event == "media":
             media = validate_message(_Media, message, event)

@@ -11,7 +11,7 @@ first answer without running the turn again.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
@@ -46,6 +46,11 @@ class TranscriptPost(BaseModel):
     )
     transcript: str = Field(max_length=2000)
     confidence: float = Field(ge=0, le=1)
+    caller: str | None = Field(
+        default=None, max_length=40, examples=["+919876543210"],
+        description="The number the call comes from. It only says which profile a one-time "
+        "code is sent to before anything is booked; it proves nothing by itself.",
+    )  # fmt: skip
 
 
 class TranscriptAnswer(BaseModel):
@@ -54,6 +59,13 @@ class TranscriptAnswer(BaseModel):
     heard: str = Field(description="The transcript as the turn engine read it (normalised).")
     low_confidence: bool = Field(description="True when the transcript was not trusted.")
     duplicate: bool = Field(description="True when this delivery was answered before.")
+    intent: str | None = Field(default=None, description="What the turn was understood as.")
+    expecting: str = Field(
+        default="none", description="What the next turn should give, as in `/v1/chat`'s "
+        "`data.expecting`: `otp` asks the caller for a six-digit code (keypad digits are "
+        "fine), `confirmation` a yes or no.",
+    )  # fmt: skip
+    data: dict[str, Any] = Field(default_factory=dict, description="As `/v1/chat`'s `data`.")
 
 
 @router.post(
@@ -78,7 +90,9 @@ class TranscriptAnswer(BaseModel):
                         "properties": {
                             "CallSid": {"type": "string"},
                             "SpeechResult": {"type": "string"},
+                            "Digits": {"type": "string"},
                             "Confidence": {"type": "string"},
+                            "From": {"type": "string"},
                         },
                     }
                 },
@@ -118,7 +132,8 @@ async def asr_webhook(
     answer = await _answer_once(services, provider=provider, post=post)
     VOICE_WEBHOOKS.labels(provider, "duplicate" if answer.duplicate else "processed").inc()
     if provider == "twilio":
-        return Response(_twiml(answer.reply, action=str(request.url)), media_type="application/xml")
+        twiml = _twiml(answer.reply, action=str(request.url), expecting=answer.expecting)
+        return Response(twiml, media_type="application/xml")
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
@@ -138,12 +153,15 @@ def _twilio_post(
     ):
         raise UnauthorizedError("X-Twilio-Signature does not match", reason="bad-signature")
     try:
+        digits = params.get("Digits", "")  # a code keyed in on the phone's keypad
         return TranscriptPost(
             call_id=params.get("CallSid", ""),
             delivery_id="pending",
-            transcript=params.get("SpeechResult", ""),
-            confidence=float(params.get("Confidence") or 0),
-        )
+            transcript=params.get("SpeechResult", "") or digits,
+            confidence=1.0 if digits and not params.get("SpeechResult") else
+            float(params.get("Confidence") or 0),
+            caller=params.get("From") or None,
+        )  # fmt: skip
     except (ValidationError, ValueError) as e:
         raise InvalidRequestError("Twilio post lacks CallSid or a numeric Confidence") from e
 
@@ -181,16 +199,22 @@ async def _answer(services: Services, *, provider: str, post: TranscriptPost) ->
             low_confidence=True,
             duplicate=False,
         )
-    reply = await turn_handler(services, session_id=session_id, channel="phone")(heard)
+    turn = turn_handler(services, session_id=session_id, channel="phone", caller=post.caller)
+    reply = await turn(heard)
+    data = dict(reply.data.get("data") or {})
     return TranscriptAnswer(
-        session_id=session_id, reply=reply.text, heard=heard, low_confidence=False, duplicate=False
-    )
+        session_id=session_id, reply=reply.text, heard=heard, low_confidence=False,
+        duplicate=False, intent=reply.data.get("intent"),
+        expecting=str(data.get("expecting") or "none"), data=data,
+    )  # fmt: skip
 
 
-def _twiml(reply: str, *, action: str) -> str:
+def _twiml(reply: str, *, action: str, expecting: str = "none") -> str:
+    # A one-time code may be keyed in as well as said.
+    gather = 'input="speech dtmf" numDigits="6"' if expecting == "otp" else 'input="speech"'
     return (
         '<?xml version="1.0" encoding="UTF-8"?><Response>'
         f"<Say>{escape(reply)}</Say>"
-        f'<Gather input="speech" method="POST" action={quoteattr(action)}/>'
+        f'<Gather {gather} method="POST" action={quoteattr(action)}/>'
         "</Response>"
     )

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.auth import BookingActorDep
+from api.auth import TravellerDep
 from api.deps import Services, ServicesDep
 from api.problems import PROBLEM_RESPONSES
 from bookings.profiles import (
@@ -21,7 +21,6 @@ from bookings.profiles import (
 )
 from core.errors import (
     DependencyUnavailableError,
-    ForbiddenError,
     InvalidRequestError,
     NotFoundError,
 )
@@ -30,7 +29,14 @@ router = APIRouter(prefix="/v1/travellers", tags=["travellers"])
 
 
 class ProfileBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "phone": "+91 98765 43210", "email": "asha.rao@example.com",
+        "passengers": [
+            {"first_name": "Asha", "last_name": "Rao", "relation": "self"},
+            {"first_name": "Riya", "last_name": "Rao", "relation": "daughter",
+             "date_of_birth": "2018-03-14"},
+        ],
+    }]})  # fmt: skip
 
     phone: str | None = Field(default=None, max_length=40, examples=["+91 98765 43210"])
     email: str | None = Field(default=None, max_length=254, examples=["asha.rao@example.com"])
@@ -49,16 +55,10 @@ def _store(services: Services) -> ProfileStore:
     return services.profiles
 
 
-def _traveller(actor: Any) -> str:
-    if actor.agent_id is not None:
-        raise ForbiddenError("a traveller's profile is theirs to read and change, not an agent's")
-    return str(actor.traveller_id)
-
-
 @router.get("/me", response_model=TravellerProfile, responses=PROBLEM_RESPONSES,
             summary="The signed-in traveller's profile")  # fmt: skip
-async def get_profile(services: ServicesDep, actor: BookingActorDep) -> dict[str, Any]:
-    profile = await _store(services).get(_traveller(actor))
+async def get_profile(services: ServicesDep, traveller: TravellerDep) -> dict[str, Any]:
+    profile = await _store(services).get(traveller)
     if profile is None:
         raise NotFoundError("no profile yet: create it with PUT /v1/travellers/me")
     return profile_json(profile)
@@ -72,10 +72,10 @@ async def get_profile(services: ServicesDep, actor: BookingActorDep) -> dict[str
     "relation `self`; children and infants need a date of birth to be booked.",
 )  # fmt: skip
 async def put_profile(
-    body: ProfileBody, services: ServicesDep, actor: BookingActorDep
+    body: ProfileBody, services: ServicesDep, traveller: TravellerDep
 ) -> dict[str, Any]:
     try:
-        profile = TravellerProfile(traveller_id=_traveller(actor), phone=body.phone,
+        profile = TravellerProfile(traveller_id=traveller, phone=body.phone,
                                    email=body.email, passengers=tuple(body.passengers))  # fmt: skip
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'profile'}: {err['msg']}"
@@ -92,8 +92,8 @@ async def put_profile(
     "phone): the one-time and approval codes sent to the traveller's number, latest 20, "
     "oldest first, as the traveller's test phone would show them. Agents are refused.",
 )  # fmt: skip
-async def sandbox_messages(services: ServicesDep, actor: BookingActorDep) -> list[dict[str, Any]]:
+async def sandbox_messages(services: ServicesDep, traveller: TravellerDep) -> list[dict[str, Any]]:
     outbox = services.sms_outbox
     if outbox is None:
         raise NotFoundError("messages are delivered to the phone, not kept here")
-    return await outbox.messages(traveller_id=_traveller(actor))
+    return await outbox.messages(traveller_id=traveller)

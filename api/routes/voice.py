@@ -366,7 +366,12 @@ async def _telephony(ws: WebSocket, *, provider: str, serializer: Serializer) ->
                         output = TelephonyOutput(socket, serializer, stream_sid=event.stream_id)
                         call = VoiceCall(
                             engines=engines,
-                            turn=turn_handler(services, session_id=session_id, channel="phone"),
+                            turn=turn_handler(
+                                services,
+                                session_id=session_id,
+                                channel="phone",
+                                caller=event.caller,
+                            ),  # fmt: skip
                             output=output,
                             config=call_config(services, transport=provider),
                         )

@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from bookings.models import BookingStatus, Contact, FlightSelection, Traveller
-from bookings.service import BookingOrder, BookingService, booking_id_for
+from bookings.service import BookingOrder, BookingService, actor_name, booking_id_for
 from bookings.views import booking_data
 from core.airports import AirportDirectory
 from core.errors import InvalidRequestError, SupplierError, YatriError
@@ -171,7 +171,7 @@ class FlightsSkill:
                                    infants=offer.infants),
         )  # fmt: skip
         # One booking per session and reviewed price: a repeated "yes" attaches to it.
-        booking_id = booking_id_for(actor=f"traveller:{turn.traveller_id}",
+        booking_id = booking_id_for(actor=actor_name(traveller_id=turn.traveller_id),
                                     idempotency_key=f"chat:{turn.session_id}:{review['id']}")  # fmt: skip
         try:
             answer = await self._bookings.book(booking_id=booking_id,
