@@ -60,6 +60,7 @@ class TranscriptAnswer(BaseModel):
     low_confidence: bool = Field(description="True when the transcript was not trusted.")
     duplicate: bool = Field(description="True when this delivery was answered before.")
     intent: str | None = Field(default=None, description="What the turn was understood as.")
+    slots: dict[str, Any] = Field(default_factory=dict, description="As `/v1/chat`'s `slots`.")
     expecting: str = Field(
         default="none", description="What the next turn should give, as in `/v1/chat`'s "
         "`data.expecting`: `otp` asks the caller for a six-digit code (keypad digits are "
@@ -204,7 +205,7 @@ async def _answer(services: Services, *, provider: str, post: TranscriptPost) ->
     data = dict(reply.data.get("data") or {})
     return TranscriptAnswer(
         session_id=session_id, reply=reply.text, heard=heard, low_confidence=False,
-        duplicate=False, intent=reply.data.get("intent"),
+        duplicate=False, intent=reply.data.get("intent"), slots=dict(reply.data.get("slots") or {}),
         expecting=str(data.get("expecting") or "none"), data=data,
     )  # fmt: skip
 
