@@ -4,12 +4,19 @@ The default engine is the int8 ONNX export run by onnxruntime, with the original
 shipped in ``rag/assets/`` (so the default install needs no torch); the original weights through
 sentence-transformers (``rag/embeddings_st.py``, the ``reference`` extra) are the reference it
 was measured against. Models load once, at start-up.
+
+A single text (a traveller's query) is the latency path: it is tokenised alone, and its vector
+is kept in a small LRU keyed by the token ids, the model's whole input, so the same question
+embedded again by another reader (the intent vote, then the policy search and its answer) costs
+a dictionary look-up instead of a model run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,11 +71,19 @@ class OnnxMiniLM:
     dimension = DIMENSION
 
     def __init__(
-        self, *, session: ort.InferenceSession, tokenizer: Tokenizer, batch_size: int = 64
+        self,
+        *,
+        session: ort.InferenceSession,
+        tokenizer: Tokenizer,
+        batch_size: int = 64,
+        recent_size: int = 1024,
     ) -> None:
         self._session = session
         self._tokenizer = tokenizer
         self._batch_size = batch_size
+        self._recent: OrderedDict[tuple[int, ...], Vectors] = OrderedDict()
+        self._recent_size = recent_size
+        self._recent_lock = threading.Lock()
 
     @classmethod
     def load(cls, *, threads: int = 2) -> OnnxMiniLM:
@@ -87,6 +102,8 @@ class OnnxMiniLM:
         return cls(session=session, tokenizer=tokenizer)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        if len(texts) == 1:
+            return self._embed_one(texts[0])
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         # Sorting by length keeps padding (wasted compute) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -95,14 +112,36 @@ class OnnxMiniLM:
             encodings = self._tokenizer.encode_batch([texts[i] for i in idx])
             ids = np.array([e.ids for e in encodings], dtype=np.int64)
             mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            hidden = self._session.run(
-                None,
-                {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
-            )[0]
-            weights = mask[..., None].astype(np.float32)
-            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-            out[idx] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out[idx] = self._run(ids, mask)
         return out
+
+    def _embed_one(self, text: str) -> Vectors:
+        ids = self._tokenizer.encode(text).ids
+        key = tuple(ids)
+        with self._recent_lock:
+            seen = self._recent.get(key)
+            if seen is not None:
+                self._recent.move_to_end(key)
+                return seen.copy()
+        row = np.array([ids], dtype=np.int64)
+        vector = self._run(row, np.ones_like(row))
+        with self._recent_lock:
+            self._recent[key] = vector.copy()
+            if len(self._recent) > self._recent_size:
+                self._recent.popitem(last=False)
+        return vector
+
+    def _run(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> Vectors:
+        """Mean-pooled, L2-normalised vectors of one padded batch."""
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        normed: Vectors = pooled / np.clip(
+            np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None
+        )
+        return normed.astype(np.float32, copy=False)
 
 
 def load_embedder(engine: str) -> Embedder:

@@ -284,6 +284,18 @@ async def test_the_mirror_votes_as_a_search_through_the_store_would(
         await store.close()
 
 
+async def test_a_query_embedded_again_is_the_same_vector_and_safe_to_change(
+    pool: EmbeddingPool,
+) -> None:
+    # The second embedding of a question (the policy search after the vote) comes from the
+    # embedder's recent vectors: same token ids (the model is uncased), same vector.
+    first = await pool.embed(["Is a power bank allowed in cabin baggage?"])
+    first[:] = 0.0  # a caller changing its copy must not change what is remembered
+    again = await pool.embed(["is a power bank allowed in cabin baggage?"])
+    batch = await pool.embed(["is a power bank allowed in cabin baggage?", "hello"])
+    assert float(again[0] @ batch[0]) == pytest.approx(1.0, abs=1e-5)
+
+
 async def test_points_stored_without_their_vector_are_indexed_again(
     pool: EmbeddingPool, tmp_path: Path
 ) -> None:
