@@ -163,22 +163,22 @@ class TurnEngine:
                                      offers_shown=len(state.offers),
                                      intent=_FLOW_INTENT.get(top.flow) if top else None),
             )  # fmt: skip
-            await self._turn(turn, parse)
-            self._record(conversation, turn=turn, parse=parse)
+            intent = await self._turn(turn, parse)
+            self._record(conversation, turn=turn, intent=intent)
             await self._store.save(conversation)
-        TURNS.labels(channel, parse.intent.value).inc()
+        TURNS.labels(channel, intent.value).inc()
         log.info("turn handled", session_id=session_id, channel=channel,
-                 intent=parse.intent.value, turn=conversation.turns,
+                 intent=intent.value, turn=conversation.turns,
                  flow=state.top.flow if state.top else None)  # fmt: skip
         turn.data["expecting"] = state.expecting or "none"
-        return TurnResult(session_id=session_id, reply=turn.reply, intent=parse.intent.value,
+        return TurnResult(session_id=session_id, reply=turn.reply, intent=intent.value,
                           slots=conversation.slots, data=turn.data)  # fmt: skip
 
-    def _record(self, conversation: Conversation, *, turn: Turn, parse: Parse) -> None:
+    def _record(self, conversation: Conversation, *, turn: Turn, intent: Intent) -> None:
         state = turn.state
         conversation.turns += 1
         conversation.updated_at = turn.now
-        conversation.last_intent = parse.intent.value
+        conversation.last_intent = intent.value
         top = state.top
         shown = top.slots if top is not None else state.search
         conversation.slots = {k: v for k, v in shown.items()
@@ -188,14 +188,17 @@ class TurnEngine:
         conversation.state_version = STATE_VERSION
         conversation.history.extend([
             TurnRecord(role="traveller", text=redact_text(turn.text), at=turn.now,
-                       intent=parse.intent.value),
+                       intent=intent.value),
             TurnRecord(role="yatri", text=redact_text(turn.reply), at=turn.now),
         ])  # fmt: skip
         del conversation.history[: -2 * self._history_turns]
 
     # --- one turn --------------------------------------------------------------------------
 
-    async def _turn(self, turn: Turn, parse: Parse) -> None:
+    async def _turn(self, turn: Turn, parse: Parse) -> Intent:
+        """Play one turn; the intent it was taken as (details given where they were asked for
+        are details, whatever else the words could mean)."""
+        intent = parse.intent
         state = turn.state
         expected = state.expecting
         commands = cmd.to_commands(parse, state)
@@ -216,6 +219,7 @@ class TurnEngine:
                 corrections = {k: v for k, v in said.items() if k in _CORRECTABLE
                                and not (k == "date" and "birth_dates_said" in details)}  # fmt: skip
                 commands = [cmd.SetSlots(corrections | details)]
+                intent = Intent.PROVIDE_TRAVELLER_DETAILS
         understood = not any(isinstance(c, cmd.CannotHandle) for c in commands)
         state.failures = 0 if understood else state.failures + 1
         advance = True
@@ -223,6 +227,7 @@ class TurnEngine:
             advance = await self._apply(command, turn) and advance
         if advance:
             await self._walker.advance(turn, asked_before=expected)
+        return intent
 
     async def _apply(self, command: cmd.Command, turn: Turn) -> bool:
         """Apply one command; False when the turn's reply is complete without walking on."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from bookings.models import BookingStatus, Contact, FlightSelection, Traveller
@@ -58,12 +59,29 @@ class FlightsSkill:
             turn.data["problem"] = "supplier_unavailable"
             return Next.END
         shown = cheapest_per_flight(result.offers)[:MAX_SHOWN]
+        kept = self._kept(frame, result.offers)
+        if kept is not None and kept not in shown:
+            shown.append(kept)
         turn.state.offers = [_shown(o) for o in shown]
         turn.state.search = {k: v for k, v in slots.items() if k in _SEARCH_KEYS}
-        turn.say(search_reply(result, self._airports))
+        if kept is not None:  # the party changed mid-booking: the same flight, priced again
+            turn.say(f"For {query.passengers.describe()}, I've priced your flight again.")
+        else:
+            turn.say(search_reply(result, self._airports))
         turn.data.update(result_json(result))
         turn.data["offers"] = [offer_json(o) for o in shown]
         return Next.DONE if shown else Next.END
+
+    def _kept(self, frame: Frame, offers: Sequence[FareOffer]) -> FareOffer | None:
+        """The flight chosen before the party changed, in the new search's offers."""
+        kept = frame.data.get("keep_flight")
+        if not kept:
+            return None
+        found = next((o for o in offers
+                      if [o.flight_number, o.fare_family] == list(kept)), None)  # fmt: skip
+        if found is None:
+            frame.data.pop("keep_flight", None)
+        return found
 
     def _route(self, query: FareQuery) -> str:
         return (
