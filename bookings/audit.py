@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 import aiosqlite
 import orjson
 
-from bookings.sqlite import Writer, connect, unavailable_on_error
+from bookings.sqlite import Writer, open_store, unavailable_on_error
 from core.logging import get_logger
 from core.redaction import redact_text, redact_value
 
@@ -88,14 +88,7 @@ class SqliteAuditLog:
     async def open(cls, path: Path) -> SqliteAuditLog:
         # NORMAL in WAL mode loses at most the last few rows on power loss, never corrupts:
         # enough for an audit trail, and it keeps fsyncs off every tool call.
-        db = await connect(path, synchronous="NORMAL")
-        try:
-            with unavailable_on_error(_WHAT):
-                await db.executescript(_SCHEMA)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db)
+        return cls(await open_store(path, schema=_SCHEMA, synchronous="NORMAL", what=_WHAT))
 
     async def close(self) -> None:
         await self._db.close()

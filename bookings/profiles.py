@@ -20,7 +20,7 @@ import orjson
 from pydantic import Field, field_validator, model_validator
 
 from bookings.models import Payload, Traveller
-from bookings.sqlite import Writer, connect, unavailable_on_error
+from bookings.sqlite import Writer, open_store, unavailable_on_error
 from core.errors import ConflictError
 from core.party import age_on, type_for_age
 from core.phones import e164
@@ -115,14 +115,7 @@ class SqliteProfileStore:
 
     @classmethod
     async def open(cls, path: Path) -> SqliteProfileStore:
-        db = await connect(path, synchronous="FULL")
-        try:
-            with unavailable_on_error(_WHAT):
-                await db.executescript(_SCHEMA)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db)
+        return cls(await open_store(path, schema=_SCHEMA, synchronous="FULL", what=_WHAT))
 
     async def close(self) -> None:
         await self._db.close()

@@ -45,6 +45,20 @@ async def connect(path: Path, *, synchronous: Literal["FULL", "NORMAL"]) -> aios
     return db
 
 
+async def open_store(
+    path: Path, *, schema: str, synchronous: Literal["FULL", "NORMAL"], what: str
+) -> aiosqlite.Connection:
+    """`connect`, then create the store's tables (`schema`) if they are missing."""
+    db = await connect(path, synchronous=synchronous)
+    try:
+        with unavailable_on_error(what):
+            await db.executescript(schema)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
 @contextlib.contextmanager
 def unavailable_on_error(what: str) -> Iterator[None]:
     """Translate SQLite's operational failures (locked, busy, I/O) at the adapter boundary."""

@@ -33,7 +33,7 @@ from bookings.models import (
     SupplierRefs,
     Traveller,
 )
-from bookings.sqlite import Writer, connect, unavailable_on_error
+from bookings.sqlite import Writer, open_store, unavailable_on_error
 from core.errors import ConflictError
 
 _WHAT = "the booking store"
@@ -106,14 +106,7 @@ class SqliteBookingStore:
     @classmethod
     async def open(cls, path: Path) -> SqliteBookingStore:
         # FULL: a confirmed booking survives power loss.
-        db = await connect(path, synchronous="FULL")
-        try:
-            with unavailable_on_error(_WHAT):
-                await db.executescript(_SCHEMA)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db)
+        return cls(await open_store(path, schema=_SCHEMA, synchronous="FULL", what=_WHAT))
 
     async def close(self) -> None:
         await self._db.close()
