@@ -5,6 +5,7 @@ state, walks the flow under way (sessions/flows.py) through its skills, and stor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from fares.service import FareService
 from intents.models import Intent
 from intents.parse import IntentParser, Parse, ParseContext
 from rag.answers import AnswerService
+from sessions import clarify
 from sessions import commands as cmd
 from sessions.flows import FLOWS, pending
 from sessions.replies import (
@@ -155,15 +157,9 @@ class TurnEngine:
                 turn.traveller_id = proven["traveller_id"]
             if reset:
                 turn.say("I had to start our conversation afresh.")
-            top = state.top
-            parse = await self._parser.parse(
-                text, today=turn.today,
-                context=ParseContext(expecting=state.expecting,
-                                     known=dict(top.slots) if top else dict(state.search),
-                                     offers_shown=len(state.offers),
-                                     intent=_FLOW_INTENT.get(top.flow) if top else None),
-            )  # fmt: skip
-            intent = await self._turn(turn, parse)
+            parse = await self._parser.parse(text, today=turn.today, context=_context(state))
+            parse = await self._clarified(turn, parse)
+            intent = parse.intent if turn.lines and state.clarify else await self._turn(turn, parse)
             self._record(conversation, turn=turn, intent=intent)
             await self._store.save(conversation)
         TURNS.labels(channel, intent.value).inc()
@@ -194,6 +190,27 @@ class TurnEngine:
         del conversation.history[: -2 * self._history_turns]
 
     # --- one turn --------------------------------------------------------------------------
+
+    async def _clarified(self, turn: Turn, parse: Parse) -> Parse:
+        """Ask between two close readings, or read the words the question was about as the
+        reading the traveller picked; the turn ends at a question (`state.clarify` set)."""
+        state = turn.state
+        pending_question, state.clarify = state.clarify, None
+        if pending_question is not None and state.expecting == "choice":
+            choice = clarify.picked(parse, pending_question["options"])
+            if choice is None:
+                return parse  # not an answer to the question: a new request
+            state.expecting = None
+            original = await self._parser.parse(pending_question["text"], today=turn.today,
+                                                context=_context(state))  # fmt: skip
+            return dataclasses.replace(original, intent=choice)
+        if state.expecting is None and state.top is None:
+            options = clarify.close_readings(parse)
+            if options is not None:
+                state.clarify = {"options": [o.value for o in options], "text": turn.text}
+                state.expecting = "choice"
+                turn.say(clarify.question(options))
+        return parse
 
     async def _turn(self, turn: Turn, parse: Parse) -> Intent:
         """Play one turn; the intent it was taken as (details given where they were asked for
@@ -357,6 +374,14 @@ def _from_last_search(frame: Frame, state: DialogueState) -> None:
 
 def _same_search(frame: Frame, state: DialogueState) -> bool:
     return all(frame.slots.get(k) == state.search.get(k) for k in _SEARCH_KEYS)
+
+
+def _context(state: DialogueState) -> ParseContext:
+    top = state.top
+    return ParseContext(expecting=state.expecting,
+                        known=dict(top.slots) if top else dict(state.search),
+                        offers_shown=len(state.offers),
+                        intent=_FLOW_INTENT.get(top.flow) if top else None)  # fmt: skip
 
 
 def _code_commands(text: str, commands: list[cmd.Command]) -> list[cmd.Command]:

@@ -61,6 +61,8 @@ class DialogueState(_Model):
     # said back, who the caller is on this channel and number (sessions/skills/identity.py).
     verifying: dict[str, str] | None = None
     verified: dict[str, str] | None = None
+    # Two close readings asked between: their intents and the words they were read from.
+    clarify: dict[str, Any] | None = None
 
     @property
     def top(self) -> Frame | None:

@@ -1,0 +1,61 @@
+"""Asking when two readings are close: "Do you want to cancel a booking, or change one?"
+rather than guessing between two tasks that act differently. Asked only when nothing else is
+under way or awaited, both readings are tasks, and the vote between them is close; the answer
+("the first", "change it", "cancel") picks one, and the original words are then read as it."""
+
+from __future__ import annotations
+
+import re
+
+from intents.models import Intent
+from intents.parse import Parse
+
+# Tasks whose confusion costs the traveller a wrong action or a wasted turn, as the question
+# names them.
+TASKS: dict[Intent, str] = {
+    Intent.SEARCH_FLIGHTS: "search for flights",
+    Intent.BOOK: "book a flight",
+    Intent.BOOKING_STATUS: "check a booking",
+    Intent.CANCEL_BOOKING: "cancel a booking",
+    Intent.MODIFY_BOOKING: "change a booking",
+    Intent.POLICY_QUESTION: "ask about a rule or policy",
+    Intent.SEARCH_HOTELS: "find a hotel",
+    Intent.SEARCH_BUSES: "find a bus",
+    Intent.SEARCH_TRAINS: "find a train",
+    Intent.HUMAN_AGENT: "speak to a travel expert",
+}
+CLOSE_BELOW = 0.5  # the best reading's confidence under this ...
+RUNNER_UP = 0.25  # ... and the second's vote share at least this ...
+CLOSENESS = 0.6  # ... and at least this share of the best one's confidence: ask
+_FIRST = re.compile(r"\b(?:first|1st|pehla|pehli|former)\b|पहला|पहली|^\s*(?:1|one)\W*$", re.I)
+_SECOND = re.compile(
+    r"\b(?:second|2nd|dusra|doosra|dusri|latter)\b|दूसरा|दूसरी|^\s*(?:2|two)\W*$", re.I
+)
+
+
+def close_readings(parse: Parse) -> tuple[Intent, Intent] | None:
+    """The two tasks to ask between, or None when the reading is clear enough to act on."""
+    if parse.intent not in TASKS or not parse.alternatives or parse.confidence >= CLOSE_BELOW:
+        return None
+    runner_up, share = parse.alternatives[0]
+    if runner_up not in TASKS or runner_up is parse.intent:
+        return None
+    if share < RUNNER_UP or share < CLOSENESS * parse.confidence:
+        return None
+    return parse.intent, runner_up
+
+
+def question(options: tuple[Intent, Intent]) -> str:
+    first, second = (TASKS[o] for o in options)
+    return f"Sorry, just to be sure: do you want to {first}, or {second}?"
+
+
+def picked(answer: Parse, options: list[str]) -> Intent | None:
+    """Which option the answer picks: by position, or by naming one of the tasks."""
+    if _FIRST.search(answer.text) and not _SECOND.search(answer.text):
+        return Intent(options[0])
+    if _SECOND.search(answer.text) and not _FIRST.search(answer.text):
+        return Intent(options[1])
+    if answer.intent.value in options:
+        return answer.intent
+    return None

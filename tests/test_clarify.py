@@ -1,0 +1,55 @@
+"""Close readings are asked about, not guessed: the rule on parses, and a conversation on the
+real stack where the traveller's answer picks the task and the first words are read as it."""
+
+from __future__ import annotations
+
+import httpx
+
+from intents.models import Intent
+from intents.parse import Parse
+from sessions.clarify import close_readings, picked, question
+from tests.test_conversation import Chat
+
+
+def parse(intent: Intent, confidence: float, *alternatives: tuple[Intent, float]) -> Parse:
+    return Parse(text="x", intent=intent, confidence=confidence, alternatives=alternatives)
+
+
+def test_only_two_close_task_readings_are_asked_about() -> None:
+    close = parse(Intent.SEARCH_FLIGHTS, 0.31, (Intent.SEARCH_BUSES, 0.30))
+    assert close_readings(close) == (Intent.SEARCH_FLIGHTS, Intent.SEARCH_BUSES)
+    assert "search for flights, or find a bus" in question((Intent.SEARCH_FLIGHTS,
+                                                            Intent.SEARCH_BUSES))  # fmt: skip
+    # A clear winner, a far runner-up, or small talk: no question.
+    assert close_readings(parse(Intent.SEARCH_FLIGHTS, 0.8, (Intent.SEARCH_BUSES, 0.2))) is None
+    assert close_readings(parse(Intent.CANCEL_BOOKING, 0.45, (Intent.MODIFY_BOOKING, 0.1))) is None
+    assert close_readings(parse(Intent.GREET, 0.3, (Intent.SEARCH_FLIGHTS, 0.3))) is None
+    assert close_readings(parse(Intent.CANCEL_BOOKING, 0.3, (Intent.NEVERMIND, 0.3))) is None
+
+
+def test_the_answer_picks_by_position_or_by_naming_the_task() -> None:
+    options = ["cancel_booking", "modify_booking"]
+    answer = Parse(text="the second one", intent=Intent.SELECT_OFFER, confidence=0.9)
+    assert picked(answer, options) is Intent.MODIFY_BOOKING
+    answer = Parse(text="pehla", intent=Intent.OUT_OF_SCOPE, confidence=0.3)
+    assert picked(answer, options) is Intent.CANCEL_BOOKING
+    answer = Parse(text="I want to cancel it", intent=Intent.CANCEL_BOOKING, confidence=0.9)
+    assert picked(answer, options) is Intent.CANCEL_BOOKING
+    answer = Parse(text="flights to Goa", intent=Intent.SEARCH_FLIGHTS, confidence=0.9)
+    assert picked(answer, options) is None
+
+
+async def test_a_close_call_is_asked_and_the_answer_carries_the_first_words(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by probing the parser: its vote splits between a flight and a bus search.
+    chat = Chat(client)
+    asked = await chat.say("tickets for Goa")
+    if "just to be sure" not in asked["reply"]:
+        # The reading is not close on this parser build; the rule is covered above.
+        assert asked["intent"] in ("search_flights", "search_buses")
+        return
+    assert asked["data"]["expecting"] == "choice"
+    chosen = await chat.say("the first one")
+    assert chosen["intent"] in ("search_flights", "search_buses")
+    assert chosen["slots"].get("destination") == "GOI" or "Goa" in chosen["reply"]
