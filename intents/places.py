@@ -50,6 +50,11 @@ DEST_BEFORE = re.compile(
 STAY_BEFORE = re.compile(r"(?:\bin|\bat|\bnear|\baround|\bstay in|\bhotels? in)\s+$")
 ORIGIN_AFTER = re.compile(r"^\s+(?:se|to|->|-)\b|^\s*(?:->|-|–)")
 DEST_AFTER = re.compile(r"^\s+(?:ko|tak|jana|jaana|jaane|jane|ke liye|ki|ka|ke)\b")
+# A Hindi verb or auxiliary before "to": the "to" is "then" ("cancel ho jaye to refund?").
+_HINDI_THEN = re.compile(
+    r"\b(?:ho|hai|hain|jaye|jaaye|jae|gaya|gayi|gaye|hua|hui|tha|thi|kare|karu|karun|karein"
+    r"|kiya|diya|liya|mile|mila|mili)\s+$"
+)
 _PLACE_WORD = re.compile(r"[a-z]+(?: [a-z]+)?")
 # Words after "to"/"from"/"in" that are never places.
 _NOT_PLACES = word_set(
@@ -138,6 +143,8 @@ class PlaceIndex:
             words = m["w"].split()
             if words[0] in _NOT_PLACES or len(words[0]) < 3:
                 continue
+            if m.group(0).startswith("to") and _HINDI_THEN.search(text[: m.start()]):
+                continue  # "late ho to paisa...": Hindi "to" is "then", not a destination
             phrase = m["w"] if len(words) == 2 and m["w"] in _WELL_KNOWN_ABROAD else words[0]
             if len(words) == 2 and words[1] not in _NOT_PLACES:
                 abroad_pair = self.airports.abroad(m["w"])

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from intents.numbers import ORDINALS, Found
@@ -52,8 +52,12 @@ _BOOKING_ID = re.compile(r"\bbk_[a-z0-9_-]{4,}\b")
 _PNR = re.compile(
     r"\b(?:pnr|booking (?:ref(?:erence)?|code|number)|ref)\s*(?:is|:|no\.?|number)?\s*(?P<p>[a-z0-9]{6})\b"
 )
+# "my Goa booking", "my Delhi Goa ticket", "meri Jaipur wali booking", "my flight to Pune".
+_BOOKED = r"(?:booking|trip|flight|ticket|reservation)"
 _BOOKING_PLACE = re.compile(
-    r"\b(?:my|meri|mera)\s+(?P<place>[a-z]+)\s+(?:booking|trip|flight|ticket)\b"
+    rf"\b(?:my|meri|mera|mere)\s+(?P<place>[a-z]+)(?:\s+(?P<next>[a-z]+))?\s+"
+    rf"(?:(?:wali|wala|wale|vali|vala|vale|ki|ka|ke)\s+)?{_BOOKED}\b"
+    rf"|\b(?:my|meri|mera|mere)\s+{_BOOKED}\s+(?:to|for|from)\s+(?P<after>[a-z]+)\b"
 )
 _OTP = re.compile(r"\b(?P<otp>\d{6})\b")
 _OTP_CUE = re.compile(r"\b(?:otp|code|pin)\b")
@@ -109,13 +113,19 @@ def cabin(text: str) -> Found | None:
     return None
 
 
-def booking_ref(text: str, *, place_code: str | None) -> Found | None:
+def booking_ref(text: str, *, places: Mapping[int, str]) -> Found | None:
+    """A booking the traveller points at: its id, its PNR, or a place of it ("my Goa
+    booking"); ``places`` maps where each known place starts in ``text`` to its code."""
     if m := _BOOKING_ID.search(text):
         return Found("booking_ref", m.start(), m.end(), {"booking_id": m.group(0)}, 0.95)
     if (m := _PNR.search(text)) and re.search(r"\d", m["p"]):
         return Found("booking_ref", m.start("p"), m.end("p"), {"pnr": m["p"].upper()}, 0.9)
-    if place_code and (m := _BOOKING_PLACE.search(text)):
-        return Found("booking_ref", m.start(), m.end(), {"place": place_code}, 0.8)
+    for m in _BOOKING_PLACE.finditer(text):
+        for group in ("place", "next", "after"):
+            if m[group] and m.start(group) in places:
+                return Found(
+                    "booking_ref", m.start(), m.end(), {"place": places[m.start(group)]}, 0.8
+                )
     return None
 
 

@@ -71,8 +71,7 @@ def read_slots(
     mentions = places.find(text, u.original, origin_of=list(u.origin))
     # A date or a count is never also a place ("may", "do").
     mentions = [p for p in mentions if not _overlaps(p, dates) and not _overlaps(p, found)]
-    place_code = next((p.code for p in mentions if p.code), None)
-    if booking := refs.booking_ref(text, place_code=place_code):
+    if booking := refs.booking_ref(text, places={p.start: p.code for p in mentions if p.code}):
         found.append(booking)
     if code := refs.otp(text, expecting_otp=expecting == "otp"):
         found.append(code)

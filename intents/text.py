@@ -52,7 +52,9 @@ HINGLISH_WORDS = word_set(
     "kitna kitne kaise kab kahan agle agla pichla hafte hafta din raat subah shaam sasta "
     "sabse dikhao bata batao batana jaana jana chalo theek thik accha acha dhanyavaad shukriya "
     "bhai bhaiya yaar aur bhi tha thi abhi bas rehne koi kuch mera meri mere apna apni hoga "
-    "hogi milega milegi sakta sakte sakti chahta chahti karwa karwana karvana karni"
+    "hogi milega milegi sakta sakte sakti chahta chahti karwa karwana karvana karni "
+    "paisa paise wapas vapas wapis milta milti milte lagta lagti lagte lagega lagegi hota hoti "
+    "hote jaye jaaye jayega jayegi katega kategi karun karu karein wala wali wale"
 )  # fmt: skip
 
 
