@@ -44,14 +44,41 @@ class Slot:
     candidates: tuple[Any, ...] = ()
 
 
+# Below this vote margin two readings are too close to act on: ask which was meant.
+CLARIFY_BELOW = 0.3
+# Readings worth asking between ("Do you want to cancel a booking or hear the cancellation
+# rules?"); small talk, yes and no are never worth a question of their own.
+ASKABLE = frozenset(
+    (Intent.SEARCH_FLIGHTS, Intent.SEARCH_HOTELS, Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES,
+     Intent.SELECT_OFFER, Intent.BOOK, Intent.BOOKING_STATUS, Intent.MODIFY_BOOKING,
+     Intent.CANCEL_BOOKING, Intent.POLICY_QUESTION, Intent.HUMAN_AGENT, Intent.NEVERMIND)
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Parse:
+    """`confidence` is the chosen intent's; `alternatives` the other readings the example vote
+    gave, best first, each with its share of the vote (0 to 1); `margin` how far the vote put
+    the chosen intent ahead of the best alternative (its share minus theirs), 1.0 when a rule
+    decided the intent. `clarify()` names the two readings to ask between, or None."""
+
     text: str
     intent: Intent
     confidence: float
     alternatives: tuple[tuple[Intent, float], ...] = ()
     slots: tuple[Slot, ...] = ()
     language: Language = "en"
+    margin: float = 1.0
+
+    def clarify(self) -> tuple[Intent, Intent] | None:
+        """The chosen reading and the close second to ask about ("Do you want to X or Y?"),
+        when the vote's margin is under `CLARIFY_BELOW` and both are tasks worth asking."""
+        if self.margin >= CLARIFY_BELOW or not self.alternatives:
+            return None
+        second = self.alternatives[0][0]
+        if self.intent in ASKABLE and second in ASKABLE:
+            return self.intent, second
+        return None
 
     def slot(self, name: str) -> Slot | None:
         return next((s for s in self.slots if s.name == name), None)

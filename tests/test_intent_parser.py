@@ -15,7 +15,7 @@ from core.airports import load_airports
 from intents.catalogue import EXAMPLES_PATH, load_catalogue
 from intents.classifier import DOC_ID, VECTOR_FIELD, ExampleIndex
 from intents.models import Intent
-from intents.parse import Parse, ParseContext
+from intents.parse import CLARIFY_BELOW, Parse, ParseContext
 from intents.parser import RetrievalIntentParser
 from intents.places import common_words
 from rag.edge import EdgeStore
@@ -193,6 +193,116 @@ async def test_context_decides_the_certain_cases(parser: RetrievalIntentParser) 
 async def test_a_refinement_keeps_the_search_under_way(parser: RetrievalIntentParser) -> None:
     p = await parse(parser, "for 2 adults", known={"origin": "HYD", "destination": "PNQ"})
     assert (p.intent, values(p)) == (Intent.SEARCH_FLIGHTS, {"adults": 2})
+
+
+SEARCH_SHOWN: dict[str, Any] = {
+    "expecting": "choice",
+    "intent": Intent.SEARCH_FLIGHTS,
+    "known": {"origin": "PNQ", "destination": "DEL", "date": "2027-01-04"},
+    "offers_shown": 3,
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "intent", "date"),
+    [
+        ("१५ जनवरी", {}, Intent.SEARCH_FLIGHTS, "2027-01-15"),
+        ("अगले शुक्रवार", SEARCH_SHOWN, Intent.SEARCH_FLIGHTS, "2026-11-27"),
+        ("परसों सुबह", SEARCH_SHOWN, Intent.SEARCH_FLIGHTS, "2026-11-27"),
+        ("sorry, I meant the 3rd of December", SEARCH_SHOWN, Intent.SEARCH_FLIGHTS, "2026-12-03"),
+        ("अगले शुक्रवार", {"expecting": "slot:new_date", "intent": Intent.MODIFY_BOOKING},
+         Intent.MODIFY_BOOKING, "2026-11-27"),
+    ],
+)  # fmt: skip
+async def test_a_turn_of_bare_trip_details_answers_the_task_under_way(
+    parser: RetrievalIntentParser, text: str, context: dict[str, Any], intent: Intent, date: str
+) -> None:
+    # Decided by rule, so no vote (no embedding) and nothing to clarify.
+    p = await parse(parser, text, **context)
+    assert (p.intent, values(p)["date"]) == (intent, date)
+    assert (p.alternatives, p.margin, p.clarify()) == ((), 1.0, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("oh btw, did my delhi goa booking go through?", "DEL"),
+        ("is my flight to Pune booked?", "PNQ"),
+        ("meri Jaipur wali booking confirm hui?", "JAI"),
+        ("मेरी चेन्नई वाली बुकिंग कन्फर्म हुई क्या?", "MAA"),
+    ],
+)
+async def test_a_question_about_ones_own_booking_after_a_search_is_its_status(
+    parser: RetrievalIntentParser, text: str, place: str
+) -> None:
+    p = await parse(parser, text, **SEARCH_SHOWN)
+    assert p.intent is Intent.BOOKING_STATUS
+    assert values(p) == {"booking_ref": {"place": place}}  # a booking named, not a new route
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if I cancel my flight, how much will I get back?",
+        "what happens to my money if the airline cancels?",
+        "how old does a baby have to be to fly?",
+        "do you offer lounge access with every ticket?",
+        "can I change the date after booking, is there a fee?",
+        "agar main ticket cancel karun to kitna paisa katega?",
+        "train late ho jaye to paisa wapas milta hai kya?",
+        "अगर बस रद्द हो जाए तो क्या रिफंड मिलेगा?",
+    ],
+)
+async def test_a_question_about_the_rules_is_a_policy_question_even_naming_a_task(
+    parser: RetrievalIntentParser, text: str
+) -> None:
+    assert (await parse(parser, text)).intent is Intent.POLICY_QUESTION
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("cancel my Goa booking", Intent.CANCEL_BOOKING),
+        ("please find me a hotel in Goa where pets are allowed", Intent.SEARCH_HOTELS),
+        ("is there a flight from Delhi to Goa tomorrow?", Intent.SEARCH_FLIGHTS),
+    ],
+)
+async def test_requests_and_trips_stay_tasks(
+    parser: RetrievalIntentParser, text: str, intent: Intent
+) -> None:
+    assert (await parse(parser, text)).intent is intent
+
+
+async def test_a_close_vote_between_two_tasks_asks_which(
+    pool: EmbeddingPool, tmp_path: Path
+) -> None:
+    examples = tmp_path / "examples.yaml"
+    text = EXAMPLES_PATH.read_text()
+    for intent in ("cancel_booking", "modify_booking"):  # the same words for both
+        text = text.replace(f"{intent}:\n", f"{intent}:\n  - zorblax my quux booking\n", 1)
+    examples.write_text(text)
+    store = EdgeStore.open(tmp_path / "qdrant", collection="intents")
+    try:
+        parser = await RetrievalIntentParser.start(
+            index=ExampleIndex(store=store, embeddings=pool),
+            airports=load_airports(),
+            examples_path=examples,
+        )
+        p = await parser.parse("zorblax my quux booking", today=TODAY)
+        assert p.margin < CLARIFY_BELOW
+        assert set(p.clarify() or ()) == {Intent.CANCEL_BOOKING, Intent.MODIFY_BOOKING}
+        assert p.alternatives[0][0] in (Intent.CANCEL_BOOKING, Intent.MODIFY_BOOKING)
+    finally:
+        await store.close()
+
+
+def test_clarification_is_only_between_close_tasks() -> None:
+    close = Parse("x", Intent.CANCEL_BOOKING, 0.4, ((Intent.POLICY_QUESTION, 0.38),), margin=0.05)
+    assert close.clarify() == (Intent.CANCEL_BOOKING, Intent.POLICY_QUESTION)
+    clear = Parse("x", Intent.CANCEL_BOOKING, 0.8, ((Intent.POLICY_QUESTION, 0.1),), margin=0.7)
+    assert clear.clarify() is None
+    chat = Parse("x", Intent.GOODBYE, 0.3, ((Intent.THANKS, 0.3),), margin=0.02)
+    assert chat.clarify() is None
 
 
 async def test_offer_references(parser: RetrievalIntentParser) -> None:
