@@ -3,7 +3,20 @@
 suppliers). The conversations are data (`bench/data/dialogue_conversations.yaml`), written
 apart from `intents/examples.yaml` and the tests: search then book, corrections, digressions,
 never mind, status, cancel and date change by talking, policy questions, guests asked to sign
-in, other verticals, in English, Hinglish and Devanagari, with typos.
+in, other verticals, in English, Hinglish and Devanagari, with typos; and who talks and who
+travels: phone callers who prove who they are with a one-time code before booking, checking or
+cancelling, callers Yatri has no profile for, and saved passengers ("me and my wife", "the whole
+family", children and infants with their dates of birth).
+
+Who talks (`traveller:`): `signed_in` (the default) chats with a traveller token; `guest`
+chats without one; `caller` phones in through the signed ASR webhook (`POST
+/v1/asr/webhooks/exotel`, `yatri serve` started with the bench's secret) from the number on
+the profile the setup creates for it; `unknown_caller` phones from a number no profile has.
+`setup.profile` (email, passengers) creates the traveller's profile, with a mobile number of
+its own, before the first turn; `setup.caller_format` writes the caller's number as a
+provider might (`e164`, `local` 0-prefixed, `national` with a space). A caller's code is read
+from the traveller's sandbox SMS inbox (`GET /v1/travellers/me/messages`) as their phone
+would show it, just before the turn that says it.
 
     python bench/dialogue_eval.py [--only ID_PREFIX] [--concurrency 4] [--quiet]
 
@@ -14,7 +27,8 @@ Prints, with a naive keyword baseline in the same run:
   state after the turn, normalised as the API shows it). A labelled slot with the right value
   is a true positive; missing is a false negative; a different value is a false negative and
   a false positive; a slot value that appears in `slots` for the first time in the
-  conversation without being labelled is a false positive;
+  conversation without being labelled is a false positive; 0 children or 0 infants (the
+  default party) counts as unset on both sides;
 * task success: every check of the conversation holds (turn checks on `expecting`, the reply,
   `data`; at the end, the booking's status, captures, refunds and date read from the booking
   API and the sandbox suppliers' ledger);
@@ -23,13 +37,19 @@ Prints, with a naive keyword baseline in the same run:
 Baseline: the rule-based reader (`intents/legacy.RuleParser`: flight searches and small talk
 only) reads the same turns in process; its slot state is every slot it read so far in the
 conversation, later values winning. As a dialogue it can only search flights, so it completes
-a conversation only when the goal is a flight search (`success.kind: search`) and its final
-slot state holds the final search (from, to, date, and adults and cabin where the script
-checks them); every other goal counts as failed for it.
+a conversation only when the goal is a flight search (`success.kind: search`) in chat without
+saved passengers, and its final slot state holds the final search (from, to, date, and adults
+and cabin where the script checks them); every other goal counts as failed for it, and so
+does every phone call and every conversation with a profile (it has no codes, no profiles).
 
 Dates are offsets from today (IST) rendered as spoken dates: `{d:12}` "17 December",
 `{dus:12}` "December 17", `{dth:12}` "17th Dec", `{dhi:12}` "17 दिसंबर", `{iso:12}` the
-normalised value; "tomorrow" and friends are written as words with `{iso:1}` labels.
+normalised value; "tomorrow" and friends are written as words with `{iso:1}` labels;
+`{dy:-300}` "9 February 2026" is a date of birth as said. What a caller's phone shows is
+filled in at the turn: `{otp}` "482913", `{otp_spaced}` "482 913", `{otp_words}` "four eight
+two nine one three", `{otp_hinglish}` "char aath do nau ek teen", `{otp_hindi}` "चार आठ दो नौ
+एक तीन", `{wrong_otp}` the code with its last digit one off, `{phone_end}` the profile
+number's last four digits as the reply says them ("0 0 0 1").
 """
 
 from __future__ import annotations
@@ -54,7 +74,15 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bookings import order, traveller_headers  # noqa: E402
+from _bookings import (  # noqa: E402
+    WEBHOOK_SECRET,
+    PhoneCall,
+    latest_code,
+    mobile_number,
+    order,
+    put_profile,
+    traveller_headers,
+)
 from _serve import YatriProcess  # noqa: E402
 
 from api.booking_backends import SANDBOX_DB  # noqa: E402
@@ -70,7 +98,15 @@ POLICIES = ROOT / "examples" / "policies"
 TARGETS = {"intent": 95.0, "slot_f1": 93.0, "task": 90.0}
 MONTHS_HI = ["जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून", "जुलाई", "अगस्त", "सितंबर",
              "अक्टूबर", "नवंबर", "दिसंबर"]  # fmt: skip
-_TEMPLATE = re.compile(r"\{(d|dus|dth|dhi|iso):(-?\d+)\}")
+_TEMPLATE = re.compile(r"\{(d|dus|dth|dhi|dy|iso):(-?\d+)\}")
+# What the caller's phone shows, filled in just before the turn that says it.
+_PHONE = re.compile(r"\{(otp|otp_spaced|otp_words|otp_hinglish|otp_hindi|wrong_otp|phone_end)\}")
+_DIGIT_WORDS = {
+    "words": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    "hinglish": ("shunya", "ek", "do", "teen", "char", "paanch", "chhe", "saat", "aath", "nau"),
+    "hindi": ("शून्य", "एक", "दो", "तीन", "चार", "पांच", "छह", "सात", "आठ", "नौ"),
+}
+CALLERS = ("caller", "unknown_caller")
 # The chat response's `data.query` keys, as slot names.
 _QUERY_SLOT = {"from": "origin", "to": "destination", "date": "date", "adults": "adults",
                "children": "children", "infants": "infants", "cabin": "cabin"}  # fmt: skip
@@ -95,6 +131,7 @@ def render(value: Any, base: dt.date) -> Any:
                 "dus": f"{day:%B} {day.day}",
                 "dth": f"{_ordinal(day.day)} {day:%b}",
                 "dhi": f"{day.day} {MONTHS_HI[day.month - 1]}",
+                "dy": f"{day.day} {day:%B} {day.year}",
                 "iso": day.isoformat(),
             }[m.group(1)]
 
@@ -103,6 +140,31 @@ def render(value: Any, base: dt.date) -> Any:
         return [render(v, base) for v in value]
     if isinstance(value, dict):
         return {k: render(v, base) for k, v in value.items()}
+    return value
+
+
+def said(form: str, *, code: str, phone: str) -> str:
+    """One `_PHONE` template as the caller says or hears it."""
+    if form == "phone_end":
+        return " ".join(phone[-4:])
+    if form == "otp":
+        return code
+    if form == "otp_spaced":
+        return f"{code[:3]} {code[3:]}"
+    if form == "wrong_otp":
+        return code[:5] + str((int(code[5]) + 1) % 10)
+    words = _DIGIT_WORDS[form.removeprefix("otp_")]
+    return " ".join(words[int(c)] for c in code)
+
+
+def fill(value: Any, values: dict[str, str]) -> Any:
+    """Fill `_PHONE` templates in every string of `value`."""
+    if isinstance(value, str):
+        return _PHONE.sub(lambda m: values[m.group(1)], value)
+    if isinstance(value, list):
+        return [fill(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: fill(v, values) for k, v in value.items()}
     return value
 
 
@@ -142,7 +204,9 @@ class Outcome:
 
 def _count(counts: dict[str, Counter[str]], gold: dict[str, Any], state: dict[str, Any],
            seen: set[tuple[str, str]]) -> None:  # fmt: skip
-    """Slot F1 counts for one turn: labelled slots against the state after it."""
+    """Slot F1 counts for one turn: labelled slots against the state after it. No children or
+    no infants is the search's default: a 0 there counts as unset, labelled or shown."""
+    gold, state = _no_default_counts(gold), _no_default_counts(state)
     for name, want in gold.items():
         got = state.get(name)
         if got is not None and key(got) == key(want):
@@ -158,6 +222,10 @@ def _count(counts: dict[str, Counter[str]], gold: dict[str, Any], state: dict[st
             counts[name]["fp"] += 1
 
 
+def _no_default_counts(slots: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in slots.items() if not (k in ("children", "infants") and v == 0)}
+
+
 def check(expect: dict[str, Any], answer: dict[str, Any]) -> list[str]:
     """What of a turn's expectations did not hold."""
     data = answer.get("data") or {}
@@ -169,6 +237,10 @@ def check(expect: dict[str, Any], answer: dict[str, Any]) -> list[str]:
         words = [w.lower() for w in expect["reply_any"]]
         if not any(w in reply.lower() for w in words):
             problems.append(f"reply has none of {expect['reply_any']}")
+    if "reply_all" in expect:
+        missing = [w for w in expect["reply_all"] if w.lower() not in reply.lower()]
+        if missing:
+            problems.append(f"reply lacks {missing}")
     if "reply_none" in expect:
         bad = [w for w in expect["reply_none"] if w.lower() in reply.lower()]
         if bad:
@@ -193,6 +265,45 @@ def check(expect: dict[str, Any], answer: dict[str, Any]) -> list[str]:
     if "quote" in expect and bool(data.get("quote")) != expect["quote"]:
         problems.append(f"quote shown: {bool(data.get('quote'))}, want {expect['quote']}")
     return problems
+
+
+@dataclass
+class Who:
+    """Who talks: `headers` is the traveller's token for the setup and the final checks (none
+    for a guest or an unknown caller); a caller's turns go through the webhook without it."""
+
+    kind: str
+    traveller: str
+    headers: dict[str, str]
+    phone: str = ""
+
+    def line(self, client: httpx.AsyncClient, caller_format: str) -> ChatLine | PhoneCall:
+        if self.kind in CALLERS:
+            digits = self.phone.removeprefix("+91")
+            caller = {"e164": self.phone, "local": "0" + digits,
+                      "national": f"{digits[:5]} {digits[5:]}"}[caller_format]  # fmt: skip
+            return PhoneCall(client, caller=caller)
+        return ChatLine(client, self.headers if self.kind == "signed_in" else {})
+
+
+class ChatLine:
+    """Turns typed into `POST /v1/chat` on one session."""
+
+    def __init__(self, client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+        self._client = client
+        self._headers = headers
+        self._session_id: str | None = None
+
+    async def say(self, text: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": text}
+        if self._session_id:
+            body["session_id"] = self._session_id
+        response = await self._client.post("/v1/chat", json=body, headers=self._headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"chat {response.status_code}: {response.text[:300]}")
+        answer: dict[str, Any] = response.json()
+        self._session_id = answer["session_id"]
+        return answer
 
 
 class Runner:
@@ -231,39 +342,58 @@ class Runner:
         conv = render(conv, base_day)
         outcome = Outcome(conv=conv)
         traveller = f"dlg-{conv['id']}-{self.run_id}"
-        signed_in = conv.get("traveller", "signed_in") == "signed_in"
-        headers = traveller_headers(traveller) if signed_in else {}
+        kind = conv.get("traveller", "signed_in")
+        known = kind in ("signed_in", "caller")
+        who = Who(kind=kind, traveller=traveller,
+                  headers=traveller_headers(traveller) if known else {},
+                  phone=mobile_number(traveller))  # fmt: skip
+        spec = conv.get("setup") or {}
         setup: dict[str, Any] | None = None
         try:
-            if "booking" in (conv.get("setup") or {}):
-                setup = await self.setup_booking(client, headers, conv["setup"]["booking"])
-            await self._turns(client, conv, headers, outcome)
-            await self._final(client, conv, headers, traveller, setup, outcome)
+            if "profile" in spec or kind == "caller":
+                profile = {"phone": who.phone} | (spec.get("profile") or {})
+                await put_profile(client, who.headers, profile)
+            if "booking" in spec:
+                setup = await self.setup_booking(client, who.headers, spec["booking"])
+            line = who.line(client, spec.get("caller_format", "e164"))
+            await self._turns(client, conv, who, line, outcome)
+            await self._final(client, conv, who.headers, traveller, setup, outcome)
         except Exception as e:  # a broken run is a failed conversation, reported with it
             outcome.problems.append(f"error: {type(e).__name__}: {e}")
         outcome.seconds = time.perf_counter() - started
         return outcome
 
+    async def _phone_shows(
+        self, client: httpx.AsyncClient, turn: dict[str, Any], who: Who
+    ) -> dict[str, Any]:
+        """The turn with what the caller's phone shows filled in: the newest code in their
+        inbox (read now, after the turn that sent it), their number's ending."""
+        forms = set(_PHONE.findall(json.dumps(turn, ensure_ascii=False)))
+        if not forms:
+            return turn
+        code = ""
+        if forms - {"phone_end"}:
+            code = await latest_code(client, who.headers) or ""
+            if not code:
+                raise RuntimeError(f"no code in the traveller's SMS inbox for {turn['say']!r}")
+        values = {form: said(form, code=code, phone=who.phone) for form in forms}
+        filled: dict[str, Any] = fill(turn, values)
+        return filled
+
     async def _turns(
         self,
         client: httpx.AsyncClient,
         conv: dict[str, Any],
-        headers: dict[str, str],
+        who: Who,
+        line: ChatLine | PhoneCall,
         outcome: Outcome,
     ) -> None:
-        session_id: str | None = None
         seen: set[tuple[str, str]] = set()
         base_state: dict[str, Any] = {}
         base_seen: set[tuple[str, str]] = set()
         for turn in conv["turns"]:
-            body: dict[str, Any] = {"text": turn["say"]}
-            if session_id:
-                body["session_id"] = session_id
-            response = await client.post("/v1/chat", json=body, headers=headers)
-            if response.status_code != 200:
-                raise RuntimeError(f"chat {response.status_code}: {response.text[:300]}")
-            answer = response.json()
-            session_id = answer["session_id"]
+            turn = await self._phone_shows(client, turn, who)
+            answer = await line.say(turn["say"])
             want = turn["intent"] if isinstance(turn["intent"], list) else [turn["intent"]]
             state = {k: v for k, v in (answer.get("slots") or {}).items() if v is not None}
             result = TurnOutcome(
@@ -286,8 +416,11 @@ class Runner:
             base_seen |= {(n, key(v)) for n, v in base_state.items()}
             outcome.turns.append(result)
         success = conv.get("success") or {}
-        if success.get("kind") == "search":
-            final = next(
+        # It has no phone channel, codes or profiles: only a plain chat search can succeed.
+        profile = "profile" in (conv.get("setup") or {})
+        chat_only = who.kind in ("guest", "signed_in") and not profile
+        if success.get("kind") == "search" and chat_only:
+            final: dict[str, Any] = next(
                 (t["expect"]["query"] for t in reversed(conv["turns"])
                  if "query" in (t.get("expect") or {})), {},
             )  # fmt: skip
@@ -329,10 +462,17 @@ class Runner:
             return
         if "status" in want and record["status"] != want["status"]:
             outcome.problems.append(f"booking {record['status']}, want {want['status']}")
-        if "date" in want and (record.get("flight") or {}).get("date") != want["date"]:
-            outcome.problems.append(
-                f"booking date {(record.get('flight') or {}).get('date')}, want {want['date']}"
-            )
+        flight = record.get("flight") or {}
+        if "date" in want and flight.get("date") != want["date"]:
+            outcome.problems.append(f"booking date {flight.get('date')}, want {want['date']}")
+        if "travellers" in want:
+            names = [f"{t['first_name']} {t['last_name']}" for t in record["travellers"]]
+            if names != want["travellers"]:
+                outcome.problems.append(f"travellers {names}, want {want['travellers']}")
+        if "party" in want:
+            party = {k: flight.get(k) for k in want["party"]}
+            if party != want["party"]:
+                outcome.problems.append(f"booked for {party}, want {want['party']}")
         if self.ledger is None:
             self.ledger = await SandboxLedger.open(self.data_dir / SANDBOX_DB)
         money = await self.ledger.summary(record["booking_id"])
@@ -396,6 +536,14 @@ def report(outcomes: list[Outcome], *, quiet: bool) -> None:
     for lang, group in sorted(by_lang.items()):
         ts = [t for o in group for t in o.turns]
         print(f"{lang:<14}{len(group):>4}{pct(sum(o.success for o in group), len(group)):>9.1f}%"
+              f"{pct(sum(t.intent in t.want_intent for t in ts), len(ts)):>11.1f}%")  # fmt: skip
+    by_who: dict[str, list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        by_who[o.conv.get("traveller", "signed_in")].append(o)
+    print(f"\n{'who talks':<14}{'n':>4}{'success':>10}{'intent acc':>12}")
+    for who, group in sorted(by_who.items()):
+        ts = [t for o in group for t in o.turns]
+        print(f"{who:<14}{len(group):>4}{pct(sum(o.success for o in group), len(group)):>9.1f}%"
               f"{pct(sum(t.intent in t.want_intent for t in ts), len(ts)):>11.1f}%")  # fmt: skip
     print(f"\n{'slot':<14}{'F1':>8}{'tp':>5}{'fp':>5}{'fn':>5}{'baseline F1':>13}")
     for name in sorted(counts.keys() | base_counts.keys()):
@@ -481,7 +629,8 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run conversations whose id starts with this")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--quiet", action="store_true", help="no list of intent misses")
-    parser.add_argument("--url", default="", help="use a running server (no ingest, no ledger)")
+    parser.add_argument("--url", default="", help="use a running server (no ingest, no ledger; "
+                        "it needs the bench's YATRI_ASR_WEBHOOK_SECRET for callers)")  # fmt: skip
     parser.add_argument("--data-dir", default="", help="its data dir, for the ledger (with --url)")
     args = parser.parse_args()
     conversations = [c for c in yaml.safe_load(DATA.read_text()) if c["id"].startswith(args.only)]
@@ -494,7 +643,7 @@ def main() -> None:
     else:
         server = YatriProcess(
             env={"YATRI_VOICE_ENABLED": "false", "YATRI_SUPPLIER_LATENCY_MS": "0",
-                 "YATRI_BOOKING_HOLD_TTL_S": "600"}
+                 "YATRI_BOOKING_HOLD_TTL_S": "600", "YATRI_ASR_WEBHOOK_SECRET": WEBHOOK_SECRET}
         )  # fmt: skip
         try:
             print(f"yatri serve ready in {server.start(timeout=300):.1f} s")
