@@ -45,13 +45,13 @@ class Slot:
 
 
 # Below this vote margin two readings are too close to act on: ask which was meant.
-CLARIFY_BELOW = 0.3
+CLARIFY_BELOW = 0.2
 # Readings worth asking between ("Do you want to cancel a booking or hear the cancellation
 # rules?"); small talk, yes and no are never worth a question of their own.
 ASKABLE = frozenset(
     (Intent.SEARCH_FLIGHTS, Intent.SEARCH_HOTELS, Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES,
-     Intent.SELECT_OFFER, Intent.BOOK, Intent.BOOKING_STATUS, Intent.MODIFY_BOOKING,
-     Intent.CANCEL_BOOKING, Intent.POLICY_QUESTION, Intent.HUMAN_AGENT, Intent.NEVERMIND)
+     Intent.BOOK, Intent.BOOKING_STATUS, Intent.MODIFY_BOOKING, Intent.CANCEL_BOOKING,
+     Intent.POLICY_QUESTION, Intent.HUMAN_AGENT)
 )  # fmt: skip
 
 

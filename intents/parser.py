@@ -225,7 +225,8 @@ class RetrievalIntentParser:
             policy = await self._policy_probe(u.original)
             if policy >= POLICY_CONFIDENT:
                 return _Decision(Intent.POLICY_QUESTION, policy)
-        return _Decision(intent, confidence, settled=intent is not vote.intent)
+        # Moved by a rule above, or the vehicle said outright ("sleeper class", "bus"): settled.
+        return _Decision(intent, confidence, settled=intent is not vote.intent or named == [intent])
 
 
 def _expected_slot(context: ParseContext) -> str | None:

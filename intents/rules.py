@@ -61,6 +61,7 @@ _STATUS = re.compile(
     rf"{_OWN_THING}.*{_STATE}|\b(?:status|update|news)\b.*{_OWN_THING}"
     rf"|^(?:[\w,]+\s+){{0,3}}(?:was|is|has|have|did|were)\s+{_OWN_THING}"
 )
+_STATUS_WORD = re.compile(r"\b(?:status|stetas|confirmed|update|news)\b")
 _ASKS = re.compile(
     rf"{QUESTION.pattern}|\b(?:kya|hui|hua)\s*\??$|^(?:[\w,]+\s+){{0,3}}(?:did|has|have|was"
     r"|were|any)\b"
@@ -155,7 +156,10 @@ def _certain(text: str, readings: Readings, context: ParseContext) -> Intent | N
         return Intent.BOOK
     if expecting == "traveller_details" and readings.has("traveller_names"):
         return Intent.PROVIDE_TRAVELLER_DETAILS
-    if _STATUS.search(text) and _ASKS.search(text) and not _NOT_STATUS.search(text):
+    if not _NOT_STATUS.search(text) and (
+        (_STATUS.search(text) and _ASKS.search(text))
+        or (readings.has("booking_ref") and _STATUS_WORD.search(text))
+    ):
         return Intent.BOOKING_STATUS
     return None
 

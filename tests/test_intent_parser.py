@@ -296,6 +296,15 @@ async def test_a_close_vote_between_two_tasks_asks_which(
         await store.close()
 
 
+async def test_a_vehicle_or_a_status_said_outright_is_not_asked_about(
+    parser: RetrievalIntentParser,
+) -> None:
+    train = await parse(parser, "3 AC tickets to Lucknow next Monday")
+    assert (train.intent, train.margin, train.clarify()) == (Intent.SEARCH_TRAINS, 1.0, None)
+    status = await parse(parser, "PNR XQ4Z7R status please")
+    assert (status.intent, status.clarify()) == (Intent.BOOKING_STATUS, None)
+
+
 def test_clarification_is_only_between_close_tasks() -> None:
     close = Parse("x", Intent.CANCEL_BOOKING, 0.4, ((Intent.POLICY_QUESTION, 0.38),), margin=0.05)
     assert close.clarify() == (Intent.CANCEL_BOOKING, Intent.POLICY_QUESTION)
