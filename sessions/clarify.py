@@ -1,7 +1,9 @@
 """Asking when two readings are close: "Do you want to cancel a booking, or change one?"
-rather than guessing between two tasks that act differently. Asked only when nothing else is
-under way or awaited, both readings are tasks, and the vote between them is close; the answer
-("the first", "change it", "cancel") picks one, and the original words are then read as it."""
+rather than guessing between two tasks that act differently on the traveller's bookings.
+Asked only when nothing else is under way or awaited, the words name no route or date (a
+search guessed wrongly costs nothing: its reply shows what was understood), both readings
+are such tasks, and the vote between them is close; the answer ("the first", "change it",
+"cancel") picks one, and the original words are then read as it."""
 
 from __future__ import annotations
 
@@ -13,17 +15,13 @@ from intents.parse import Parse
 # Tasks whose confusion costs the traveller a wrong action or a wasted turn, as the question
 # names them.
 TASKS: dict[Intent, str] = {
-    Intent.SEARCH_FLIGHTS: "search for flights",
     Intent.BOOK: "book a flight",
     Intent.BOOKING_STATUS: "check a booking",
     Intent.CANCEL_BOOKING: "cancel a booking",
     Intent.MODIFY_BOOKING: "change a booking",
-    Intent.POLICY_QUESTION: "ask about a rule or policy",
-    Intent.SEARCH_HOTELS: "find a hotel",
-    Intent.SEARCH_BUSES: "find a bus",
-    Intent.SEARCH_TRAINS: "find a train",
     Intent.HUMAN_AGENT: "speak to a travel expert",
 }
+_ROUTE = ("origin", "destination", "date", "place")
 CLOSE_BELOW = 0.5  # the best reading's confidence under this ...
 RUNNER_UP = 0.25  # ... and the second's vote share at least this ...
 CLOSENESS = 0.6  # ... and at least this share of the best one's confidence: ask
@@ -36,6 +34,8 @@ _SECOND = re.compile(
 def close_readings(parse: Parse) -> tuple[Intent, Intent] | None:
     """The two tasks to ask between, or None when the reading is clear enough to act on."""
     if parse.intent not in TASKS or not parse.alternatives or parse.confidence >= CLOSE_BELOW:
+        return None
+    if any(s.name in _ROUTE for s in parse.slots):
         return None
     runner_up, share = parse.alternatives[0]
     if runner_up not in TASKS or runner_up is parse.intent:

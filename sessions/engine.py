@@ -227,7 +227,7 @@ class TurnEngine:
         state.expecting = None
         if expected == "otp":
             commands = _code_commands(turn.text, commands)
-        if expected == "traveller_details" and state.top is not None:
+        if expected == "traveller_details" and state.top is not None and _may_be_details(parse):
             details = await self._party.details(turn, state.top,
                                                 parsed_names=parse.value("traveller_names"))  # fmt: skip
             if details:
@@ -374,6 +374,19 @@ def _from_last_search(frame: Frame, state: DialogueState) -> None:
 
 def _same_search(frame: Frame, state: DialogueState) -> bool:
     return all(frame.slots.get(k) == state.search.get(k) for k in _SEARCH_KEYS)
+
+
+# Turns that are something else even when their words could pass for a name ("rehne do
+# yaar", "ek sawaal: tatkal kab khulta hai?"): answered as what they are.
+_NOT_DETAILS = (Intent.POLICY_QUESTION, Intent.NEVERMIND, Intent.DENY, Intent.HUMAN_AGENT,
+                Intent.GOODBYE, Intent.CANCEL_BOOKING, Intent.MODIFY_BOOKING,
+                Intent.BOOKING_STATUS)  # fmt: skip
+
+
+def _may_be_details(parse: Parse) -> bool:
+    if parse.value("traveller_names") or "@" in parse.text:
+        return True  # the parser read names, or an email is given
+    return parse.intent not in _NOT_DETAILS and not parse.text.rstrip().endswith("?")
 
 
 def _context(state: DialogueState) -> ParseContext:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sessions.flows import invalidate, pending
+from sessions.flows import FLOWS, invalidate, pending
 from sessions.replies import QUESTIONS
 from sessions.skills.bookings import BookingsSkill
 from sessions.skills.flights import FlightsSkill
@@ -21,6 +21,10 @@ _CONFIRM = {"confirm_book": "Shall I book it?", "confirm_cancel": "Shall I cance
 _ASK = QUESTIONS | {"new_date": "Which date would you like to move it to?"}
 
 
+# What a search assumes for a count nobody gave: "just me" after it changes nothing.
+_DEFAULTS = {"adults": 1, "children": 0, "infants": 0}
+
+
 def set_slots(frame: Frame, slots: dict[str, Any]) -> None:
     """Set slots on the frame; each changed one undoes what depended on it (a correction)."""
     partial = slots.get("contact_partial")
@@ -32,9 +36,15 @@ def set_slots(frame: Frame, slots: dict[str, Any]) -> None:
     for name, value in slots.items():
         if name == "contact_partial" or value is None:
             continue
-        if frame.slots.get(name) != value:
+        if name == "offer_ref" and frame.slots.get("offer") is not None:
+            # "change it to the second flight" after one was chosen: choose again.
+            frame.slots.pop("offer")
+            invalidate(frame, "offer")
+        if frame.slots.get(name, _DEFAULTS.get(name)) != value:
             frame.slots[name] = value
             invalidate(frame, name)
+        else:
+            frame.slots[name] = value
 
 
 class FlowWalker:
@@ -66,7 +76,8 @@ class FlowWalker:
             if step.kind == "collect":
                 filled = await self._fill(step.name, turn, top)
                 if filled is None:
-                    state.pop()
+                    if self._ended(turn):
+                        continue
                     break
                 if filled:
                     continue
@@ -90,8 +101,18 @@ class FlowWalker:
             elif outcome is Next.WAIT:
                 break
             elif outcome is Next.END:
-                state.pop()
+                if self._ended(turn):
+                    continue
                 break
+
+    def _ended(self, turn: Turn) -> bool:
+        """The flow on top is over; True when an interrupted one under it carries on."""
+        state = turn.state
+        state.pop()
+        if state.top is None:
+            return False
+        turn.say(f"Now, back to {FLOWS[state.top.flow].what}.")
+        return True
 
     async def _fill(self, slot: str, turn: Turn, frame: Frame) -> bool | None:
         """True when `slot` got filled without asking; False after asking for it; None when

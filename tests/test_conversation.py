@@ -254,3 +254,18 @@ async def test_a_negated_correction_keeps_the_place_meant(
     corrected = await chat.say(correction)
     query = corrected["data"]["query"]
     assert (query["from"], query["to"]) == route, corrected["reply"]
+
+
+async def test_changing_the_flight_at_the_read_back_reviews_the_new_one(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    chat = Chat(client, token(settings, f"trav-{uuid.uuid4().hex[:6]}"))
+    found = await chat.say(f"flights from Delhi to Pune on {spoken(day(17))}")
+    first, second = (o["flight_number"] for o in found["data"]["offers"][:2])
+    await chat.say("the first one")
+    await chat.say("Kiran Shah")
+    review = await chat.say("kiran@example.com 9123456789")
+    assert first in review["reply"] and review["data"]["expecting"] == "confirmation"
+    changed = await chat.say("hmm, change it to the second flight")
+    assert second in changed["reply"], changed["reply"]
+    assert changed["data"]["expecting"] == "confirmation"

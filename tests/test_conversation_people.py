@@ -246,3 +246,33 @@ async def test_the_sandbox_inbox_shows_a_traveller_their_own_codes_only(
     others = await client.get("/v1/travellers/me/messages", headers=token(settings, "trav-x"))
     assert others.json() == []
     assert (await client.get("/v1/travellers/me/messages")).status_code == 401
+
+
+async def test_just_me_keeps_the_chosen_flight(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    traveller = f"trav-{uuid.uuid4().hex[:6]}"
+    await app.state.services.profiles.put(TravellerProfile(
+        traveller_id=traveller, email="dev@example.com", phone="+91 91234 50004",
+        passengers=(SavedPassenger(first_name="Dev", last_name="Patel", relation="self"),
+                    SavedPassenger(first_name="Mira", last_name="Patel", relation="wife")),
+    ))  # fmt: skip
+    chat = Chat(client, token(settings, traveller))
+    found = await chat.say(f"flights from Delhi to Kochi on {spoken(day(19))}")
+    second = found["data"]["offers"][1]["flight_number"]
+    await chat.say("the second one")
+    review = await chat.say("just me")  # a count equal to what was searched changes nothing
+    assert review["data"]["expecting"] == "confirmation", review["reply"]
+    assert second in review["reply"] and "Dev Patel" in review["reply"]
+
+
+async def test_a_question_where_names_are_awaited_is_answered_not_booked_as_a_name(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    chat = Chat(client, token(settings, f"trav-{uuid.uuid4().hex[:6]}"))
+    await chat.say(f"flights from Mumbai to Goa on {spoken(day(13))}")
+    await chat.say("the cheapest one")
+    asked = await chat.say("ek sawaal, tatkal booking kab khulti hai?")
+    assert "travellers" not in asked["slots"]
+    assert asked["data"]["expecting"] == "traveller_details", asked["reply"]
+    assert "Who is travelling" in asked["reply"]
