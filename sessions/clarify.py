@@ -22,9 +22,6 @@ TASKS: dict[Intent, str] = {
     Intent.HUMAN_AGENT: "speak to a travel expert",
 }
 _ROUTE = ("origin", "destination", "date", "place")
-CLOSE_BELOW = 0.5  # the best reading's confidence under this ...
-RUNNER_UP = 0.25  # ... and the second's vote share at least this ...
-CLOSENESS = 0.6  # ... and at least this share of the best one's confidence: ask
 _FIRST = re.compile(r"\b(?:first|1st|pehla|pehli|former)\b|पहला|पहली|^\s*(?:1|one)\W*$", re.I)
 _SECOND = re.compile(
     r"\b(?:second|2nd|dusra|doosra|dusri|latter)\b|दूसरा|दूसरी|^\s*(?:2|two)\W*$", re.I
@@ -32,17 +29,15 @@ _SECOND = re.compile(
 
 
 def close_readings(parse: Parse) -> tuple[Intent, Intent] | None:
-    """The two tasks to ask between, or None when the reading is clear enough to act on."""
-    if parse.intent not in TASKS or not parse.alternatives or parse.confidence >= CLOSE_BELOW:
+    """The two tasks to ask between, or None when the reading is clear enough to act on:
+    the parser's own close call (`Parse.clarify`: the vote's margin), narrowed to tasks on
+    bookings and to words that name no route or date."""
+    options = parse.clarify()
+    if options is None or not all(o in TASKS for o in options):
         return None
     if any(s.name in _ROUTE for s in parse.slots):
         return None
-    runner_up, share = parse.alternatives[0]
-    if runner_up not in TASKS or runner_up is parse.intent:
-        return None
-    if share < RUNNER_UP or share < CLOSENESS * parse.confidence:
-        return None
-    return parse.intent, runner_up
+    return options
 
 
 def question(options: tuple[Intent, Intent]) -> str:

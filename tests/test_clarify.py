@@ -11,26 +11,27 @@ from sessions.clarify import close_readings, picked, question
 from tests.test_conversation import Chat
 
 
-def parse(intent: Intent, confidence: float, *alternatives: tuple[Intent, float]) -> Parse:
-    return Parse(text="x", intent=intent, confidence=confidence, alternatives=alternatives)
+def parse(intent: Intent, margin: float, *alternatives: tuple[Intent, float]) -> Parse:
+    return Parse(text="x", intent=intent, confidence=0.3, alternatives=alternatives,
+                 margin=margin)  # fmt: skip
 
 
 def test_only_two_close_task_readings_are_asked_about() -> None:
-    close = parse(Intent.MODIFY_BOOKING, 0.13, (Intent.BOOK, 0.26))
+    close = parse(Intent.MODIFY_BOOKING, 0.05, (Intent.BOOK, 0.26))
     assert close_readings(close) == (Intent.MODIFY_BOOKING, Intent.BOOK)
     assert "change a booking, or book a flight" in question((Intent.MODIFY_BOOKING,
                                                              Intent.BOOK))  # fmt: skip
     # A clear winner, a far runner-up, a search (cheap to get wrong), a route named, or small
     # talk: no question.
-    assert close_readings(parse(Intent.CANCEL_BOOKING, 0.8, (Intent.MODIFY_BOOKING, 0.5))) is None
-    assert close_readings(parse(Intent.SEARCH_FLIGHTS, 0.31, (Intent.SEARCH_BUSES, 0.3))) is None
+    assert close_readings(parse(Intent.CANCEL_BOOKING, 0.4, (Intent.MODIFY_BOOKING, 0.3))) is None
+    assert close_readings(parse(Intent.SEARCH_FLIGHTS, 0.01, (Intent.SEARCH_BUSES, 0.3))) is None
     routed = Parse(text="x", intent=Intent.MODIFY_BOOKING, confidence=0.2,
-                   alternatives=((Intent.BOOK, 0.3),),
+                   alternatives=((Intent.BOOK, 0.3),), margin=0.05,
                    slots=(Slot("destination", "Goa", "GOI", 0, 3, 0.9),))  # fmt: skip
     assert close_readings(routed) is None
     assert close_readings(parse(Intent.CANCEL_BOOKING, 0.45, (Intent.MODIFY_BOOKING, 0.1))) is None
-    assert close_readings(parse(Intent.GREET, 0.3, (Intent.SEARCH_FLIGHTS, 0.3))) is None
-    assert close_readings(parse(Intent.CANCEL_BOOKING, 0.3, (Intent.NEVERMIND, 0.3))) is None
+    assert close_readings(parse(Intent.GREET, 0.0, (Intent.CANCEL_BOOKING, 0.3))) is None
+    assert close_readings(parse(Intent.CANCEL_BOOKING, 0.0, (Intent.NEVERMIND, 0.3))) is None
 
 
 def test_the_answer_picks_by_position_or_by_naming_the_task() -> None:
