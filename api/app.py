@@ -10,15 +10,16 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.routing import Route
 
 from api.booking_backends import BOOKINGS_DB, booking_backends
 from api.deps import Knowledge, Services
 from api.mcp_server import MCP_PATH, AgentTools
-from api.middleware import RequestContextMiddleware
+from api.middleware import LoadShedMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi, mount_docs
 from api.problems import install_problem_handlers
+from api.rate_limits import rate_limited, rate_limits
 from api.routes import asr, bookings, chat, fares, health, knowledge, problems, travellers, voice
 from api.routes import intents as intent_routes
 from api.understanding import intent_parser
@@ -36,6 +37,7 @@ from core.embedded import Endpoints
 from core.errors import DependencyUnavailableError
 from core.logging import get_logger
 from core.redis_conn import RedisClient, connect_redis
+from core.redis_ratelimit import RedisRateLimiter
 from core.settings import Settings
 from fares.cache import CachePolicy, FareCache
 from fares.events import FareChangeEvent, L1Broadcast, RedisFareEvents
@@ -323,6 +325,8 @@ async def _services(
         if settings.sandbox_profiles:
             await profiles.seed(SANDBOX_PROFILES)
         services.profiles = profiles
+        if settings.rate_limit_enabled:
+            services.rate_limits = rate_limits(settings, limiter=RedisRateLimiter(redis))
         engine.connect(bookings=services.bookings, answers=knowledge.answers,
                        parser=services.intent_parser, proposer=proposer,
                        profiles=profiles, codes=services.approvals)  # fmt: skip
@@ -440,18 +444,20 @@ def create_app(
     )
     install_problem_handlers(app)
     app.include_router(health.router)
-    app.include_router(chat.router)
-    app.include_router(knowledge.router)
-    app.include_router(intent_routes.router)
-    app.include_router(fares.router)
+    app.include_router(chat.router, dependencies=[Depends(rate_limited("chat"))])
+    app.include_router(knowledge.router, dependencies=[Depends(rate_limited("answers"))])
+    app.include_router(intent_routes.router, dependencies=[Depends(rate_limited("intents"))])
+    app.include_router(fares.router, dependencies=[Depends(rate_limited("fares"))])
     app.include_router(voice.router)
-    app.include_router(asr.router)
-    app.include_router(bookings.router)
-    app.include_router(travellers.router)
+    app.include_router(asr.router, dependencies=[Depends(rate_limited("webhooks"))])
+    app.include_router(bookings.router, dependencies=[Depends(rate_limited("bookings"))])
+    app.include_router(travellers.router, dependencies=[Depends(rate_limited("travellers"))])
     app.include_router(problems.router)
     # A plain route, not a mount: the MCP transport answers at exactly /mcp.
     app.router.routes.append(Route(MCP_PATH, agent_tools, include_in_schema=False))
     mount_docs(app)
     install_openapi(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)  # fmt: skip
     return app

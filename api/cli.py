@@ -19,6 +19,7 @@ from api.auth import AGENT_SCOPE, CONTENT_SCOPE, TRAVELLER_SCOPE, issue_token
 from api.booking_backends import BookingBackends, booking_backends
 from api.checks import Check, check_models, check_qdrant, check_redis, check_temporal, run_check
 from api.content_cli import docs_cli, ingest
+from api.transport import server_config
 from bookings.temporal import TemporalClient, connect_temporal, probe_worker
 from bookings.worker import build_worker
 from core.airports import load_airports
@@ -57,9 +58,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address [YATRI_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="HTTP port [YATRI_PORT].")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Data directory [YATRI_DATA_DIR].")] = None,
+    max_connections: Annotated[
+        int | None, typer.Option(help="Open connections per process [YATRI_MAX_CONNECTIONS].")
+    ] = None,
+    max_in_flight: Annotated[
+        int | None,
+        typer.Option(help="Requests in progress before 503; 0: no cap [YATRI_MAX_IN_FLIGHT]."),
+    ] = None,
+    header_timeout: Annotated[
+        float | None, typer.Option(help="Seconds to send headers [YATRI_HEADER_TIMEOUT_S].")
+    ] = None,
+    body_timeout: Annotated[
+        float | None, typer.Option(help="Seconds to send a body [YATRI_BODY_TIMEOUT_S].")
+    ] = None,
 ) -> None:
     """Run the HTTP API, starting embedded Redis, Temporal and Qdrant where none is configured."""
-    settings = _settings(host=host, port=port, data_dir=data_dir)
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, max_connections=max_connections,
+        max_in_flight=max_in_flight, header_timeout_s=header_timeout, body_timeout_s=body_timeout,
+    )  # fmt: skip
     configure_logging(level=settings.log_level, json=settings.log_json)
     lock = DataDirLock(settings.data_dir)
     runtime = EmbeddedRuntime(
@@ -78,15 +95,7 @@ def serve(
     try:
         endpoints = runtime.start()
         app = create_app(settings, endpoints=endpoints)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-                lifespan="on",
-            )
-        )
+        server = uvicorn.Server(server_config(app, settings))
         log.info("listening", host=settings.host, port=sock.getsockname()[1])
         # uvicorn re-raises the stop signal once it has drained; note it instead, so that the
         # embedded servers are still stopped in order below and the exit status is 0.

@@ -18,6 +18,7 @@ from bookings.service import BookingService
 from bookings.temporal import TemporalClient
 from core.airports import AirportDirectory
 from core.embedded import Endpoints
+from core.ratelimit import RateLimits
 from core.redis_conn import RedisClient
 from core.settings import Settings
 from fares.cache import FareCache
@@ -69,6 +70,7 @@ class Services:
     agent_bookings: AgentBookings | None = None
     profiles: ProfileStore | None = None
     sms_outbox: SandboxSmsOutbox | None = None  # the sandbox SMS gateway (its inbox is readable)
+    rate_limits: RateLimits | None = None  # None: YATRI_RATE_LIMIT_ENABLED=false
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

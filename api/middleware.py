@@ -1,8 +1,10 @@
-"""The outermost layer of every request: request id, body limit, metrics, access log, and the
-last-resort conversion of an unexpected exception into a problem without internals."""
+"""The outermost layer of every request: request id, body limit and read deadline, metrics,
+access log, and the last-resort conversion of an unexpected exception into a problem without
+internals; inside it, load shedding."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -13,7 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_body, problem_response
 from core.logging import get_logger
-from core.telemetry import HTTP_LATENCY, HTTP_REQUESTS
+from core.telemetry import (
+    HTTP_IN_FLIGHT,
+    HTTP_LATENCY,
+    HTTP_READ_TIMEOUTS,
+    HTTP_REQUESTS,
+    HTTP_SHED,
+)
 
 log = get_logger("yatri.http")
 
@@ -24,10 +32,15 @@ class BodyTooLargeError(Exception):
     pass
 
 
+class BodyTimeoutError(Exception):
+    pass
+
+
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_s: float) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,25 +55,33 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
-        overflow = False
+        failed: Exception | None = None  # the body stream failed: too large, or too slow
+        body_deadline = asyncio.get_running_loop().time() + self.body_timeout_s
+        more_body = True
 
-        def too_large() -> Response:
-            body = problem_body(
-                slug="payload-too-large",
-                detail=f"request body exceeds {self.max_body_bytes} bytes",
-                instance=path,
-                request_id=request_id,
-                max_bytes=self.max_body_bytes,
-            )
+        def body_refused() -> Response:
+            # Connection: close, so that the rest of the body is never read.
+            if isinstance(failed, BodyTimeoutError):
+                body = problem_body(
+                    slug="request-timeout",
+                    detail=f"the request body did not arrive within {self.body_timeout_s:g} s",
+                    instance=path, request_id=request_id,
+                )  # fmt: skip
+            else:
+                body = problem_body(
+                    slug="payload-too-large",
+                    detail=f"request body exceeds {self.max_body_bytes} bytes",
+                    instance=path, request_id=request_id, max_bytes=self.max_body_bytes,
+                )  # fmt: skip
             return problem_response(body, headers={"connection": "close"})
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
-            if overflow and not response_started:
-                # The app saw its body stream fail and answers 400; the truth is 413.
-                await too_large()(scope, receive, send_direct)
+            if failed is not None and not response_started:
+                # The app saw its body stream fail and answers 400; the truth is 413 or 408.
+                await body_refused()(scope, receive, send_direct)
                 return
-            if overflow:
+            if failed is not None:
                 return
             await send_direct(message)
 
@@ -76,13 +97,22 @@ class RequestContextMiddleware:
         received = 0
 
         async def limited_receive() -> Message:
-            nonlocal received, overflow
-            message = await receive()
+            nonlocal received, failed, more_body
+            if not more_body:  # the body is in: what follows is waiting for a disconnect
+                return await receive()
+            try:
+                async with asyncio.timeout_at(body_deadline):
+                    message = await receive()
+            except TimeoutError:
+                HTTP_READ_TIMEOUTS.labels("body").inc()
+                failed = BodyTimeoutError()
+                raise failed from None
             if message["type"] == "http.request":
+                more_body = bool(message.get("more_body", False))
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    overflow = True
-                    raise BodyTooLargeError
+                    failed = BodyTooLargeError()
+                    raise failed
             return message
 
         try:
@@ -93,9 +123,10 @@ class RequestContextMiddleware:
             if declared > self.max_body_bytes:
                 raise BodyTooLargeError
             await self.app(scope, limited_receive, send_with_id)
-        except BodyTooLargeError:
+        except (BodyTooLargeError, BodyTimeoutError) as e:
+            failed = e
             if not response_started:
-                await too_large()(scope, receive, send_direct)
+                await body_refused()(scope, receive, send_direct)
         except Exception:
             log.exception("unhandled error", method=method, path=path)
             if not response_started:
@@ -120,3 +151,50 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+# Where load is shed: the API's work. Health, metrics, docs and problem pages always answer;
+# document uploads are the content team's slow lane, bounded by their own size limits.
+SHED_PREFIXES = ("/v1/", "/mcp")
+NEVER_SHED_PREFIXES = ("/v1/documents",)
+
+
+class LoadShedMiddleware:
+    """Refuses a request at once (503 problem, Retry-After) while `max_in_flight` requests are
+    in progress in this process, so that the ones admitted keep their latency instead of all
+    of them queueing past their deadline."""
+
+    def __init__(self, app: ASGIApp, *, max_in_flight: int, retry_after_s: int = 1) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.retry_after_s = retry_after_s
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or not self.max_in_flight
+            or not path.startswith(SHED_PREFIXES)
+            or path.startswith(NEVER_SHED_PREFIXES)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            HTTP_SHED.inc()
+            request_id = scope.get("state", {}).get("request_id")
+            body = problem_body(
+                slug="overloaded",
+                detail="the server is at capacity; retry after the time in Retry-After",
+                instance=path, request_id=request_id, retry_after_s=self.retry_after_s,
+            )  # fmt: skip
+            response = problem_response(body, headers={"retry-after": str(self.retry_after_s)})
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        HTTP_IN_FLIGHT.inc()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            HTTP_IN_FLIGHT.dec()

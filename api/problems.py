@@ -87,8 +87,16 @@ PROBLEM_TYPES = {
                     description="This Idempotency-Key was used with a different request body "
                     "or endpoint; use a new key for a new operation."),
         ProblemType(slug="rate-limited", title="Too many requests", status=429,
-                    description="The caller exceeded its request rate; retry after "
-                    "`retry_after_s` seconds."),
+                    description="The caller (its address, traveller or API key) exceeded its "
+                    "request rate on this group of routes (`limit` requests per `window_s`); "
+                    "retry after `retry_after_s` seconds (also the `Retry-After` header)."),
+        ProblemType(slug="overloaded", title="Server busy", status=503,
+                    description="This server has as many requests in progress as it can "
+                    "answer in time, and refused this one at once; retry after `Retry-After` "
+                    "seconds."),
+        ProblemType(slug="request-timeout", title="Request timeout", status=408,
+                    description="The request body did not arrive in time "
+                    "(`YATRI_BODY_TIMEOUT_S`); the connection is closed."),
         ProblemType(slug="quote-required", title="A quote is required first", status=428,
                     description="This change moves money: ask for its quote first "
                     "(`POST /v1/bookings/{id}/modify/quote` or `/cancel/quote`) and send its "

@@ -251,6 +251,55 @@ class Settings(BaseSettings):
             return self
         secret = self.secret_key.get_secret_value()
         if not secret or secret == DEFAULT_SECRET or len(secret) < 32:
+    rate_limit_enabled: bool = Field(
+        default=True, description="Rate limits on chat, answers, intents, fares, bookings, "
+        "travellers, voice tokens and webhooks (429 with Retry-After), kept in Redis so every "
+        "process shares them.",
+    )  # fmt: skip
+    rate_limit_window_s: float = Field(
+        default=60.0, gt=0, le=86_400, description="The window the rate limits count in."
+    )
+    rate_limit_per_address: int = Field(
+        default=600, ge=1, description="Requests per window from one source address (an IPv6 "
+        "/64) to one group of routes.",
+    )  # fmt: skip
+    rate_limit_per_traveller: int = Field(
+        default=120, ge=1, description="Requests per window with one traveller's token to one "
+        "group of routes.",
+    )  # fmt: skip
+    rate_limit_per_key: int = Field(
+        default=1200, ge=1, description="Requests per window with one API key or service token "
+        "(the content key, a content or agent JWT) to one group of routes.",
+    )  # fmt: skip
+    rate_limit_webhooks_per_address: int = Field(
+        default=6000, ge=1, description="Requests per window from one address to the ASR "
+        "webhooks (providers post every call's turns from a few addresses).",
+    )  # fmt: skip
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="Proxies trusted to set X-Forwarded-For (comma-"
+        "separated addresses or networks, * for any): the limits then count the client's "
+        "address, not the proxy's.",
+    )  # fmt: skip
+    max_in_flight: int = Field(
+        default=64, ge=0, description="Requests in progress per process on /v1 (documents "
+        "aside) and /mcp; more are refused at once with 503 and Retry-After (0: no limit).",
+    )  # fmt: skip
+    max_connections: int = Field(
+        default=2048, ge=1, description="Open connections per process (websockets included); "
+        "more are closed at once with 503.",
+    )  # fmt: skip
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="Time a connection has to send a request's "
+        "headers (from connecting, or from the last response); then it is closed.",
+    )  # fmt: skip
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="Time a request has to send its whole body "
+        "once its headers are in; then 408 and the connection is closed.",
+    )  # fmt: skip
+    keep_alive_s: int = Field(
+        default=5, ge=1, le=300, description="An idle keep-alive connection is closed after this."
+    )
+
             raise UnsafeSettingsError(
                 f"YATRI_SECRET_KEY must be set to a random value of at least 32 characters "
                 f"when YATRI_ENV={self.env.value}"

@@ -128,3 +128,31 @@ AGENT_REST_CALLS = Counter(
     "Bookings REST calls made with agent tokens, by operation and outcome.",
     ["operation", "outcome"],
 )
+
+RATE_LIMIT_DECISIONS = Counter(
+    "yatri_rate_limit_decisions_total",
+    "Rate-limit checks by route group, identity (address, traveller, key) and outcome: "
+    "allowed, limited (429), unchecked (the store failed; admitted).",
+    ["group", "identity", "outcome"],
+)
+RATE_LIMIT_ALLOWANCE = Gauge(
+    "yatri_rate_limit_allowance",
+    "Requests allowed per identity and route group in one YATRI_RATE_LIMIT_WINDOW_S.",
+    ["group", "identity"],
+)
+HTTP_IN_FLIGHT = Gauge(
+    "yatri_http_in_flight", "Requests in progress on the routes that shed load (/v1, /mcp)."
+)
+HTTP_SHED = Counter(
+    "yatri_http_shed_total", "Requests refused 503 because YATRI_MAX_IN_FLIGHT were in progress."
+)
+HTTP_CONNECTIONS_REFUSED = Counter(
+    "yatri_http_connections_refused_total",
+    "Connections closed at once because YATRI_MAX_CONNECTIONS were open.",
+)
+HTTP_READ_TIMEOUTS = Counter(
+    "yatri_http_read_timeouts_total",
+    "Connections or requests cut off because the client was too slow, by phase: headers "
+    "(YATRI_HEADER_TIMEOUT_S), body (YATRI_BODY_TIMEOUT_S).",
+    ["phase"],
+)
