@@ -245,12 +245,6 @@ class Settings(BaseSettings):
         "codes of five tries each give a guesser 25 tries in a million a day.",
     )  # fmt: skip
 
-    @model_validator(mode="after")
-    def _enforce_safe_outside_development(self) -> Self:
-        if self.env is Environment.DEVELOPMENT:
-            return self
-        secret = self.secret_key.get_secret_value()
-        if not secret or secret == DEFAULT_SECRET or len(secret) < 32:
     rate_limit_enabled: bool = Field(
         default=True, description="Rate limits on chat, answers, intents, fares, bookings, "
         "travellers, voice tokens and webhooks (429 with Retry-After), kept in Redis so every "
@@ -300,6 +294,12 @@ class Settings(BaseSettings):
         default=5, ge=1, le=300, description="An idle keep-alive connection is closed after this."
     )
 
+    @model_validator(mode="after")
+    def _enforce_safe_outside_development(self) -> Self:
+        if self.env is Environment.DEVELOPMENT:
+            return self
+        secret = self.secret_key.get_secret_value()
+        if not secret or secret == DEFAULT_SECRET or len(secret) < 32:
             raise UnsafeSettingsError(
                 f"YATRI_SECRET_KEY must be set to a random value of at least 32 characters "
                 f"when YATRI_ENV={self.env.value}"
