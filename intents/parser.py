@@ -210,6 +210,10 @@ class RetrievalIntentParser:
         if context.expecting == "choice" and intent is Intent.AFFIRM:
             # "sounds good" about the option just shown picks it.
             return _Decision(Intent.SELECT_OFFER, confidence)
+        task = rules.wants_to_act(u.text)
+        if task is not None and intent in (Intent.POLICY_QUESTION, task):
+            # "I want to cancel, how much do I get back?": the cancellation reads out the refund.
+            return _Decision(task, max(confidence, 0.75))
         if intent is not Intent.POLICY_QUESTION and rules.asks_about_rules(u.text, readings):
             # "if I cancel, how much do I get back?": the rules asked about, not a cancellation.
             return _Decision(Intent.POLICY_QUESTION, max(confidence, 0.75))

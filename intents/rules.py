@@ -110,10 +110,17 @@ _TOPIC = re.compile(
     r"|pregnan\w*|senior citizens?|students?|check[- ]?in|check[- ]?out|cancellation"
     r"|reschedul\w*|insurance|laptops?|power ?banks?|liquids?|alcohol|miss(?:ed)?)\b"
 )
+# A request or a wish to act ("find me", "I want to cancel", "cancel karna hai"): a task, even
+# with a question about its cost beside it.
 _REQUEST = re.compile(
     r"\b(?:find|show|search|look(?:ing)? for|get me|book (?:a|an|me|my)|dikhao|dhundo|chahiye"
-    r"|i (?:need|want) (?:a|an|to book|to find))\b"
+    r"|i (?:need|want|would like|'d like|wish) (?:a|an|to)|(?:please|pls|plz) \w+"
+    r"|(?:karna|krna|karni|krni|karwana|karana|karvana) (?:hai|h|he|hain)|chahta|chahti"
+    r"|kar (?:do|dijiye|dena)|karo)\b"
 )
+_CANCEL_WORD = re.compile(r"\b(?:cancel|radd|kainsil|kensil)\b")
+_CHANGE_WORD = re.compile(r"\b(?:change|reschedule|badal\w*|postpone|prepone|shift|move)\b")
+_OWN_WORD = re.compile(r"\b(?:my|meri|mera|mere|booking|ticket|flight|pnr|bk_\w+)\b")
 # What a hypothetical question may turn on besides a topic: "what if the flight is late?".
 _WHAT_IF_ABOUT = re.compile(r"\b(?:how|kitn[aei]|late|lat|der|cancel\w*|radd|happens?)\b")
 
@@ -201,6 +208,19 @@ def ongoing_search(context: ParseContext) -> Intent | None:
         return Intent.SEARCH_HOTELS
     if known & {"origin", "destination", "date", "return_date"}:
         return Intent.SEARCH_FLIGHTS
+    return None
+
+
+def wants_to_act(text: str) -> Intent | None:
+    """A wish to cancel or change, with or without a question about what it costs ("I want to
+    cancel my ticket, how much will I get back?"): the task, whose flow reads out the refund or
+    the fare difference before anything is done."""
+    if not _REQUEST.search(text) or re.search(r"\b(?:if|agar|polic(?:y|ies)|rules?)\b", text):
+        return None
+    if _CANCEL_WORD.search(text):
+        return Intent.CANCEL_BOOKING
+    if _CHANGE_WORD.search(text) and _OWN_WORD.search(text):
+        return Intent.MODIFY_BOOKING
     return None
 
 

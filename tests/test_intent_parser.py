@@ -263,6 +263,9 @@ async def test_a_question_about_the_rules_is_a_policy_question_even_naming_a_tas
     ("text", "intent"),
     [
         ("cancel my Goa booking", Intent.CANCEL_BOOKING),
+        # A wish to cancel with a question about the refund: the cancellation quotes it.
+        ("I want to cancel my ticket, how much refund will I get?", Intent.CANCEL_BOOKING),
+        ("ticket cancel karna hai, kitna paisa wapas milega?", Intent.CANCEL_BOOKING),
         ("please find me a hotel in Goa where pets are allowed", Intent.SEARCH_HOTELS),
         ("is there a flight from Delhi to Goa tomorrow?", Intent.SEARCH_FLIGHTS),
     ],
