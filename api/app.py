@@ -20,7 +20,18 @@ from api.middleware import LoadShedMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi, mount_docs
 from api.problems import install_problem_handlers
 from api.rate_limits import rate_limited, rate_limits
-from api.routes import asr, bookings, chat, fares, health, knowledge, problems, travellers, voice
+from api.routes import (
+    asr,
+    bookings,
+    chat,
+    fares,
+    health,
+    knowledge,
+    problems,
+    travellers,
+    voice,
+    voice_access,
+)
 from api.routes import intents as intent_routes
 from api.understanding import intent_parser
 from bookings.agents import AgentBookings
@@ -56,13 +67,15 @@ from rag.store import VectorStore
 from sessions.engine import TurnEngine
 from sessions.llm_commands import LlmCommandProposer
 from sessions.redis_store import RedisCallDirectory, RedisSessionStore
-from voice.call import StreamSlots, VoiceEngines
+from voice.admission import AdmissionLimits, StreamAdmission
+from voice.call import VoiceEngines
 from voice.cities import SpokenCities
 from voice.espeak import EspeakTts
 from voice.faster_whisper import WhisperStt
 from voice.normalise import normalise
 from voice.piper import PiperTts
 from voice.silero import SileroVad
+from voice.stream_tokens import StreamTokens
 from voice.tts import TextToSpeech
 from voice.webhooks import WebhookDeliveries
 
@@ -220,7 +233,13 @@ async def _services(
                 redis=redis, ttl_s=settings.session_ttl_s, prefix=f"{ns}:call:"
             ),
             webhook_deliveries=WebhookDeliveries(redis=redis, namespace=ns),
-            stream_slots=StreamSlots(settings.voice_max_streams),
+            stream_admission=StreamAdmission(AdmissionLimits(
+                total=settings.voice_max_streams,
+                per_source=settings.voice_max_streams_per_source,
+                new_caller_share=settings.voice_new_caller_share,
+                anonymous_share=settings.voice_anonymous_share,
+            )),  # fmt: skip
+            stream_tokens=StreamTokens(redis=redis, ttl_s=settings.voice_token_ttl_s, namespace=ns),
             normalise_transcript=(
                 voice_engines.normalise if voice_engines else transcript_normaliser(airports)
             ),
@@ -449,6 +468,8 @@ def create_app(
     app.include_router(intent_routes.router, dependencies=[Depends(rate_limited("intents"))])
     app.include_router(fares.router, dependencies=[Depends(rate_limited("fares"))])
     app.include_router(voice.router)
+    app.include_router(voice_access.router, dependencies=[Depends(rate_limited("voice-tokens"))])
+    app.include_router(voice_access.webhook_router, dependencies=[Depends(rate_limited("webhooks"))])
     app.include_router(asr.router, dependencies=[Depends(rate_limited("webhooks"))])
     app.include_router(bookings.router, dependencies=[Depends(rate_limited("bookings"))])
     app.include_router(travellers.router, dependencies=[Depends(rate_limited("travellers"))])

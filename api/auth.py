@@ -120,6 +120,22 @@ def booking_actor_from(token: str, *, secret: str) -> BookingActor:
     raise ForbiddenError(f"the token lacks the {TRAVELLER_SCOPE} scope")
 
 
+def optional_traveller(authorization: str | None, *, secret: str, agents: str) -> str | None:
+    """The traveller behind an optional `Authorization: Bearer <JWT>` (chat, voice tokens):
+    None without the header; 401 when it is malformed or invalid; an agent's token is refused
+    (403, with the detail `agents`): in a conversation a "yes" moves money, and an agent may
+    not say it for the traveller."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedError("send the traveller's token as Authorization: Bearer <token>")
+    actor = booking_actor_from(token.strip(), secret=secret)
+    if actor.agent_id is not None:
+        raise ForbiddenError(agents)
+    return actor.traveller_id
+
+
 def require_booking_actor(
     services: ServicesDep,
     credentials: Annotated[

@@ -32,7 +32,9 @@ from rag.retrieval import Retriever
 from rag.store import VectorStore
 from sessions.engine import TurnEngine
 from sessions.redis_store import RedisCallDirectory
-from voice.call import StreamSlots, VoiceEngines
+from voice.admission import StreamAdmission
+from voice.call import VoiceEngines
+from voice.stream_tokens import StreamTokens
 from voice.webhooks import WebhookDeliveries
 
 
@@ -59,7 +61,8 @@ class Services:
     knowledge: Knowledge
     calls: RedisCallDirectory
     webhook_deliveries: WebhookDeliveries
-    stream_slots: StreamSlots
+    stream_admission: StreamAdmission
+    stream_tokens: StreamTokens
     normalise_transcript: Callable[[str], str]
     voice: VoiceEngines | None = None
     intent_parser: RetrievalIntentParser | None = None

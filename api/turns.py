@@ -9,11 +9,17 @@ from voice.call import SpokenReply, TurnHandler
 
 
 def turn_handler(
-    services: Services, *, session_id: str, channel: str, caller: str | None = None
+    services: Services,
+    *,
+    session_id: str,
+    channel: str,
+    traveller_id: str | None = None,
+    caller: str | None = None,
 ) -> TurnHandler:
-    """The voice call's turn: the same engine as chat, on this call's session. `caller` is
-    the number the provider says the call comes from: it names a profile to send a one-time
-    code to, and proves nothing by itself."""
+    """The voice call's turn: the same engine as chat, on this call's session.
+    `traveller_id` is the signed-in traveller the app's stream token was minted for. `caller`
+    is the number the provider says the call comes from: it names a profile to send a
+    one-time code to, and proves nothing by itself."""
     settings = services.settings
 
     async def handle(text: str) -> SpokenReply:
@@ -21,7 +27,11 @@ def turn_handler(
             settings.request_timeout_s, reserve_s=settings.request_reply_reserve_s
         ):
             result = await services.engine.handle(
-                text=text, session_id=session_id, channel=channel, caller=caller
+                text=text,
+                session_id=session_id,
+                channel=channel,
+                traveller_id=traveller_id,
+                caller=caller,
             )
         return SpokenReply(
             text=result.reply,

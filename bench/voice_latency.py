@@ -11,6 +11,9 @@ stream's `final` and first `audio` events are timed by the client; a Twilio stre
 events, so its speech end -> final comes from the server's per-turn log line (the same clock
 arithmetic: endpoint decision in stream time plus endpoint -> final on the wall clock), and
 speech end -> first reply audio is timed by the client. Loopback only; every call ends by itself.
+App streams take a token from `POST /v1/voice/tokens`; Twilio calls get theirs from the signed
+voice webhook (`POST /v1/telephony/twilio/voice`), as a real call would. Every call comes from
+loopback, so the server is started with the per-source limits opened to the whole process.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
+import hmac
+import re
 import statistics
 import sys
 import time
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
@@ -41,6 +48,13 @@ FRAME_MS = 20
 RATE = 16_000
 TRAILING_SILENCE_MS = 1_500
 REPLY_TIMEOUT_S = 30.0
+TWILIO_TOKEN = "bench-twilio-auth-token"
+SERVER_ENV = {
+    "YATRI_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+    "YATRI_VOICE_MAX_STREAMS_PER_SOURCE": "8",
+    "YATRI_VOICE_ANONYMOUS_SHARE": "1",
+    "YATRI_VOICE_NEW_CALLER_SHARE": "0",
+}
 PHRASES = (
     "Flights from Delhi to Mumbai on the twenty fifth of December.",
     "Book two adults from Bangalore to Goa tomorrow.",
@@ -126,8 +140,11 @@ def split(pcm: bytes, frame_bytes: int) -> list[bytes]:
 
 
 async def app_caller(base: str, clips: list[Clip], run: Run) -> None:
+    async with httpx.AsyncClient() as http:
+        minted = await http.post(base.replace("ws://", "http://") + "/v1/voice/tokens", json={})
+    minted.raise_for_status()
     async with connect(base + "/v1/voice/stream", max_size=2**24) as ws:
-        await ws.send('{"type": "start", "language": "en"}')
+        await ws.send(orjson.dumps({"type": "start", "token": minted.json()["token"]}).decode())
         await _until(ws, "ready")
         for clip in clips:
             sample = Sample()
@@ -153,17 +170,35 @@ async def app_caller(base: str, clips: list[Clip], run: Run) -> None:
                 await sender
 
 
+async def twilio_token(base: str, call_sid: str) -> str:
+    """The stream token the signed voice webhook's TwiML gives this call."""
+    url = base.replace("ws://", "http://") + "/v1/telephony/twilio/voice"
+    params = {"CallSid": call_sid, "From": f"+9190000{call_sid[-5:]}"}
+    payload = url + "".join(name + params[name] for name in sorted(params))
+    mac = hmac.new(TWILIO_TOKEN.encode(), payload.encode(), hashlib.sha1).digest()
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(url, data=params,
+                                 headers={"x-twilio-signature": base64.b64encode(mac).decode()})  # fmt: skip
+    answer.raise_for_status()
+    found = re.search(r'<Parameter name="token" value="([^"]+)"', answer.text)
+    if found is None:
+        raise RuntimeError(f"no stream token in the TwiML: {answer.text}")
+    return found.group(1)
+
+
 async def twilio_caller(base: str, clips: list[Clip], run: Run, call_no: int) -> None:
     sid = f"MZbench{call_no}"
+    call_sid = f"CAbench{call_no}-{time.time_ns()}"
+    token = await twilio_token(base, call_sid)
     async with connect(base + "/v1/telephony/twilio", max_size=2**24) as ws:
         start = {
             "event": "start",
             "streamSid": sid,
             "start": {
                 "streamSid": sid,
-                "callSid": f"CAbench{call_no}-{time.time_ns()}",
+                "callSid": call_sid,
                 "tracks": ["inbound"],
-                "customParameters": {},
+                "customParameters": {"token": token},
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             },
         }
@@ -284,7 +319,9 @@ async def main() -> None:
     print(f"{len(clips)} piper utterances, {TRAILING_SILENCE_MS} ms of silence after each\n")
     rows = []
     for pipeline in ("streaming", "naive"):
-        server = YatriProcess(env={"YATRI_VOICE_PIPELINE": pipeline, "YATRI_LOG_LEVEL": "INFO"})
+        server = YatriProcess(
+            env={"YATRI_VOICE_PIPELINE": pipeline, "YATRI_LOG_LEVEL": "INFO", **SERVER_ENV}
+        )
         server.start(timeout=180)
         try:
             for transport in ("app", "twilio"):

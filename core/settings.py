@@ -193,6 +193,30 @@ class Settings(BaseSettings):
     voice_idle_timeout_s: float = Field(
         default=30.0, gt=0, description="Close a voice stream that sends nothing for this long."
     )
+    voice_no_speech_timeout_s: float = Field(
+        default=30.0, gt=0, description="Close a voice stream on which nobody has been heard "
+        "(no turn with words, no reply playing) for this long, audio or not.",
+    )  # fmt: skip
+    voice_max_streams_per_source: int = Field(
+        default=2, ge=1, description="Concurrent voice streams one source holds per process: a "
+        "traveller, a caller's number, or an anonymous visitor's address.",
+    )  # fmt: skip
+    voice_new_caller_share: float = Field(
+        default=0.25, ge=0, lt=1, description="Share of YATRI_VOICE_MAX_STREAMS only a source "
+        "with no stream open may take.",
+    )  # fmt: skip
+    voice_anonymous_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of YATRI_VOICE_MAX_STREAMS anonymous app "
+        "visitors hold together.",
+    )  # fmt: skip
+    voice_token_ttl_s: float = Field(
+        default=60.0, gt=0, le=3600, description="Lifetime of a voice stream token (single use)."
+    )
+    exotel_stream_auth: SecretStr | None = Field(
+        default=None, description="KEY:TOKEN, the Basic credentials Exotel's Voicebot applet "
+        "sends on its stream (wss://KEY:TOKEN@host/v1/telephony/exotel); unset: Exotel streams "
+        "are refused.",
+    )  # fmt: skip
     voice_silence_ms: int = Field(
         default=500, ge=100, le=3000, description="Trailing silence that ends a turn (adapts)."
     )

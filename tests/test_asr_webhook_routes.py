@@ -8,6 +8,8 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import html
+import re
 import time
 import uuid
 from typing import Any
@@ -161,6 +163,19 @@ async def test_low_confidence_is_asked_again_without_a_turn(client: httpx.AsyncC
 # --- Twilio <Gather input="speech"> ---------------------------------------------------------
 
 
+def said(twiml: str) -> str:
+    """What a TwiML answer says (its Gather's action URL differs per answer)."""
+    found = re.search(r"<Say>(.*)</Say>", twiml)
+    assert found is not None, twiml
+    return found.group(1)
+
+
+def action_of(twiml: str) -> str:
+    found = re.search(r'action="([^"]+)"', twiml)
+    assert found is not None, twiml
+    return html.unescape(found.group(1))
+
+
 def twilio_signature(url: str, params: dict[str, str]) -> str:
     payload = url + "".join(k + params[k] for k in sorted(params))
     return base64.b64encode(
@@ -189,7 +204,7 @@ async def test_twilio_signed_post_gets_twiml_and_retries_are_deduped(
         first.text.startswith("<?xml") and "<Say>" in first.text and 'input="speech"' in first.text
     )
     retry = await client.post(url, content=urlencode(params), headers=headers)
-    assert retry.text == first.text
+    assert said(retry.text) == said(first.text)  # the first answer again
 
     headers["x-twilio-signature"] = twilio_signature(url, params | {"Confidence": "0.1"})
     forged = await client.post(url, content=urlencode(params), headers=headers)
@@ -246,3 +261,66 @@ async def test_a_caller_on_the_webhook_is_sent_a_code_and_may_key_it_in(
     assert code is not None
     verified = await twilio(Digits=code)
     assert "verified" in verified and "Who is travelling" in verified
+
+
+def twilio_form(url: str, params: dict[str, str], **headers: str) -> dict[str, str]:
+    return {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-twilio-signature": twilio_signature(url, params),
+        **headers,
+    }
+
+
+async def test_a_signed_twilio_post_sent_again_under_a_fresh_idempotency_token_runs_once(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """The finding: the token is not signed, so a replay with a new one ran a new turn."""
+    url = "http://yatri.test/v1/asr/webhooks/twilio"
+    call_id = f"CA{uuid.uuid4().hex}"
+    params = {"CallSid": call_id, "SpeechResult": "flights from Delhi to Goa", "Confidence": "0.9"}
+    answers = []
+    for _ in range(3):
+        headers = twilio_form(url, params, **{"i-twilio-idempotency-token": uuid.uuid4().hex})
+        sent = await client.post(url, content=urlencode(params), headers=headers)
+        assert sent.status_code == 200, sent.text
+        answers.append(said(sent.text))
+    assert len(set(answers)) == 1
+    session_id = await app.state.services.calls.session_for(
+        provider="twilio", call_id=call_id, proposed="unused-session"
+    )
+    store = RedisSessionStore(redis=app.state.services.redis, ttl_s=60)
+    conversation = await store.load(session_id)
+    assert conversation is not None and conversation.turns == 1
+
+
+async def test_twilio_turns_that_sound_alike_each_run_once(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Each Gather Yatri returns posts to an action URL of its own, so the same words said
+    again later in the call are a new turn, while each post is still deduplicated."""
+    call_id = f"CA{uuid.uuid4().hex}"
+    params = {"CallSid": call_id, "SpeechResult": "flights to Goa", "Confidence": "0.9"}
+    url = "http://yatri.test/v1/asr/webhooks/twilio"
+    actions = []
+    for _ in range(2):
+        first = await client.post(url, content=urlencode(params), headers=twilio_form(url, params))
+        again = await client.post(url, content=urlencode(params), headers=twilio_form(url, params))
+        assert first.status_code == again.status_code == 200
+        url = action_of(first.text)
+        assert "yatri_turn=" in url
+        actions.append(url)
+    assert actions[0] != actions[1]
+    session_id = await app.state.services.calls.session_for(
+        provider="twilio", call_id=call_id, proposed="unused-session"
+    )
+    store = RedisSessionStore(redis=app.state.services.redis, ttl_s=60)
+    conversation = await store.load(session_id)
+    assert conversation is not None and conversation.turns == 2
+
+
+async def test_an_old_twilio_gather_action_is_refused(client: httpx.AsyncClient) -> None:
+    issued = int(time.time()) - 2 * 3600
+    url = f"http://yatri.test/v1/asr/webhooks/twilio?yatri_turn={issued}.{'0' * 16}"
+    params = {"CallSid": "CA-old", "SpeechResult": "yes", "Confidence": "0.9"}
+    sent = await client.post(url, content=urlencode(params), headers=twilio_form(url, params))
+    assert sent.status_code == 401 and sent.json()["reason"] == "stale-turn"

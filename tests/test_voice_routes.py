@@ -6,119 +6,56 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import wave
-from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from api.app import create_app, load_voice_engines
-from core.airports import load_airports
-from core.embedded import Endpoints, free_port
+from api.app import create_app
+from core.embedded import Endpoints
 from core.settings import Settings
+from sessions.engine import new_session_id
 from sessions.redis_store import RedisSessionStore
-from voice.audio import AudioFormat, convert
-from voice.call import VoiceEngines
+from tests.voice_support import (
+    PCM_8K,
+    PCM_16K,
+    TIMEOUT_S,
+    app,
+    app_start,
+    app_token,
+    clip,
+    decode_twilio_audio,
+    exotel_auth,
+    mint,
+    next_event,
+    send_pcm16k,
+    serve,
+    settings,
+    silence,
+    twilio_answer,
+    twilio_say,
+    twilio_start,
+    voice_engines,
+    ws_base,
+)
+from voice.audio import convert
+from voice.stream_tokens import StreamGrant
 
-CLIPS = Path(__file__).parent / "data" / "voice"
-MULAW_8K = AudioFormat("mulaw", 8000)
-PCM_8K = AudioFormat("pcm16", 8000)
-PCM_16K = AudioFormat("pcm16", 16_000)
-TIMEOUT_S = 60
-
-
-def clip(name: str) -> bytes:
-    with wave.open(str(CLIPS / name), "rb") as wav:
-        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16_000, 1, 2)
-        return wav.readframes(wav.getnframes())
-
-
-def silence(ms: int, *, rate: int = 16_000) -> bytes:
-    return bytes(2 * rate * ms // 1000)
-
-
-@pytest.fixture(scope="module")
-def voice_engines() -> Iterator[VoiceEngines]:
-    engines = load_voice_engines(Settings(), airports=load_airports())
-    yield engines
-    engines.close()
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"voice_enabled": True, "voice_idle_timeout_s": 20.0})
-
-
-@pytest.fixture
-async def app(
-    settings: Settings, endpoints: Endpoints, voice_engines: VoiceEngines
-) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, endpoints=endpoints, voice_engines=voice_engines)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-async def serve(app: FastAPI) -> tuple[str, Callable[[], Any]]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110  (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-
-    async def stop() -> None:
-        server.should_exit = True
-        await task
-
-    return f"ws://127.0.0.1:{port}", stop
-
-
-@pytest.fixture
-async def ws_base(app: FastAPI) -> AsyncIterator[str]:
-    base, stop = await serve(app)
-    yield base
-    await stop()
-
-
-async def next_event(ws: ClientConnection, *wanted: str) -> dict[str, Any]:
-    """The next message whose type/event is one of `wanted` (others are skipped)."""
-    async with asyncio.timeout(TIMEOUT_S):
-        while True:
-            message = orjson.loads(await ws.recv())
-            if message.get("type", message.get("event")) in wanted:
-                return dict(message)
-
-
-async def send_pcm16k(ws: ClientConnection, pcm: bytes, *, frame_ms: int = 20) -> None:
-    step = 2 * 16 * frame_ms
-    for i in range(0, len(pcm), step):
-        await ws.send(pcm[i : i + step])
-
-
-async def app_start(ws: ClientConnection, session_id: str | None = None) -> str:
-    start: dict[str, Any] = {"type": "start", "language": "en"}
-    if session_id:
-        start["session_id"] = session_id
-    await ws.send(orjson.dumps(start).decode())
-    ready = await next_event(ws, "ready")
-    assert ready["sample_rate"] == 16_000
-    return str(ready["session_id"])
-
+# The fixtures this module uses, imported by name.
+__all__ = ["app", "settings", "voice_engines", "ws_base"]
 
 # --- the app stream ----------------------------------------------------------------------------
 
 
-async def test_app_stream_recorded_utterance_gets_transcript_reply_and_audio(ws_base: str) -> None:
+async def test_app_stream_recorded_utterance_gets_transcript_reply_and_audio(
+    app: FastAPI, ws_base: str
+) -> None:
     async with connect(ws_base + "/v1/voice/stream") as ws:
-        session_id = await app_start(ws)
+        session_id = await app_start(ws, await app_token(app))
         await send_pcm16k(ws, clip("delhi_mumbai_25_december.wav") + silence(1500))
         final = await next_event(ws, "final")
         assert final["text"], final
@@ -138,10 +75,10 @@ async def test_app_stream_recorded_utterance_gets_transcript_reply_and_audio(ws_
 
 
 async def test_app_stream_barge_in_clears_playback_and_hears_the_new_utterance(
-    ws_base: str,
+    app: FastAPI, ws_base: str
 ) -> None:
     async with connect(ws_base + "/v1/voice/stream") as ws:
-        await app_start(ws)
+        await app_start(ws, await app_token(app))
         await send_pcm16k(ws, clip("delhi_mumbai_25_december.wav") + silence(1000))
         await next_event(ws, "audio")  # the reply is playing
         # The caller talks over it.
@@ -159,16 +96,16 @@ async def test_app_stream_barge_in_clears_playback_and_hears_the_new_utterance(
         await next_event(ws, "audio")
 
 
-async def test_app_stream_interrupt_control_stops_the_reply(ws_base: str) -> None:
+async def test_app_stream_interrupt_control_stops_the_reply(app: FastAPI, ws_base: str) -> None:
     async with connect(ws_base + "/v1/voice/stream") as ws:
-        await app_start(ws)
+        await app_start(ws, await app_token(app))
         await send_pcm16k(ws, clip("tatkal_cancellation_fee.wav") + silence(1000))
         await next_event(ws, "audio")
         await ws.send('{"type": "interrupt"}')
         await next_event(ws, "clear")
 
 
-async def test_app_stream_protocol_errors(ws_base: str) -> None:
+async def test_app_stream_protocol_errors(app: FastAPI, ws_base: str) -> None:
     async with connect(ws_base + "/v1/voice/stream") as ws:
         await ws.send(b"\x00\x01")  # audio before start
         with pytest.raises(ConnectionClosed):
@@ -182,7 +119,7 @@ async def test_app_stream_protocol_errors(ws_base: str) -> None:
     assert ws.close_code == 1008 and "language" in (ws.close_reason or "")
 
     async with connect(ws_base + "/v1/voice/stream") as ws:
-        await app_start(ws)
+        await app_start(ws, await app_token(app))
         await ws.send(b"\x00\x01\x02")  # not whole PCM16 samples
         assert (await next_event(ws, "error"))["code"] == "bad_audio"
         await ws.send("{not json")
@@ -195,21 +132,28 @@ async def test_app_stream_protocol_errors(ws_base: str) -> None:
 
 
 async def test_streams_over_the_limit_are_refused_with_a_reason(app: FastAPI, ws_base: str) -> None:
-    slots = app.state.services.stream_slots
+    admission = app.state.services.stream_admission
     async with connect(ws_base + "/v1/voice/stream") as first:
-        await app_start(first)
-        taken = slots.limit - 1
-        slots.active += taken  # the other streams of a busy server
+        await app_start(first, await app_token(app))
+        # The other streams of a busy server, each a caller of its own.
+        others = [
+            admission.admit(source=f"caller:other-{n}", anonymous=False)
+            for n in range(admission.limit - 1)
+        ]
         try:
+            token = await mint(app, StreamGrant(kind="twilio", session_id="s-over-limit",
+                                                call_id="CA-over"))  # fmt: skip
             async with connect(ws_base + "/v1/telephony/twilio") as over:
+                await over.send(twilio_start("CA-over", custom={"token": token}))
                 with pytest.raises(ConnectionClosed):
                     await over.recv()
             assert over.close_code == 1013
             assert "too many concurrent voice streams" in (over.close_reason or "")
         finally:
-            slots.active -= taken
+            for lease in others:
+                lease.release()
     await asyncio.sleep(0.1)
-    assert slots.active == 0
+    assert admission.active == 0
 
 
 async def test_idle_stream_is_closed(app: FastAPI, ws_base: str) -> None:
@@ -217,7 +161,7 @@ async def test_idle_stream_is_closed(app: FastAPI, ws_base: str) -> None:
         update={"voice_idle_timeout_s": 0.3}
     )
     async with connect(ws_base + "/v1/voice/stream") as ws:
-        await app_start(ws)
+        await app_start(ws, await app_token(app))
         with pytest.raises(ConnectionClosed):
             await ws.recv()
     assert ws.close_code == 4408 and "idle" in (ws.close_reason or "")
@@ -231,11 +175,11 @@ async def test_disconnect_mid_utterance_leaves_the_session_consistent(
         text="flights from Delhi to Mumbai", session_id=None, channel="chat"
     )
     async with connect(ws_base + "/v1/voice/stream") as ws:
-        await app_start(ws, session_id=first.session_id)
+        await app_start(ws, await app_token(app, first.session_id))
         half = clip("first_of_january_chennai.wav")
         await send_pcm16k(ws, half[: len(half) // 2])
     await asyncio.sleep(0.5)
-    assert app.state.services.stream_slots.active == 0
+    assert app.state.services.stream_admission.active == 0
     later = await engine.handle(text="on 25 December", session_id=first.session_id, channel="chat")
     assert later.slots["origin"] == "DEL" and later.slots["destination"] == "BOM"
     assert later.slots["date"].endswith("-12-25")
@@ -261,50 +205,7 @@ async def test_voice_disabled_closes_with_a_reason(
 # --- Twilio Media Streams ------------------------------------------------------------------
 
 
-def twilio_start(call_sid: str, *, custom: dict[str, str] | None = None) -> str:
-    return orjson.dumps(
-        {
-            "event": "start",
-            "sequenceNumber": "1",
-            "streamSid": "MZstream1",
-            "start": {
-                "accountSid": "ACx",
-                "streamSid": "MZstream1",
-                "callSid": call_sid,
-                "tracks": ["inbound"],
-                "customParameters": custom or {},
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            },
-        }
-    ).decode()
-
-
-async def twilio_say(ws: ClientConnection, pcm16k: bytes, *, first_chunk: int = 1) -> int:
-    """Send 16 kHz PCM16 as Twilio would: μ-law 8 kHz, 20 ms media frames."""
-    mulaw = convert(pcm16k, src=PCM_16K, dst=MULAW_8K)
-    chunk = first_chunk
-    for i in range(0, len(mulaw), 160):
-        await ws.send(
-            orjson.dumps(
-                {
-                    "event": "media",
-                    "streamSid": "MZstream1",
-                    "media": {
-                        "track": "inbound",
-                        "chunk": str(chunk),
-                        "timestamp": str(chunk * 20),
-                        "payload": base64.b64encode(mulaw[i : i + 160]).decode(),
-                    },
-                }
-            ).decode()
-        )
-        chunk += 1
-    return chunk
-
-
-def decode_twilio_audio(frames: list[dict[str, Any]]) -> np.ndarray:
-    mulaw = b"".join(base64.b64decode(f["media"]["payload"]) for f in frames)
-    return np.frombuffer(convert(mulaw, src=MULAW_8K, dst=PCM_8K), dtype="<i2")
+# --- Twilio Media Streams ------------------------------------------------------------------
 
 
 async def test_twilio_recorded_utterance_gets_reply_audio_marks_and_continues_the_chat(
@@ -312,9 +213,11 @@ async def test_twilio_recorded_utterance_gets_reply_audio_marks_and_continues_th
 ) -> None:
     engine = app.state.services.engine
     chat = await engine.handle(text="I need 2 adults", session_id=None, channel="chat")
+    # The number's voice webhook connects the call to its stream, continuing the chat.
+    token = await twilio_answer(ws_base, "CA123", session_id=chat.session_id)
     async with connect(ws_base + "/v1/telephony/twilio") as ws:
         await ws.send('{"event": "connected", "protocol": "Call", "version": "1.0.0"}')
-        await ws.send(twilio_start("CA123", custom={"session_id": chat.session_id}))
+        await ws.send(twilio_start("CA123", custom={"token": token}))
         await twilio_say(ws, clip("delhi_mumbai_25_december.wav") + silence(1500))
         frames: list[dict[str, Any]] = []
         async with asyncio.timeout(TIMEOUT_S):
@@ -348,9 +251,13 @@ async def test_twilio_recorded_utterance_gets_reply_audio_marks_and_continues_th
     assert conversation.turns == 2
 
 
-async def test_twilio_barge_in_sends_clear_and_handles_the_new_utterance(ws_base: str) -> None:
+async def test_twilio_barge_in_sends_clear_and_handles_the_new_utterance(
+    app: FastAPI, ws_base: str
+) -> None:
+    token = await mint(app, StreamGrant(kind="twilio", session_id=new_session_id(),
+                                        call_id="CA-barge"))  # fmt: skip
     async with connect(ws_base + "/v1/telephony/twilio") as ws:
-        await ws.send(twilio_start("CA-barge"))
+        await ws.send(twilio_start("CA-barge", custom={"token": token}))
         chunk = await twilio_say(ws, clip("tatkal_cancellation_fee.wav") + silence(1000))
         await next_event(ws, "media")  # the reply is playing
         await twilio_say(
@@ -380,8 +287,11 @@ async def test_twilio_malformed_and_out_of_order_frames_close_with_a_reason(ws_b
 # --- Exotel -----------------------------------------------------------------------------------
 
 
+# --- Exotel -----------------------------------------------------------------------------------
+
+
 async def test_exotel_utterance_gets_reply_in_100ms_chunks(ws_base: str) -> None:
-    async with connect(ws_base + "/v1/telephony/exotel") as ws:
+    async with connect(ws_base + "/v1/telephony/exotel", additional_headers=exotel_auth()) as ws:
         await ws.send(
             orjson.dumps(
                 {

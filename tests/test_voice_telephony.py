@@ -303,6 +303,7 @@ def test_exotel_call_lifecycle() -> None:
         stream_id=STREAM,
         format=AudioFormat("pcm16", 8000),
         custom={"lang": "ta-IN", "attempt": "2"},
+        caller="+919876543210",  # Exotel's `from`
     )
     assert serializer.parse(ex_media(b64(pcm), chunk=2)) == AudioIn(
         audio=pcm, format=AudioFormat("pcm16", 8000), sequence=2

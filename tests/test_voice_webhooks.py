@@ -18,7 +18,11 @@ from core.redis_conn import RedisClient, connect_redis
 from voice.webhooks import (
     WebhookDeliveries,
     WebhookVerifier,
+    basic_credentials_match,
     sign_generic,
+    signed_content_id,
+    twilio_turn_age_s,
+    twilio_turn_url,
     verify_twilio_signature,
 )
 
@@ -353,3 +357,39 @@ async def test_recorded_answer_is_returned_for_retries(deliveries: WebhookDelive
     await deliveries.record(provider="exotel", delivery_id="d-7", answer=b'{"reply":"ok"}')
     assert await deliveries.claim(provider="exotel", delivery_id="d-7") is False
     assert await deliveries.answer(provider="exotel", delivery_id="d-7") == b'{"reply":"ok"}'
+
+
+async def test_a_delivery_seen_under_any_of_its_ids_is_a_duplicate(
+    deliveries: WebhookDeliveries,
+) -> None:
+    content = signed_content_id(b"https://yatri.test/hookCallSidCA1SpeechResultyes")
+    assert await deliveries.claim_all(provider="twilio", delivery_ids=[content, "tok-1"]) is None
+    await deliveries.record_all(provider="twilio", delivery_ids=[content, "tok-1"], answer=b"a")
+    # The same signed content under a fresh, unsigned token.
+    assert await deliveries.claim_all(provider="twilio", delivery_ids=[content, "tok-2"]) == content
+    assert await deliveries.claim(provider="twilio", delivery_id="tok-2") is True  # given back
+    assert await deliveries.answer(provider="twilio", delivery_id=content) == b"a"
+
+
+def test_twilio_turn_urls_are_fresh_and_dated() -> None:
+    url = twilio_turn_url("https://yatri.test/v1/asr/webhooks/twilio?x=1", now=1_000_000)
+    again = twilio_turn_url(url, now=1_000_100)
+    assert url != again and again.count("yatri_turn=") == 1 and "x=1" in again
+    assert twilio_turn_age_s(again, now=1_000_160) == 60
+    assert twilio_turn_age_s("https://yatri.test/hook?yatri_turn=soon", now=0) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [
+        ("Basic " + base64.b64encode(b"key:token").decode(), True),
+        ("basic " + base64.b64encode(b"key:token").decode(), True),
+        ("Basic " + base64.b64encode(b"key:other").decode(), False),
+        ("Bearer " + base64.b64encode(b"key:token").decode(), False),
+        ("Basic not*base64", False),
+        ("", False),
+    ],
+)
+def test_basic_credentials(header: str, matches: bool) -> None:
+    assert basic_credentials_match(header, expected="key:token") is matches
+    assert basic_credentials_match(header, expected="") is False

@@ -188,25 +188,6 @@ class VoiceEngines:
         self._vad_executor.shutdown(wait=True, cancel_futures=True)
 
 
-class StreamSlots:
-    """A cap on concurrent audio streams in this process; `try_acquire` never waits."""
-
-    def __init__(self, limit: int) -> None:
-        if limit <= 0:
-            raise ValueError(f"limit must be positive, got {limit}")
-        self.limit = limit
-        self.active = 0
-
-    def try_acquire(self) -> bool:
-        if self.active >= self.limit:
-            return False
-        self.active += 1
-        return True
-
-    def release(self) -> None:
-        self.active = max(0, self.active - 1)
-
-
 class VoiceCall:
     """The pipeline for one stream. The transport calls `feed` with audio in order, `interrupt`
     on an explicit request to stop speaking, and `close` when the stream ends."""
@@ -244,6 +225,7 @@ class VoiceCall:
         self._closed = False
         self.turns: list[TurnMetrics] = []
         self.barge_ins = 0
+        self._heard_at = time.monotonic()
 
     @property
     def closed(self) -> bool:
@@ -253,6 +235,17 @@ class VoiceCall:
         """Synthesising or playing a reply."""
         task = self._speak_task
         return (task is not None and not task.done()) or self._out.playing()
+
+    def last_heard(self) -> float:
+        """`time.monotonic()` when the caller was last heard (a turn with words) or a reply
+        was last seen playing."""
+        if self.speaking():
+            self._heard_at = time.monotonic()
+        return self._heard_at
+
+    def busy(self) -> bool:
+        """Hearing an utterance, answering one, or speaking a reply."""
+        return self._utterance is not None or bool(self._turn_tasks) or self.speaking()
 
     async def feed(self, pcm16_16k: PCM16) -> None:
         """Take the next stretch of caller audio (any length, 16 kHz mono PCM16)."""
@@ -424,6 +417,7 @@ class VoiceCall:
         )
         if not metrics.transcript:
             return  # a cough or a door: nothing to answer
+        self._heard_at = time.monotonic()
         transport = self._config.transport
         VOICE_STAGE_SECONDS.labels("endpoint_decision", transport).observe(
             metrics.endpoint_decision_s

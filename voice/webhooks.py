@@ -2,18 +2,23 @@
 
 Twilio signs with its own scheme (``verify_twilio_signature``); other providers share a secret
 and sign ``"{timestamp}." + body`` with HMAC-SHA256 (``sign_generic`` / ``WebhookVerifier``),
-which also refuses replays; ``WebhookDeliveries`` lets a handler claim a delivery id so a
-retried transcript is processed once.
+which also refuses replays; ``WebhookDeliveries`` lets a handler claim a delivery by its ids
+(the provider's delivery id and a hash of the signed content, ``signed_content_id``) so a
+retried or replayed transcript is processed once. Exotel's streams present Basic credentials
+(``basic_credentials_match``).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import re
+import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.exceptions import RedisError
 
@@ -42,9 +47,71 @@ def verify_twilio_signature(
     """
     if not signature or not auth_token:
         return False
-    payload = url + "".join(name + params[name] for name in sorted(params))
-    digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
+    digest = hmac.new(auth_token.encode(), _twilio_payload(url, params), hashlib.sha1).digest()
     return hmac.compare_digest(base64.b64encode(digest), signature.encode())
+
+
+def check_twilio_request(
+    *, url: str, body: bytes, signature: str, auth_token: str
+) -> dict[str, str]:
+    """The form fields of a Twilio request whose X-Twilio-Signature is Twilio's; else
+    ``UnauthorizedError``. Behind a proxy, ``url`` must be the public URL Twilio called."""
+    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if not verify_twilio_signature(url=url, params=params, signature=signature,
+                                   auth_token=auth_token):  # fmt: skip
+        raise UnauthorizedError("X-Twilio-Signature does not match", reason="bad-signature")
+    return params
+
+
+def _twilio_payload(url: str, params: Mapping[str, str]) -> bytes:
+    return (url + "".join(name + params[name] for name in sorted(params))).encode()
+
+
+def signed_content_id(content: bytes) -> str:
+    """A delivery id for what a signature covers: the same signed request, whatever ids its
+    provider put beside the signature (Twilio's idempotency token is not signed), has one."""
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+def twilio_signed_content(*, url: str, params: Mapping[str, str]) -> bytes:
+    """What X-Twilio-Signature covers: the URL and the sorted form fields."""
+    return _twilio_payload(url, params)
+
+
+# Yatri's TwiML gives each <Gather> an action URL of its own, so two turns that sound the same
+# in one call are different signed requests, and an old one is refused when replayed.
+TWILIO_TURN_PARAM = "yatri_turn"
+TWILIO_TURN_MAX_AGE_S = 3600
+_TURN = re.compile(r"([0-9]{1,15})\.[0-9a-f]{16}")
+
+
+def twilio_turn_url(url: str, *, now: float) -> str:
+    """``url`` with a fresh turn parameter (issue time and a nonce) in place of any old one."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k != TWILIO_TURN_PARAM]  # fmt: skip
+    query.append((TWILIO_TURN_PARAM, f"{int(now)}.{secrets.token_hex(8)}"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def twilio_turn_age_s(url: str, *, now: float) -> float | None:
+    """How long ago Yatri issued the turn parameter of ``url``; None when it has none."""
+    for key, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if key == TWILIO_TURN_PARAM and (match := _TURN.fullmatch(value)):
+            return now - int(match.group(1))
+    return None
+
+
+def basic_credentials_match(authorization: str, *, expected: str) -> bool:
+    """Whether an ``Authorization: Basic`` header carries ``expected`` ("user:password")."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic" or not expected:
+        return False
+    try:
+        presented = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(presented, expected.encode())
 
 
 def sign_generic(*, secret: bytes, timestamp: int, body: bytes) -> str:
@@ -130,6 +197,28 @@ class WebhookDeliveries:
             )
         except RedisError as e:
             raise DependencyUnavailableError("webhook delivery store is unavailable") from e
+
+    async def claim_all(self, *, provider: str, delivery_ids: Sequence[str]) -> str | None:
+        """Claim every id of one delivery: None when none was seen before; else the id that
+        was (the claims made here are given back), whose answer the handler returns."""
+        claimed: list[str] = []
+        for delivery_id in delivery_ids:
+            if await self.claim(provider=provider, delivery_id=delivery_id):
+                claimed.append(delivery_id)
+                continue
+            await self.release_all(provider=provider, delivery_ids=claimed)
+            return delivery_id
+        return None
+
+    async def release_all(self, *, provider: str, delivery_ids: Sequence[str]) -> None:
+        for delivery_id in delivery_ids:
+            await self.release(provider=provider, delivery_id=delivery_id)
+
+    async def record_all(
+        self, *, provider: str, delivery_ids: Sequence[str], answer: bytes
+    ) -> None:
+        for delivery_id in delivery_ids:
+            await self.record(provider=provider, delivery_id=delivery_id, answer=answer)
 
     async def release(self, *, provider: str, delivery_id: str) -> None:
         """Forget a claim whose processing failed, so the provider's retry is processed."""

@@ -3,16 +3,18 @@
 Twilio posts its `<Gather input="speech">` result form-encoded and signed with
 `X-Twilio-Signature`, and gets TwiML back. Every other provider posts JSON signed with the shared
 secret (`X-Yatri-Timestamp`, `X-Yatri-Signature`: hex HMAC-SHA256 of `"{timestamp}." + body`,
-5-minute window, replays refused). A delivery id (the body's `delivery_id`; Twilio's
-`I-Twilio-Idempotency-Token`, else a hash of the request) makes a retried delivery return the
-first answer without running the turn again.
+5-minute window, replays refused). A delivery is known by the provider's id (the body's
+`delivery_id`; Twilio's `I-Twilio-Idempotency-Token`) and by a hash of what its signature
+covers: a retried delivery, or the same signed request sent again under a fresh unsigned id,
+gets the first answer without running the turn again. Each `<Gather>` Yatri returns posts to
+an action URL of its own (`yatri_turn`: issue time and nonce, inside the signed URL), so two
+turns that sound alike are distinct, and one older than an hour is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
+import time
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
 import orjson
@@ -26,7 +28,15 @@ from core.errors import ConflictError, InvalidRequestError, NotFoundError, Unaut
 from core.logging import get_logger
 from core.telemetry import VOICE_WEBHOOKS
 from sessions.engine import new_session_id
-from voice.webhooks import WebhookVerifier, verify_twilio_signature
+from voice.webhooks import (
+    TWILIO_TURN_MAX_AGE_S,
+    WebhookVerifier,
+    check_twilio_request,
+    signed_content_id,
+    twilio_signed_content,
+    twilio_turn_age_s,
+    twilio_turn_url,
+)
 
 log = get_logger(__name__)
 
@@ -112,9 +122,13 @@ async def asr_webhook(
 ) -> Response:
     body = await request.body()
     if provider == "twilio":
-        post = _twilio_post(services, request=request, body=body, signature=x_twilio_signature)
-        delivery_id = i_twilio_idempotency_token or hashlib.sha256(body).hexdigest()
-        post = post.model_copy(update={"delivery_id": delivery_id})
+        post, content = _twilio_post(
+            services, request=request, body=body, signature=x_twilio_signature
+        )
+        delivery_ids = [signed_content_id(content)]
+        if i_twilio_idempotency_token:
+            delivery_ids.append(i_twilio_idempotency_token[:128])
+        post = post.model_copy(update={"delivery_id": delivery_ids[-1]})
     else:
         secret = services.settings.asr_webhook_secret
         if secret is None:
@@ -130,32 +144,34 @@ async def asr_webhook(
         except ValidationError as e:
             fields = ", ".join(".".join(map(str, err["loc"])) for err in e.errors())
             raise InvalidRequestError(f"invalid transcript post: {fields}") from e
-    answer = await _answer_once(services, provider=provider, post=post)
+        delivery_ids = [post.delivery_id, signed_content_id(body)]
+    answer = await _answer_once(services, provider=provider, post=post, delivery_ids=delivery_ids)
     VOICE_WEBHOOKS.labels(provider, "duplicate" if answer.duplicate else "processed").inc()
     if provider == "twilio":
-        twiml = _twiml(answer.reply, action=str(request.url), expecting=answer.expecting)
+        action = twilio_turn_url(str(request.url), now=time.time())
+        twiml = _twiml(answer.reply, action=action, expecting=answer.expecting)
         return Response(twiml, media_type="application/xml")
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
 def _twilio_post(
     services: Services, *, request: Request, body: bytes, signature: str
-) -> TranscriptPost:
+) -> tuple[TranscriptPost, bytes]:
+    """The transcript of a signed Twilio post, and the content its signature covers."""
     token = services.settings.twilio_auth_token
     if token is None:
         raise NotFoundError("Twilio webhooks are not configured on this server")
-    params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     # Behind a proxy, Twilio signed the public URL: the proxy must pass Host and the scheme.
-    if not verify_twilio_signature(
-        url=str(request.url),
-        params=params,
-        signature=signature,
-        auth_token=token.get_secret_value(),
-    ):
-        raise UnauthorizedError("X-Twilio-Signature does not match", reason="bad-signature")
+    url = str(request.url)
+    params = check_twilio_request(
+        url=url, body=body, signature=signature, auth_token=token.get_secret_value()
+    )
+    age = twilio_turn_age_s(url, now=time.time())
+    if age is not None and age > TWILIO_TURN_MAX_AGE_S:
+        raise UnauthorizedError("this Gather's action URL has expired", reason="stale-turn")
     try:
         digits = params.get("Digits", "")  # a code keyed in on the phone's keypad
-        return TranscriptPost(
+        post = TranscriptPost(
             call_id=params.get("CallSid", ""),
             delivery_id="pending",
             transcript=params.get("SpeechResult", "") or digits,
@@ -165,24 +181,26 @@ def _twilio_post(
         )  # fmt: skip
     except (ValidationError, ValueError) as e:
         raise InvalidRequestError("Twilio post lacks CallSid or a numeric Confidence") from e
+    return post, twilio_signed_content(url=url, params=params)
 
 
 async def _answer_once(
-    services: Services, *, provider: str, post: TranscriptPost
+    services: Services, *, provider: str, post: TranscriptPost, delivery_ids: list[str]
 ) -> TranscriptAnswer:
     deliveries = services.webhook_deliveries
-    if not await deliveries.claim(provider=provider, delivery_id=post.delivery_id):
-        stored = await deliveries.answer(provider=provider, delivery_id=post.delivery_id)
+    seen = await deliveries.claim_all(provider=provider, delivery_ids=delivery_ids)
+    if seen is not None:
+        stored = await deliveries.answer(provider=provider, delivery_id=seen)
         if stored is None:
             raise ConflictError("this delivery is still being processed", reason="in-progress")
         return TranscriptAnswer.model_validate(orjson.loads(stored) | {"duplicate": True})
     try:
         answer = await _answer(services, provider=provider, post=post)
     except BaseException:
-        await deliveries.release(provider=provider, delivery_id=post.delivery_id)
+        await deliveries.release_all(provider=provider, delivery_ids=delivery_ids)
         raise
-    await deliveries.record(
-        provider=provider, delivery_id=post.delivery_id, answer=answer.model_dump_json().encode()
+    await deliveries.record_all(
+        provider=provider, delivery_ids=delivery_ids, answer=answer.model_dump_json().encode()
     )
     return answer
 

@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import booking_actor_from
+from api.auth import optional_traveller
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
 from core.deadline import answer_within
-from core.errors import ForbiddenError, UnauthorizedError
 from sessions.engine import SESSION_ID_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["conversation"])
@@ -81,14 +80,8 @@ def _traveller(request: Request, services: ServicesDep) -> str | None:
     """The signed-in traveller (the same token as /v1/bookings), or None for a guest. An
     agent's token is refused: in a conversation a "yes" moves money, and an agent may not say
     it for the traveller."""
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise UnauthorizedError("send the traveller's token as Authorization: Bearer <token>")
-    actor = booking_actor_from(token.strip(),
-                               secret=services.settings.secret_key.get_secret_value())  # fmt: skip
-    if actor.agent_id is not None:
-        raise ForbiddenError("agents act through the MCP tools, not the traveller's chat")
-    return actor.traveller_id
+    return optional_traveller(
+        request.headers.get("authorization"),
+        secret=services.settings.secret_key.get_secret_value(),
+        agents="agents act through the MCP tools, not the traveller's chat",
+    )

@@ -1,73 +1,55 @@
 """Voice over websockets: the app's audio stream and the telephony providers' media streams.
 
-Every stream runs one `voice.call.VoiceCall`; this module only moves frames between the socket
-and the call, binds the call to a conversation, and enforces the stream limits.
+Every stream runs one `voice.call.VoiceCall`. A stream proves it may be served before it takes
+a slot: the app's `start` carries a stream token (`POST /v1/voice/tokens`), a Twilio stream
+the token Yatri's TwiML gave its call (`POST /v1/telephony/twilio/voice`), an Exotel stream
+the Basic credentials of the Voicebot applet's URL. The token names the session, so a socket
+joins only the conversation it was let into. This module moves frames between the socket and
+the call; `api/voice_streams.py` holds the limits every stream shares.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
+from collections.abc import MutableMapping
+from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.deps import Services
 from api.turns import turn_handler
-from core.logging import get_logger
-from core.telemetry import VOICE_ACTIVE_STREAMS, VOICE_REJECTED_STREAMS
+from api.voice_streams import (
+    CLOSE_INVALID_DATA,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    StreamClosed,
+    VoiceStream,
+    call_config,
+    refused,
+    serve_stream,
+)
 from sessions.engine import SESSION_ID_PATTERN, new_session_id
-from voice.audio import StreamResampler, resample, to_pcm16
-from voice.call import (
-    CallConfig,
-    SpokenReply,
-    TurnMetrics,
-    VoiceCall,
-    VoiceEngines,
-)
+from voice.audio import StreamResampler, to_pcm16
+from voice.call import VoiceCall, VoiceEngines
 from voice.exotel import ExotelSerializer
-from voice.frames import (
-    AudioIn,
-    AudioOut,
-    CallStarted,
-    CallStopped,
-    Clear,
-    Command,
-    Event,
-    FrameError,
-    Mark,
-    MarkAck,
-)
+from voice.frames import AudioIn, CallStarted, CallStopped, FrameError, MarkAck
+from voice.outputs import AppOutput, Serializer, TelephonyOutput, send_json
 from voice.stt import SAMPLE_RATE
-from voice.tts import AudioChunk
 from voice.twilio import TwilioSerializer
-from voice.vad import EndpointConfig
-
-log = get_logger(__name__)
+from voice.webhooks import basic_credentials_match
 
 router = APIRouter(tags=["voice"])
-
-# Close codes (RFC 6455 section 7.4, and 4000-4999 for the application's own).
-CLOSE_NORMAL = 1000
-CLOSE_INVALID_DATA = 1007
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_UNAVAILABLE = 1011
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_IDLE = 4408
 
 APP_STREAM_DOC = """\
 **WS /v1/voice/stream**: the app's voice channel.
 
 Client -> server:
-* text `{"type": "start", "session_id": "<optional>", "language": "en"}` first; the server
-  answers `{"type": "ready", "session_id": ..., "sample_rate": 16000}`;
+* text `{"type": "start", "token": "<stream token>", "language": "en"}` first, within 10 s:
+  the token comes from `POST /v1/voice/tokens` (single use, short-lived) and names the
+  session; the server answers `{"type": "ready", "session_id": ..., "sample_rate": 16000}`;
 * binary frames of 16 kHz mono little-endian PCM16 (any length up to the frame limit, whole
   samples);
 * text `{"type": "interrupt"}` stops the reply being spoken; `{"type": "stop"}` ends the call.
@@ -78,20 +60,25 @@ will not change); `final` (`text`, `metrics`); `reply` (`text`, `intent`, `slots
 `reply_end` (`metrics`); `clear` (drop queued reply audio: the caller barged in); `error`
 (`code`, `detail`).
 
-Close codes: 1000 stopped, 1007 malformed frame, 1008 protocol violation, 1009 frame too big,
-1011 voice disabled, 1013 too many concurrent streams (try again later), 4408 idle timeout.
+Close codes: 1000 stopped, 1007 malformed frame, 1008 protocol violation or no valid stream
+token, 1009 frame too big, 1011 voice disabled, 1013 no stream free for this caller (the
+reason says which limit; try again later), 4408 idle timeout or no speech heard for
+`YATRI_VOICE_NO_SPEECH_TIMEOUT_S`.
 """
 
 TELEPHONY_DOC = """\
 **WS /v1/telephony/twilio**: Twilio Media Streams (`connected`, `start`, `media` with base64
-μ-law 8 kHz in 20 ms frames, `mark`, `dtmf`, `stop`). Replies go back as `media` frames, one
-`mark` after each sentence (its acknowledgement says the caller heard it), and `clear` on
-barge-in. A `session_id` custom parameter continues that conversation; otherwise the call SID
-maps to one session in Redis.
+μ-law 8 kHz in 20 ms frames, `mark`, `dtmf`, `stop`). Point the number's voice webhook at
+`POST /v1/telephony/twilio/voice`: its TwiML connects the call here with a single-use `token`
+parameter bound to that call SID, its caller and its session; a stream without one is closed
+(1008). Replies go back as `media` frames, one `mark` after each sentence (its acknowledgement
+says the caller heard it), and `clear` on barge-in.
 
 **WS /v1/telephony/exotel**: Exotel's voicebot stream (snake_case events, base64 PCM16 at
-8 kHz by default; replies in 100 ms chunks, multiples of 320 bytes; `clear`). Same mapping by
-`call_sid`. Close codes as for the app stream.
+8 kHz by default; replies in 100 ms chunks, multiples of 320 bytes; `clear`). The applet's URL
+carries Basic credentials (`wss://KEY:TOKEN@host/v1/telephony/exotel`, checked against
+`YATRI_EXOTEL_STREAM_AUTH`); the `call_sid` maps to one session in Redis. Close codes as for
+the app stream.
 """
 
 
@@ -99,150 +86,72 @@ class _Start(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str
+    token: str = Field(default="", max_length=64)
     session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
     language: str = "en"
-
-
-class _StreamClosed(Exception):
-    """The stream must end with this close code and reason."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason[:120]  # a close frame's reason is at most 123 bytes
-
-
-def call_config(services: Services, *, transport: str) -> CallConfig:
-    settings = services.settings
-    silence = settings.voice_silence_ms
-    return CallConfig(
-        endpoint=EndpointConfig(
-            silence_ms=silence,
-            min_silence_ms=min(300, silence),
-            max_silence_ms=max(800, silence),
-            max_utterance_ms=settings.voice_max_utterance_ms,
-        ),
-        transport=transport,
-        early_endpoint_ms=settings.voice_early_endpoint_ms or None,
-        streaming=settings.voice_pipeline == "streaming",
-    )
-
-
-class _Socket:
-    """Serialised sends on one websocket; after a failed send the peer is gone and sends stop."""
-
-    def __init__(self, ws: WebSocket) -> None:
-        self.ws = ws
-        self._lock = asyncio.Lock()
-        self.gone = False
-
-    async def send_text(self, text: str) -> None:
-        if self.gone:
-            return
-        async with self._lock:
-            try:
-                await self.ws.send_text(text)
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                self.gone = True
-
-    async def send_json(self, message: dict[str, Any]) -> None:
-        await self.send_text(orjson.dumps(message).decode())
 
 
 # --- the app stream ------------------------------------------------------------------------
 
 
-class AppOutput:
-    """Call events as the app stream's JSON messages; reply audio resampled to 16 kHz."""
-
-    def __init__(self, socket: _Socket) -> None:
-        self._socket = socket
-        self._loop = asyncio.get_running_loop()
-        self._playing_until = 0.0
-
-    async def speech_started(self) -> None:
-        await self._socket.send_json({"type": "speech_started"})
-
-    async def partial(self, *, text: str, committed: str) -> None:
-        await self._socket.send_json({"type": "partial", "text": text, "committed": committed})
-
-    async def final(self, *, text: str, metrics: TurnMetrics) -> None:
-        await self._socket.send_json({"type": "final", "text": text, "metrics": metrics.as_dict()})
-
-    async def reply(self, reply: SpokenReply) -> None:
-        await self._socket.send_json({"type": "reply", "text": reply.text, **reply.data})
-
-    async def audio(self, chunk: AudioChunk) -> None:
-        pcm = np.frombuffer(chunk.pcm16, dtype="<i2").astype(np.int16)
-        pcm16k = resample(pcm, src_hz=chunk.sample_rate, dst_hz=SAMPLE_RATE)
-        # The app plays as it receives: playback ends one clip's length after the later of
-        # now and the end of what was already queued.
-        now = self._loop.time()
-        self._playing_until = max(now, self._playing_until) + len(pcm16k) / SAMPLE_RATE
-        await self._socket.send_json(
-            {
-                "type": "audio",
-                "sentence": chunk.sentence_index,
-                "text": chunk.text,
-                "sample_rate": SAMPLE_RATE,
-                "data": base64.b64encode(pcm16k.astype("<i2").tobytes()).decode(),
-            }
-        )
-
-    async def reply_done(self, *, metrics: TurnMetrics) -> None:
-        await self._socket.send_json({"type": "reply_end", "metrics": metrics.as_dict()})
-
-    async def clear(self) -> None:
-        self._playing_until = 0.0
-        await self._socket.send_json({"type": "clear"})
-
-    async def error(self, *, code: str, detail: str) -> None:
-        await self._socket.send_json({"type": "error", "code": code, "detail": detail})
-
-    def playing(self) -> bool:
-        return self._loop.time() < self._playing_until
-
-
 @router.websocket("/v1/voice/stream", name="voice_stream")
 async def voice_stream(ws: WebSocket) -> None:
-    async def run(services: Services, engines: VoiceEngines, socket: _Socket) -> None:
-        message = await _receive(ws, services)
-        if message.get("text") is None:
-            raise _StreamClosed(CLOSE_POLICY, "the first message must be a start control")
-        try:
-            start = _Start.model_validate_json(message["text"])
-        except ValidationError as e:
-            fields = ", ".join(".".join(map(str, err["loc"])) for err in e.errors())
-            raise _StreamClosed(CLOSE_POLICY, f"invalid start control: {fields}") from e
-        if start.type != "start":
-            raise _StreamClosed(CLOSE_POLICY, "the first message must be a start control")
-        if start.language != "en":
-            raise _StreamClosed(CLOSE_POLICY, f"language {start.language!r} is not served")
-        session_id = start.session_id or new_session_id()
+    async def run(stream: VoiceStream, engines: VoiceEngines) -> None:
+        services = stream.services
+        start = _start_control(await stream.receive())
+        grant = await services.stream_tokens.redeem(start.token, kind="app")
+        if grant is None:
+            raise refused("a valid stream token is required: POST /v1/voice/tokens")
+        if start.session_id is not None and start.session_id != grant.session_id:
+            raise refused("the stream token is for another session")
+        traveller = grant.traveller_id
+        source = f"traveller:{traveller}" if traveller else f"address:{stream.address}"
+        stream.admit(source=source, anonymous=traveller is None)
         call = VoiceCall(
             engines=engines,
-            turn=turn_handler(services, session_id=session_id, channel="voice"),
-            output=AppOutput(socket),
+            turn=turn_handler(
+                services, session_id=grant.session_id, channel="voice", traveller_id=traveller
+            ),
+            output=AppOutput(stream.socket),
             config=call_config(services, transport="app"),
         )
-        await socket.send_json({"type": "ready", "session_id": session_id, "sample_rate": 16000})
+        stream.call = call
+        await send_json(
+            stream.socket, {"type": "ready", "session_id": grant.session_id, "sample_rate": 16000}
+        )
         try:
-            await _app_frames(ws, services, call, socket)
+            await _app_frames(stream, call)
         finally:
             await call.close()
 
-    await _serve_stream(ws, transport="app", run=run)
+    await serve_stream(ws, transport="app", run=run)
 
 
-async def _app_frames(ws: WebSocket, services: Services, call: VoiceCall, socket: _Socket) -> None:
+def _start_control(message: MutableMapping[str, Any]) -> _Start:
+    text = message.get("text")
+    if not isinstance(text, str):
+        raise StreamClosed(CLOSE_POLICY, "the first message must be a start control")
+    try:
+        start = _Start.model_validate_json(text)
+    except ValidationError as e:
+        fields = ", ".join(".".join(map(str, err["loc"])) for err in e.errors())
+        raise StreamClosed(CLOSE_POLICY, f"invalid start control: {fields}") from e
+    if start.type != "start":
+        raise StreamClosed(CLOSE_POLICY, "the first message must be a start control")
+    if start.language != "en":
+        raise StreamClosed(CLOSE_POLICY, f"language {start.language!r} is not served")
+    return start
+
+
+async def _app_frames(stream: VoiceStream, call: VoiceCall) -> None:
+    socket = stream.socket
     while True:
-        message = await _receive(ws, services)
+        message = await stream.receive()
         data = message.get("bytes")
         if data is not None:
             if len(data) % 2:
-                await socket.send_json(
-                    {"type": "error", "code": "bad_audio", "detail": "odd byte count: not PCM16"}
-                )
+                await send_json(socket, {"type": "error", "code": "bad_audio",
+                                         "detail": "odd byte count: not PCM16"})  # fmt: skip
                 continue
             await call.feed(np.frombuffer(data, dtype="<i2").astype(np.int16))
             continue
@@ -252,85 +161,15 @@ async def _app_frames(ws: WebSocket, services: Services, call: VoiceCall, socket
         except orjson.JSONDecodeError:
             kind = None
         if kind == "stop":
-            raise _StreamClosed(CLOSE_NORMAL, "stopped")
+            raise StreamClosed(CLOSE_NORMAL, "stopped")
         if kind == "interrupt":
             await call.interrupt()
             continue
-        await socket.send_json(
-            {
-                "type": "error",
-                "code": "bad_control",
-                "detail": 'expected {"type": "interrupt"} or {"type": "stop"}',
-            }
-        )
+        await send_json(socket, {"type": "error", "code": "bad_control",
+                                 "detail": 'expected {"type": "interrupt"} or {"type": "stop"}'})  # fmt: skip
 
 
 # --- telephony ------------------------------------------------------------------------------
-
-
-class Serializer(Protocol):
-    @property
-    def stream_sid(self) -> str | None: ...
-
-    def parse(self, text: str | bytes) -> Event: ...
-
-    def serialize(self, command: Command, *, stream_sid: str) -> list[str]: ...
-
-
-class TelephonyOutput:
-    """Reply audio as the provider's media frames with a mark after each sentence; the marks
-    the provider echoes back say what the caller has heard."""
-
-    def __init__(self, socket: _Socket, serializer: Serializer, *, stream_sid: str) -> None:
-        self._socket = socket
-        self._serializer = serializer
-        self._stream_sid = stream_sid
-        self._pending: dict[str, str] = {}
-        self._marks = 0
-        self.heard: list[str] = []
-
-    async def speech_started(self) -> None:
-        pass  # a phone line has no text channel
-
-    async def partial(self, *, text: str, committed: str) -> None:
-        pass
-
-    async def final(self, *, text: str, metrics: TurnMetrics) -> None:
-        log.info("voice turn heard", stream_sid=self._stream_sid, **metrics.as_dict())
-
-    async def reply(self, reply: SpokenReply) -> None:
-        pass
-
-    async def audio(self, chunk: AudioChunk) -> None:
-        self._marks += 1
-        name = f"reply-{self._marks}"
-        self._pending[name] = chunk.text
-        commands: list[Command] = [AudioOut(chunk.pcm16, chunk.sample_rate), Mark(name)]
-        for command in commands:
-            for text in self._serializer.serialize(command, stream_sid=self._stream_sid):
-                await self._socket.send_text(text)
-
-    async def reply_done(self, *, metrics: TurnMetrics) -> None:
-        log.info("voice reply sent", stream_sid=self._stream_sid, **metrics.as_dict())
-
-    async def clear(self) -> None:
-        # What the caller heard before cutting in (the marks echoed so far), and what they did not.
-        log.info("voice reply cut", stream_sid=self._stream_sid, heard=len(self.heard),
-                 unheard=len(self._pending))  # fmt: skip
-        self._pending.clear()
-        for text in self._serializer.serialize(Clear(), stream_sid=self._stream_sid):
-            await self._socket.send_text(text)
-
-    async def error(self, *, code: str, detail: str) -> None:
-        log.warning("voice turn failed", stream_sid=self._stream_sid, code=code, detail=detail)
-
-    def playing(self) -> bool:
-        return bool(self._pending)
-
-    def acknowledged(self, name: str) -> None:
-        sentence = self._pending.pop(name, None)
-        if sentence is not None:
-            self.heard.append(sentence)
 
 
 @router.websocket("/v1/telephony/twilio", name="telephony_twilio")
@@ -344,37 +183,38 @@ async def telephony_exotel(ws: WebSocket) -> None:
 
 
 async def _telephony(ws: WebSocket, *, provider: str, serializer: Serializer) -> None:
-    async def run(services: Services, engines: VoiceEngines, socket: _Socket) -> None:
+    async def run(stream: VoiceStream, engines: VoiceEngines) -> None:
+        services = stream.services
+        if provider == "exotel":
+            _check_exotel_credentials(stream)
         call: VoiceCall | None = None
         output: TelephonyOutput | None = None
         resampler: StreamResampler | None = None
         try:
             while True:
-                message = await _receive(ws, services)
+                message = await stream.receive()
                 raw = message.get("text") or message.get("bytes") or b""
                 try:
                     event = serializer.parse(raw)
                 except FrameError as e:
-                    raise _StreamClosed(CLOSE_INVALID_DATA, f"{e.reason}: {e.detail}") from e
+                    raise StreamClosed(CLOSE_INVALID_DATA, f"{e.reason}: {e.detail}") from e
                 match event:
-                    case CallStarted():
-                        session_id = event.custom.get("session_id") or ""
-                        if not _valid_session_id(session_id):
-                            session_id = await services.calls.session_for(
-                                provider=provider, call_id=event.call_id, proposed=new_session_id()
-                            )
-                        output = TelephonyOutput(socket, serializer, stream_sid=event.stream_id)
+                    case CallStarted() if call is None:
+                        session_id, caller = await _bind_call(services, provider, event)
+                        source = f"caller:{caller}" if caller else f"call:{event.call_id}"
+                        stream.admit(source=source, anonymous=False)
+                        output = TelephonyOutput(
+                            stream.socket, serializer, stream_sid=event.stream_id
+                        )
                         call = VoiceCall(
                             engines=engines,
                             turn=turn_handler(
-                                services,
-                                session_id=session_id,
-                                channel="phone",
-                                caller=event.caller,
-                            ),  # fmt: skip
+                                services, session_id=session_id, channel="phone", caller=caller
+                            ),
                             output=output,
                             config=call_config(services, transport=provider),
                         )
+                        stream.call = call
                         if event.format.sample_rate != SAMPLE_RATE:
                             resampler = StreamResampler(
                                 src_hz=event.format.sample_rate, dst_hz=SAMPLE_RATE
@@ -392,80 +232,38 @@ async def _telephony(ws: WebSocket, *, provider: str, serializer: Serializer) ->
             if call is not None:
                 await call.close()
 
-    await _serve_stream(ws, transport=provider, run=run)
+    await serve_stream(ws, transport=provider, run=run)
 
 
-def _valid_session_id(value: str) -> bool:
-    return re.fullmatch(SESSION_ID_PATTERN, value) is not None
-
-
-# --- what every stream shares ---------------------------------------------------------------
-
-StreamBody = Callable[[Services, VoiceEngines, _Socket], Awaitable[None]]
-
-
-async def _serve_stream(ws: WebSocket, *, transport: str, run: StreamBody) -> None:
-    """Accept, check the stream limit, run the body, and close with the body's reason."""
-    services: Services = ws.app.state.services
-    await ws.accept()
-    socket = _Socket(ws)
-    engines = services.voice
-    if engines is None:
-        VOICE_REJECTED_STREAMS.labels(transport, "disabled").inc()
-        await _close(socket, CLOSE_UNAVAILABLE, "voice is disabled on this server")
-        return
-    if not services.stream_slots.try_acquire():
-        VOICE_REJECTED_STREAMS.labels(transport, "over_limit").inc()
-        await _close(
-            socket,
-            CLOSE_TRY_AGAIN_LATER,
-            f"too many concurrent voice streams (limit {services.stream_slots.limit})",
+async def _bind_call(
+    services: Services, provider: str, event: CallStarted
+) -> tuple[str, str | None]:
+    """The session and caller number of an authenticated call's stream."""
+    if provider == "twilio":
+        # Twilio passes no credential of its own we could bind to the call: the token Yatri's
+        # TwiML issued for this call SID is the proof, and it carries the session and the
+        # caller from Twilio's signed voice webhook (the stream's own parameters are not).
+        token = event.custom.get("token", "")
+        grant = await services.stream_tokens.redeem(token, kind="twilio")
+        if grant is None:
+            raise refused("a valid stream token parameter is required: "
+                          "POST /v1/telephony/twilio/voice issues one")  # fmt: skip
+        if grant.call_id != event.call_id:
+            raise refused("the stream token is for another call")
+        return grant.session_id, grant.caller
+    # Exotel's Basic credentials were checked on the upgrade: the start event is Exotel's.
+    session_id = event.custom.get("session_id") or ""
+    if not re.fullmatch(SESSION_ID_PATTERN, session_id):
+        session_id = await services.calls.session_for(
+            provider=provider, call_id=event.call_id, proposed=new_session_id()
         )
-        return
-    VOICE_ACTIVE_STREAMS.labels(transport).inc()
-    try:
-        await run(services, engines, socket)
-        await _close(socket, CLOSE_NORMAL, "call ended")
-    except _StreamClosed as e:
-        if e.code not in (CLOSE_NORMAL,):
-            VOICE_REJECTED_STREAMS.labels(transport, _close_label(e.code)).inc()
-        await _close(socket, e.code, e.reason)
-    except WebSocketDisconnect:
-        pass  # the caller hung up; the call was closed by the body
-    finally:
-        services.stream_slots.release()
-        VOICE_ACTIVE_STREAMS.labels(transport).dec()
+    return session_id, event.caller
 
 
-def _close_label(code: int) -> str:
-    return {
-        CLOSE_INVALID_DATA: "malformed",
-        CLOSE_POLICY: "protocol",
-        CLOSE_TOO_BIG: "too_big",
-        CLOSE_IDLE: "idle",
-    }.get(code, str(code))
-
-
-async def _receive(ws: WebSocket, services: Services) -> MutableMapping[str, Any]:
-    """The next message, enforcing the idle timeout and the frame size limit."""
-    try:
-        message: MutableMapping[str, Any] = await asyncio.wait_for(
-            ws.receive(), timeout=services.settings.voice_idle_timeout_s
-        )
-    except TimeoutError as e:
-        raise _StreamClosed(CLOSE_IDLE, "idle timeout: no frames received") from e
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", CLOSE_NORMAL))
-    payload = message.get("bytes") or message.get("text") or ""
-    limit = services.settings.voice_max_frame_bytes
-    if len(payload) > limit:
-        raise _StreamClosed(CLOSE_TOO_BIG, f"frame larger than {limit} bytes")
-    return message
-
-
-async def _close(socket: _Socket, code: int, reason: str) -> None:
-    if socket.gone:
-        return
-    with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-        await socket.ws.close(code=code, reason=reason[:120])
-    socket.gone = True
+def _check_exotel_credentials(stream: VoiceStream) -> None:
+    expected = stream.services.settings.exotel_stream_auth
+    if expected is None:
+        raise refused("Exotel streams are not configured on this server")
+    presented = stream.ws.headers.get("authorization", "")
+    if not basic_credentials_match(presented, expected=expected.get_secret_value()):
+        raise refused("Exotel stream credentials are missing or wrong")

@@ -1,0 +1,180 @@
+"""Letting voice streams in: a stream token for the app's stream, and the TwiML that connects a
+Twilio call to its media stream with a token for that call. A token opens one stream, once,
+on the session it names (voice/stream_tokens.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from xml.sax.saxutils import quoteattr
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import optional_traveller
+from api.deps import Services, ServicesDep
+from api.problems import PROBLEM_RESPONSES
+from core.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+)
+from sessions.engine import SESSION_ID_PATTERN, new_session_id
+from voice.stream_tokens import StreamGrant
+from voice.webhooks import check_twilio_request
+
+router = APIRouter(tags=["voice"])
+webhook_router = APIRouter(tags=["voice"])
+
+
+class StreamTokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session_id: str | None = Field(
+        default=None, pattern=SESSION_ID_PATTERN,
+        description="Continue this conversation (one typed in chat); omit to start a new one.",
+    )  # fmt: skip
+
+
+class StreamToken(BaseModel):
+    token: str = Field(description="Send it as the `token` of the stream's `start` control.")
+    session_id: str = Field(description="The conversation the stream joins.")
+    expires_in_s: float = Field(description="The token opens one stream within this time.")
+    stream_url: str = Field(description="Where to open the stream.")
+
+
+@router.post(
+    "/v1/voice/tokens",
+    response_model=StreamToken,
+    status_code=201,
+    responses=PROBLEM_RESPONSES,
+    summary="A token to open one app voice stream",
+    description="For a signed-in traveller (send the same token as `/v1/chat`; the stream's "
+    "turns are theirs) or a guest. The token is single use, short-lived, and bound to one "
+    "session: a conversation a traveller opened by voice is theirs alone.",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "new conversation": {"value": {}},
+                        "continue a chat": {"value": {"session_id": "s3ssion-id-from-before"}},
+                    }
+                }
+            }
+        }
+    },
+)
+async def voice_token(
+    request: Request,
+    services: ServicesDep,
+    body: Annotated[StreamTokenRequest | None, Body()] = None,
+) -> StreamToken:
+    traveller = _traveller(request, services)
+    settings = services.settings
+    session_id = body.session_id if body and body.session_id else new_session_id()
+    if not await services.stream_tokens.bind_owner(
+        session_id=session_id, owner=traveller, ttl_s=settings.session_ttl_s
+    ):
+        raise ForbiddenError("this conversation belongs to another traveller")
+    token = await services.stream_tokens.mint(
+        StreamGrant(kind="app", session_id=session_id, traveller_id=traveller)
+    )
+    return StreamToken(
+        token=token,
+        session_id=session_id,
+        expires_in_s=settings.voice_token_ttl_s,
+        stream_url=_ws_url(request, "voice_stream"),
+    )
+
+
+def _traveller(request: Request, services: Services) -> str | None:
+    """The signed-in traveller, or None for a guest; an agent's token is refused, as in chat."""
+    return optional_traveller(
+        request.headers.get("authorization"),
+        secret=services.settings.secret_key.get_secret_value(),
+        agents="agents do not open voice streams for a traveller",
+    )
+
+
+@webhook_router.post(
+    "/v1/telephony/twilio/voice",
+    responses={
+        **PROBLEM_RESPONSES,
+        200: {
+            "description": "TwiML connecting the call to its media stream.",
+            "content": {"application/xml": {}},
+        },
+    },
+    summary="Twilio's voice webhook: connect the call to its media stream",
+    description="Point a Twilio number's voice webhook here. The post must carry a valid "
+    "`X-Twilio-Signature`; the answer is `<Connect><Stream>` to `/v1/telephony/twilio` with a "
+    "single-use `token` parameter bound to this call SID, its `From` number and its session "
+    "(`session_id` in the webhook URL continues a conversation). A call is connected once: "
+    "the same call posted again is a 409.",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "CallSid": {"type": "string"},
+                            "From": {"type": "string"},
+                            "To": {"type": "string"},
+                        },
+                        "required": ["CallSid"],
+                    },
+                    "examples": {
+                        "incoming call": {
+                            "value": {
+                                "CallSid": "CA0123456789abcdef",
+                                "From": "+919000000001",
+                                "To": "+918000000000",
+                            }
+                        },
+                    },
+                }
+            }
+        }
+    },
+)
+async def twilio_voice(
+    request: Request,
+    services: ServicesDep,
+    session_id: Annotated[str | None, Query(pattern=SESSION_ID_PATTERN)] = None,
+    x_twilio_signature: Annotated[str, Header()] = "",
+) -> Response:
+    auth_token = services.settings.twilio_auth_token
+    if auth_token is None:
+        raise NotFoundError("Twilio webhooks are not configured on this server")
+    params = check_twilio_request(
+        url=str(request.url), body=await request.body(), signature=x_twilio_signature,
+        auth_token=auth_token.get_secret_value(),
+    )  # fmt: skip
+    call_id = params.get("CallSid", "")
+    if not 0 < len(call_id) <= 128:
+        raise InvalidRequestError("the Twilio post lacks a CallSid")
+    tokens, ttl_s = services.stream_tokens, services.settings.session_ttl_s
+    if not await tokens.first_answer(provider="twilio", call_id=call_id, ttl_s=ttl_s):
+        raise ConflictError("this call was already connected to its stream", reason="replay")
+    bound = await services.calls.session_for(
+        provider="twilio", call_id=call_id, proposed=session_id or new_session_id()
+    )
+    caller = params.get("From", "")[:40] or None
+    token = await tokens.mint(
+        StreamGrant(kind="twilio", session_id=bound, caller=caller, call_id=call_id)
+    )
+    # Twilio drops a query string from a stream URL: the token travels as a <Parameter>.
+    twiml = (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
+        f"<Stream url={quoteattr(_ws_url(request, 'telephony_twilio'))}>"
+        f'<Parameter name="token" value={quoteattr(token)}/>'
+        "</Stream></Connect></Response>"
+    )
+    return Response(twiml, media_type="application/xml")
+
+
+def _ws_url(request: Request, name: str) -> str:
+    """The websocket route's public URL (Starlette gives ws:// or wss:// as the request came)."""
+    return str(request.url_for(name))
