@@ -16,6 +16,7 @@ from bookings.consent import ApprovalCodes
 from bookings.profiles import ProfileStore
 from bookings.service import BookingService
 from core.airports import AirportDirectory
+from core.errors import ForbiddenError
 from core.logging import get_logger
 from core.phones import e164
 from core.redaction import redact_text
@@ -155,11 +156,15 @@ class TurnEngine:
             if traveller_id is None and caller and proven.get("caller") == caller \
                     and proven.get("channel") == channel:  # fmt: skip
                 turn.traveller_id = proven["traveller_id"]
+            if conversation.owner is not None and turn.traveller_id != conversation.owner:
+                raise ForbiddenError("this conversation belongs to another traveller: start a "
+                                     "new one (send no session_id)")  # fmt: skip
             if reset:
                 turn.say("I had to start our conversation afresh.")
             parse = await self._parser.parse(text, today=turn.today, context=_context(state))
             parse = await self._clarified(turn, parse)
             intent = parse.intent if turn.lines and state.clarify else await self._turn(turn, parse)
+            conversation.owner = conversation.owner or turn.traveller_id
             self._record(conversation, turn=turn, intent=intent)
             await self._store.save(conversation)
         TURNS.labels(channel, intent.value).inc()

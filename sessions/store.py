@@ -30,6 +30,9 @@ class Conversation(BaseModel):
     # The dialogue state (sessions/state.py), versioned; None in conversations from before it.
     state: dict[str, Any] | None = None
     state_version: int | None = None
+    # The traveller whose conversation this is, from their first signed-in (or verified)
+    # turn; nobody else may continue it, whatever session id they know.
+    owner: str | None = None
 
 
 class SessionUnreadableError(Exception):

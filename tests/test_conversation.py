@@ -269,3 +269,24 @@ async def test_changing_the_flight_at_the_read_back_reviews_the_new_one(
     changed = await chat.say("hmm, change it to the second flight")
     assert second in changed["reply"], changed["reply"]
     assert changed["data"]["expecting"] == "confirmation"
+
+
+async def test_a_travellers_conversation_is_theirs_alone(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    mine = Chat(client, token(settings, "trav-owner"))
+    await mine.say(f"flights from Delhi to Goa on {spoken(day(12))}")
+    for headers in ({}, token(settings, "trav-stranger")):
+        taken = await client.post("/v1/chat", headers=headers,
+                                  json={"text": "book the cheapest", "session_id": mine.session_id})  # fmt: skip
+        assert taken.status_code == 403, taken.text
+    still = await mine.say("book the cheapest")  # untouched by the attempts
+    assert still["data"]["expecting"] == "traveller_details"
+    # A guest's conversation becomes the traveller's when they sign in mid-way.
+    guest = Chat(client)
+    await guest.say(f"flights from Pune to Delhi on {spoken(day(12))}")
+    signed = Chat(client, token(settings, "trav-late"))
+    signed.session_id = guest.session_id
+    assert (await signed.say("book the cheapest"))["data"]["expecting"] == "traveller_details"
+    assert (await client.post("/v1/chat", json={"text": "hi",
+                                                "session_id": guest.session_id})).status_code == 403  # fmt: skip
