@@ -61,6 +61,16 @@ _BOOKING_PLACE = re.compile(
 )
 _OTP = re.compile(r"\b(?P<otp>\d{6})\b")
 _OTP_CUE = re.compile(r"\b(?:otp|code|pin)\b")
+# Digits said one by one, in English or Hindi, as a caller reads a code out.
+_DIGIT_WORDS = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9", "shunya": "0",
+    "sunya": "0", "ek": "1", "do": "2", "teen": "3", "tin": "3", "char": "4", "chaar": "4",
+    "paanch": "5", "panch": "5", "chhe": "6", "che": "6", "chhah": "6", "chheh": "6",
+    "saat": "7", "sat": "7", "aath": "8", "ath": "8", "nau": "9",
+}  # fmt: skip
+_DIGIT = "(?:" + "|".join(sorted(_DIGIT_WORDS, key=len, reverse=True)) + r"|\d)"
+_SPOKEN_OTP = re.compile(rf"\b{_DIGIT}(?:[\s,.-]+{_DIGIT}){{5}}\b")
 _NAME = re.compile(
     r"\b(?:my name is|name is|naam|i am|i'm|passengers?(?: names?)?(?: is| are)?:?"
     r"|(?:the )?travell?ers?(?: names?)?(?: is| are)?:?"
@@ -130,9 +140,16 @@ def booking_ref(text: str, *, places: Mapping[int, str]) -> Found | None:
 
 
 def otp(text: str, *, expecting_otp: bool) -> Found | None:
-    m = _OTP.search(text)
-    if m and (expecting_otp or _OTP_CUE.search(text)):
+    """A six-digit code, typed or said digit by digit ("four eight two nine one three", "saat
+    do paanch char nau char", "4 8 2 9 1 3")."""
+    if not (expecting_otp or _OTP_CUE.search(text)):
+        return None
+    if m := _OTP.search(text):
         return Found("otp", m.start(), m.end(), m["otp"], 0.95)
+    if m := _SPOKEN_OTP.search(text):
+        digits = "".join(_DIGIT_WORDS.get(w, w) for w in re.findall(r"[a-z]+|\d", m.group(0)))
+        if len(digits) == 6:
+            return Found("otp", m.start(), m.end(), digits, 0.85)
     return None
 
 

@@ -119,6 +119,25 @@ _REQUEST = re.compile(
     r"|kar (?:do|dijiye|dena)|karo)\b"
 )
 _CANCEL_WORD = re.compile(r"\b(?:cancel|radd|kainsil|kensil)\b")
+# The flows a cancel word drops rather than cancels: nothing is booked in them yet.
+_UNDER_WAY = frozenset((*SEARCHES, Intent.BOOK, Intent.SELECT_OFFER))
+_OWNED = re.compile(
+    r"\b(?:my|meri|mera|mere|our|hamari|hamara|pnr|bk_\w+|booked|existing|earlier|previous|other"
+    r"|purani|pichli|pehle wali)\b"
+)
+# Who travels, said as people rather than names: "just me", "me and my wife", "main aur meri
+# beti", "my mother and I".
+_PARTY = re.compile(
+    r"\b(?:just me|only me|myself|sirf main|sirf mai|akela|akeli|me and|and me|and i|main aur"
+    r"|mai aur|hum do|hum teen|hum char|wife|husband|patni|pati|son|daughter|beta|beti|bete"
+    r"|mother|mom|mum|maa|mummy|mata ?ji|father|dad|papa|pita ?ji|brother|bhai|sister|behen"
+    r"|behan|didi|friend|dost|colleague|family|parivar|kids?|children|child|bachch?[ae]\w*"
+    r"|bab(?:y|ies)|infant|grand\w+|dadi|nani|dada|nana|uncle|aunty|in-laws?|saas|sasur)\b"
+)
+_TASK_WORD = re.compile(
+    r"\?|\b(?:cancel|radd|change|badal\w*|book|status|refund|search|find|show|flight|flights"
+    r"|hotel|train|bus|policy|allowed|ticket price|kitna|kitne|how)\b"
+)
 _CHANGE_WORD = re.compile(r"\b(?:change|reschedule|badal\w*|postpone|prepone|shift|move)\b")
 _OWN_WORD = re.compile(r"\b(?:my|meri|mera|mere|booking|ticket|flight|pnr|bk_\w+)\b")
 # What a hypothetical question may turn on besides a topic: "what if the flight is late?".
@@ -149,12 +168,21 @@ def _certain(text: str, readings: Readings, context: ParseContext) -> Intent | N
             return Intent.DENY
         if YES.match(text):
             return Intent.AFFIRM
-    if expecting == "otp" and readings.has("otp") and len(text.split()) <= 6:
-        return Intent.AFFIRM  # the code approves what was read back
+    if (code := readings.get("otp")) and len((text[: code.start] + text[code.end :]).split()) <= 4:
+        return Intent.AFFIRM  # the code approves what was read back ("code hai 4 8 2 9 1 3")
     if expecting == "choice" and readings.has("offer_ref") and not readings.places:
         return Intent.SELECT_OFFER
-    if readings.has("otp") and len(text.split()) <= 6:
-        return Intent.AFFIRM
+    if expecting == "traveller_details" and _PARTY.search(text) and not _TASK_WORD.search(text):
+        return Intent.PROVIDE_TRAVELLER_DETAILS  # "main aur meri patni", "just me"
+    if (
+        context.intent in _UNDER_WAY
+        and _CANCEL_WORD.search(text)
+        and not _OWNED.search(text)
+        and not QUESTION.search(text)
+    ):
+        # "forget the flight, cancel everything" before anything is booked: drop what is under
+        # way ("cancel my Goa booking" names one the traveller owns: a cancellation).
+        return Intent.NEVERMIND
     if _CANCEL.search(text) and not QUESTION.search(text) and not readings.dates:
         return Intent.CANCEL_BOOKING
     if _CHANGE.search(text) and not QUESTION.search(text):

@@ -190,6 +190,41 @@ async def test_context_decides_the_certain_cases(parser: RetrievalIntentParser) 
     assert (answer.intent, values(answer)) == (Intent.SEARCH_FLIGHTS, {"origin": "MAA"})
 
 
+BOOKING_UNDER_WAY: dict[str, Any] = {"intent": Intent.BOOK, "known": {"origin": "CCU"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "context", "intent"),
+    [
+        ("main aur meri patni", {"expecting": "traveller_details"}, Intent.PROVIDE_TRAVELLER_DETAILS),
+        ("मैं और मेरी बेटी", {"expecting": "traveller_details"}, Intent.PROVIDE_TRAVELLER_DETAILS),
+        ("just me", {"expecting": "traveller_details"}, Intent.PROVIDE_TRAVELLER_DETAILS),
+        ("forget the flight, cancel everything", {"expecting": "confirmation"}, Intent.NEVERMIND),
+        ("cancel it, I don't want to go", {"expecting": "choice"}, Intent.NEVERMIND),
+        ("cancel my Goa booking", {"expecting": "choice"}, Intent.CANCEL_BOOKING),
+    ],
+)  # fmt: skip
+async def test_what_is_under_way_decides_people_and_cancels(
+    parser: RetrievalIntentParser, text: str, context: dict[str, Any], intent: Intent
+) -> None:
+    assert (await parse(parser, text, **BOOKING_UNDER_WAY, **context)).intent is intent
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("code hai saat do paanch char nau char", "725494"),
+        ("the code is four eight two nine one three", "482913"),
+        ("4 8 2 9 1 3", "482913"),
+    ],
+)
+async def test_a_code_said_digit_by_digit_approves(
+    parser: RetrievalIntentParser, text: str, code: str
+) -> None:
+    p = await parse(parser, text, expecting="otp", intent=Intent.BOOK)
+    assert (p.intent, values(p)) == (Intent.AFFIRM, {"otp": code})
+
+
 async def test_a_refinement_keeps_the_search_under_way(parser: RetrievalIntentParser) -> None:
     p = await parse(parser, "for 2 adults", known={"origin": "HYD", "destination": "PNQ"})
     assert (p.intent, values(p)) == (Intent.SEARCH_FLIGHTS, {"adults": 2})
