@@ -2,6 +2,7 @@
 
 * Content team: a bearer API key, or a JWT (HS256, signed with YATRI_SECRET_KEY) whose `scope`
   claim includes `content:write`.
+* Operations (/metrics, the detail of /readyz): the bearer key YATRI_OPS_API_KEY.
 * Bookings: a JWT whose `sub` is the traveller and whose `scope` includes `bookings`; or an
   agent's JWT with scope `bookings:agent`, its own `sub`, and the traveller it acts for in
   `act_for`. Either way the caller acts for exactly one traveller.
@@ -44,6 +45,13 @@ CONTENT_KEY = HTTPBearer(
     "development) as a bearer token.",
     auto_error=False,
 )
+OPS_KEY = HTTPBearer(
+    scheme_name="opsKey",
+    description="The operations key (`YATRI_OPS_API_KEY`; `dev-ops-key` in development) as a "
+    "bearer token: Prometheus scrapes `/metrics` with it, and `/readyz` answers each check's "
+    "latency, version and detail only to it.",
+    auto_error=False,
+)
 Credentials = HTTPAuthorizationCredentials | None
 
 
@@ -71,6 +79,26 @@ def require_content_scope(
 
 
 ContentActor = Annotated[str, Depends(require_content_scope)]
+
+
+def is_ops_key(authorization: str | None, *, key: str) -> bool:
+    """Whether an `Authorization` header value is `Bearer <the operations key>`."""
+    scheme, _, presented = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        presented.strip().encode(), key.encode()
+    )
+
+
+def require_ops(
+    services: ServicesDep, credentials: Annotated[Credentials, Security(OPS_KEY)]
+) -> None:
+    """401 unless the caller presents the operations key."""
+    presented = f"Bearer {credentials.credentials}" if credentials else None
+    if not is_ops_key(presented, key=services.settings.ops_api_key.get_secret_value()):
+        raise UnauthorizedError("this endpoint needs the operations key: Authorization: Bearer")
+
+
+OpsAccess = Depends(require_ops)
 
 
 def issue_token(

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from core.errors import RateLimitedError, YatriError
 
@@ -32,6 +33,9 @@ PROBLEM_TYPES = {
     for p in (
         ProblemType(slug="malformed-json", title="Malformed JSON", status=400,
                     description="The request body is not valid JSON."),
+        ProblemType(slug="malformed-body", title="Malformed request body", status=400,
+                    description="The request body cannot be read as its content type says "
+                    "(a broken multipart form, text that is not UTF-8)."),
         ProblemType(slug="validation-error", title="Invalid request", status=422,
                     description="The request is well-formed but a field is missing or invalid; "
                     "`errors` lists each one with its location."),
@@ -222,18 +226,65 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
     )  # fmt: skip
 
 
+# FastAPI's own error when a JSON body cannot be decoded at all (nested deeper than the parser
+# recurses, not UTF-8); a broken multipart form gets Starlette's own 400s. Yatri's code raises
+# YatriError, never HTTPException, so a 400 here is always a body that could not be read.
+_UNPARSEABLE_BODY = "There was an error parsing the body"
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path ("GET, PUT"): Starlette's own `Allow` names
+    only the methods of the first route whose path matched."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )  # fmt: skip
+    )
+
+
+def _unreadable_body(request: Request, exc: StarletteHTTPException) -> Response:
+    """The same problem type as any other body that is not JSON (`malformed-json`), or
+    `malformed-body` for a form, with why."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if "json" in media_type:
+        cause = exc.__cause__
+        why = ("it nests deeper than the parser allows" if isinstance(cause, RecursionError)
+               else "it is not UTF-8" if isinstance(cause, UnicodeError)
+               else "it cannot be decoded")  # fmt: skip
+        slug, detail = "malformed-json", f"the request body is not valid JSON: {why}"
+    else:
+        slug = "malformed-body"
+        detail = (exc.detail if isinstance(exc.detail, str) and exc.detail != _UNPARSEABLE_BODY
+                  else f"the body cannot be read as {media_type or 'sent'}")  # fmt: skip
+    return problem_response(
+        problem_body(slug=slug, detail=detail, instance=request.url.path,
+                     request_id=_request_id(request))
+    )  # fmt: skip
+
+
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        return _unreadable_body(request, exc)
     slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    headers = dict(exc.headers or {})
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"no route {request.method} {request.url.path}"
     elif exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+        headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+        headers["allow"] = _allowed_methods(request)
     return problem_response(
         problem_body(slug=slug, detail=detail, status=exc.status_code,
                      instance=request.url.path, request_id=_request_id(request)),
-        headers=getattr(exc, "headers", None),
+        headers=headers or None,
     )  # fmt: skip
 
 

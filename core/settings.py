@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "development-only-secret-change-me-in-production"  # >= 32 bytes for HS256
 DEFAULT_CONTENT_KEY = "dev-content-key"
+DEFAULT_OPS_KEY = "dev-ops-key"
 
 
 class Environment(StrEnum):
@@ -83,6 +84,11 @@ class Settings(BaseSettings):
     content_api_key: SecretStr = Field(
         default=SecretStr(DEFAULT_CONTENT_KEY),
         description="Bearer key of the content team's document API; must be changed outside development.",
+    )
+    ops_api_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_OPS_KEY),
+        description="Bearer key for /metrics and the detail of /readyz (liveness and readiness "
+        "status stay open); must be changed outside development.",
     )
     vector_engine: Literal["edge", "qdrant-local"] = Field(
         default="edge",
@@ -332,6 +338,12 @@ class Settings(BaseSettings):
         if content_key == DEFAULT_CONTENT_KEY or len(content_key) < 32:
             raise UnsafeSettingsError(
                 f"YATRI_CONTENT_API_KEY must be set to a random value of at least 32 characters "
+                f"when YATRI_ENV={self.env.value}"
+            )
+        ops_key = self.ops_api_key.get_secret_value()
+        if ops_key == DEFAULT_OPS_KEY or len(ops_key) < 32:
+            raise UnsafeSettingsError(
+                f"YATRI_OPS_API_KEY must be set to a random value of at least 32 characters "
                 f"when YATRI_ENV={self.env.value}"
             )
         return self

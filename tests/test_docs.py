@@ -80,6 +80,8 @@ async def test_protected_operations_declare_their_credentials(schema: dict[str, 
             assert security == [{"bearerJWT": [TRAVELLER_SCOPE]}], (method, path)
         elif path.startswith("/v1/documents"):
             assert security == [{"contentKey": []}, {"bearerJWT": [CONTENT_SCOPE]}], path
+        elif path == "/metrics":
+            assert security == [{"opsKey": []}], path
         else:
             assert security is None, (method, path)
 
@@ -191,7 +193,7 @@ def test_token_needs_exactly_one_kind(args: list[str]) -> None:
 
 def test_token_is_refused_outside_development() -> None:
     env = {"YATRI_ENV": "production", "YATRI_SECRET_KEY": "s" * 40,
-           "YATRI_CONTENT_API_KEY": "k" * 40}  # fmt: skip
+           "YATRI_CONTENT_API_KEY": "k" * 40, "YATRI_OPS_API_KEY": "o" * 40}  # fmt: skip
     result = CliRunner().invoke(cli, ["token", "--traveller", "t1"], env=env)
     assert result.exit_code == 1
     assert "development tokens only" in result.output

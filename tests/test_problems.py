@@ -67,6 +67,54 @@ async def test_wrong_method(client: httpx.AsyncClient) -> None:
     _assert_problem(await client.delete("/v1/chat"), 405, "method-not-allowed")
 
 
+@pytest.mark.parametrize(
+    ("path", "method", "allowed"),
+    [
+        ("/v1/documents/some-doc", "PATCH", "GET, DELETE"),
+        ("/v1/documents", "DELETE", "GET, POST"),
+        ("/v1/travellers/me", "POST", "GET, PUT"),
+        ("/v1/chat", "GET", "POST"),
+    ],
+)
+async def test_wrong_method_allows_every_method_of_the_path(
+    client: httpx.AsyncClient, path: str, method: str, allowed: str
+) -> None:
+    r = await client.request(method, path)
+    _assert_problem(r, 405, "method-not-allowed")
+    assert r.headers["allow"] == allowed
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # deeper than the parser recurses
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"text": "caf\xe9"}',  # Latin-1, not UTF-8
+    ],
+    ids=["nested-field", "nested-body", "not-utf8"],
+)
+async def test_a_body_the_parser_cannot_read_is_malformed_json(
+    client: httpx.AsyncClient, body: bytes
+) -> None:
+    r = await client.post("/v1/chat", content=body, headers={"content-type": "application/json"})
+    problem = _assert_problem(r, 400, "malformed-json")
+    assert "not valid JSON" in str(problem["detail"])
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("multipart/form-data", b"no boundary"), ("multipart/form-data; boundary=xyz", b"garbage")],
+)
+async def test_a_broken_multipart_form_is_a_malformed_body(
+    client: httpx.AsyncClient, content_type: str, body: bytes
+) -> None:
+    r = await client.post(
+        "/v1/documents", content=body,
+        headers={"content-type": content_type, "authorization": "Bearer dev-content-key"},
+    )  # fmt: skip
+    _assert_problem(r, 400, "malformed-body")
+
+
 async def test_wrong_media_type(client: httpx.AsyncClient) -> None:
     r = await client.post("/v1/chat", content=b"hello", headers={"content-type": "text/plain"})
     _assert_problem(r, 415, "unsupported-media-type")

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from core.settings import DEFAULT_CONTENT_KEY, DEFAULT_SECRET, Environment, Settings
+from core.settings import (
+    DEFAULT_CONTENT_KEY,
+    DEFAULT_OPS_KEY,
+    DEFAULT_SECRET,
+    Environment,
+    Settings,
+)
 
 
 def test_defaults_are_the_embedded_development_setup(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,9 +47,11 @@ def test_strong_secrets_are_accepted_in_production() -> None:
         env=Environment.PRODUCTION,
         secret_key=SecretStr("x" * 40),
         content_api_key=SecretStr("k" * 40),
+        ops_api_key=SecretStr("o" * 40),
     )
     assert s.env is Environment.PRODUCTION
     assert "x" * 40 not in repr(s) and "k" * 40 not in repr(s)  # secrets never print
+    assert "o" * 40 not in repr(s)
 
 
 @pytest.mark.parametrize("key", [DEFAULT_CONTENT_KEY, "short"])
@@ -53,6 +61,17 @@ def test_default_content_key_is_refused_outside_development(key: str) -> None:
             env=Environment.PRODUCTION,
             secret_key=SecretStr("x" * 40),
             content_api_key=SecretStr(key),
+        )
+
+
+@pytest.mark.parametrize("key", [DEFAULT_OPS_KEY, "short"])
+def test_default_ops_key_is_refused_outside_development(key: str) -> None:
+    with pytest.raises(ValidationError, match="YATRI_OPS_API_KEY must be set"):
+        Settings(
+            env=Environment.PRODUCTION,
+            secret_key=SecretStr("x" * 40),
+            content_api_key=SecretStr("k" * 40),
+            ops_api_key=SecretStr(key),
         )
 
 
