@@ -95,7 +95,8 @@ def _chunk(doc: ParsedDocument, draft: _Draft, *, ordinal: int) -> Chunk:
         text=draft.text,
         embed_text=embed_text,
         content_hash=content_hash,
-        flags=injection_flags(draft.text),
+        # All a citation shows is scanned: an instruction in a title or heading is one too.
+        flags=injection_flags(draft.text, meta.title, meta.supplier or "", *draft.section_path),
     )
 
 

@@ -5,10 +5,13 @@ the confidence floor Yatri says it does not know, and names the closest document
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
@@ -46,11 +49,11 @@ def load_llm_writer(
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    document: str
+    document: str  # the document id
     title: str
     section: str
     version: int
-    uri: str
+    uri: str | None  # the document's public web address; None when it has none
     quote: str
 
 
@@ -70,9 +73,31 @@ def _cite(passage: Passage, quote: str) -> Citation:
         title=passage.title,
         section=" > ".join(passage.section),
         version=passage.doc_version,
-        uri=passage.uri,
+        uri=public_uri(passage.uri),
         quote=quote,
     )
+
+
+def public_uri(source_uri: str) -> str | None:
+    """`source_uri` when it is a public web address, without credentials, query or fragment;
+    None for a server path (file://), an upload's name (upload://) or a private host, which
+    would tell a traveller how Yatri's servers are laid out."""
+    try:
+        parts = urlsplit(source_uri)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme not in ("http", "https") or "." not in host or any(c.isspace() for c in host):
+        return None
+    if host.endswith((".local", ".internal", ".lan", ".corp", ".home", ".localhost")):
+        return None
+    with contextlib.suppress(ValueError):
+        if not ipaddress.ip_address(host).is_global:
+            return None
+    netloc = f"[{host}]" if ":" in host else host
+    netloc = netloc if port is None else f"{netloc}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class AnswerService:

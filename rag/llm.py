@@ -13,6 +13,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
+from ingest.injection import injection_flags
 from rag.embeddings import EmbeddingPool
 from rag.retrieval import Passage
 from rag.text import sentences
@@ -64,6 +65,8 @@ class LlmAnswerWriter:
         text = str(reply.content).strip()
         if not text or text.lower().startswith("i don't know"):
             return None
+        if injection_flags(text):
+            return None  # an answer that reads as instructions carries them on: never used
         return text if await self.grounded(text, passages) else None
 
     async def grounded(self, answer: str, passages: Sequence[Passage]) -> bool:

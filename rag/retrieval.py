@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ingest.injection import injection_flags
 from rag.catalog import DocumentCatalog, EmbeddingCache, LiveSet
 from rag.embeddings import EmbeddingPool, Vectors
 from rag.hinglish import normalise_query
@@ -88,7 +89,12 @@ class Retriever:
         hits = await self._store.search(
             dense=vector.tolist(), sparse=sparse, filter=filter, limit=k * 3 + 5, mode=mode
         )
-        hits = [h for h in hits if live.allows(h.payload["doc_id"], int(h.payload["version"]))][:k]
+        hits = [
+            h
+            for h in hits
+            if live.allows(h.payload["doc_id"], int(h.payload["version"]))
+            and not (filter.exclude_flagged and _reads_as_instructions(h.payload))
+        ][:k]
         cached = await self._cache.get_many([str(h.payload["content_hash"]) for h in hits])
         missing = [i for i, v in enumerate(cached) if v is None]
         if missing:
@@ -129,6 +135,13 @@ class Retriever:
             unseen_terms=unseen,
             unseen_share=sum(idf[t] for t in unseen) / sum(idf.values()) if idf else 0.0,
         )
+
+
+def _reads_as_instructions(payload: dict[str, Any]) -> bool:
+    """The injection filter again, at read time, on all a passage shows: chunks stored before
+    the filter learnt a rule carry `flagged: false` until their document is ingested again."""
+    texts = (payload["text"], payload["title"], payload.get("supplier") or "", *payload["section"])
+    return bool(injection_flags(*texts))
 
 
 def _embed_text(payload: dict[str, Any]) -> str:

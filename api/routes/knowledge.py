@@ -38,11 +38,12 @@ class AnswerRequest(BaseModel):
 
 
 class CitationOut(BaseModel):
-    document: str
+    document: str = Field(description="The document's id.")
     title: str
     section: str
     version: int
-    uri: str
+    uri: str | None = Field(description="The document's public web address; null when it has "
+                            "none (a file on Yatri's servers, an upload).")  # fmt: skip
     quote: str
 
 
