@@ -245,6 +245,34 @@ def find_dates(text: str, *, today: dt.date) -> list[DateMention]:
     ]
 
 
+_ANCHORED = re.compile(
+    r"\b(?:(?:the|a|one|ek)\s+)?(?:(?P<n>\d|two|three|four|five|do|teen|char)\s+)?"
+    r"(?:day|days|din)\s+(?P<way>after(?!\s+(?:tomorrow|kal))|later|baad|bad|before|earlier"
+    r"|pehle|pahle)\b"
+    r"|\b(?:the\s+)?(?P<next>next day|following day|day before|previous day)\b"
+    r"|\b(?:uske\s+|us ke\s+)?(?P<agle>agle|agla|pichhle|pichle|pichla)\s+din\b"
+)
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "do": 2, "teen": 3, "char": 4}
+
+
+def dates_from(text: str, *, anchor: dt.date) -> list[DateMention]:
+    """Dates said relative to the date under discussion: "what about the day after", "the
+    next day", "one day earlier", "do din baad", "uske agle din"."""
+    out: list[DateMention] = []
+    for m in _ANCHORED.finditer(text.lower()):
+        if m["next"]:
+            days = 1 if m["next"] in ("next day", "following day") else -1
+        elif m["agle"]:
+            days = 1 if m["agle"] in ("agle", "agla") else -1
+        else:
+            raw = m["n"] or "1"
+            days = int(raw) if raw.isdigit() else _COUNT_WORDS[raw]
+            if m["way"] in ("before", "earlier", "pehle", "pahle"):
+                days = -days
+        out.append(DateMention(m.start(), m.end(), anchor + dt.timedelta(days=days), 0.8, False))
+    return out
+
+
 def _relative(m: re.Match[str], today: dt.date) -> tuple[dt.date, float]:
     if m["dat"]:
         return today + dt.timedelta(days=2), 0.9

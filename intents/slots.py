@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from intents import numbers, refs
-from intents.dates import DateMention, find_dates
+from intents.dates import DateMention, dates_from, find_dates
 from intents.models import Intent
 from intents.numbers import Found
 from intents.parse import ParseContext, Slot
@@ -53,6 +53,14 @@ def read_slots(
     text = u.text
     expecting = context.expecting or ""
     dates = find_dates(text, today=today)
+    if anchor := _date_under_discussion(context):
+        # "the day after" the date already searched or booked, not after today.
+        anchored = dates_from(text, anchor=anchor)
+        dates = sorted(
+            anchored + [d for d in dates if all(d.end <= a.start or d.start >= a.end
+                                                for a in anchored)],
+            key=lambda d: d.start,
+        )  # fmt: skip
     times = numbers.times(text)
     found: list[Found] = []
     found.extend(numbers.counts(text))
@@ -90,6 +98,19 @@ def read_slots(
         or all(f.end <= a or f.start >= b for a, b in spans)
     ]  # fmt: skip
     return Readings(places=mentions, dates=dates, found=found)
+
+
+def _date_under_discussion(context: ParseContext) -> dt.date | None:
+    for name in ("new_date", "date", "check_in"):
+        value = context.known.get(name)
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                continue
+        if isinstance(value, dt.date):
+            return value
+    return None
 
 
 def _overlaps(p: PlaceMention, others: list[DateMention] | list[Found]) -> bool:
@@ -172,6 +193,14 @@ def _date_roles(
             second = False
         if not second and wanted == second_name and first_name not in taken and len(dates) == 1:
             second = True  # "when are you coming back?" "the 10th"
+        elif (
+            second
+            and not stay
+            and len(dates) == 1
+            and wanted != second_name
+            and context.known.get(first_name) is None
+        ):
+            second = False  # "Delhi wapas aana hai 28 December ko": going back is the trip
         name = second_name if second or first_name in taken else first_name
         if name in taken:
             continue

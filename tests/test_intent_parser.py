@@ -108,6 +108,31 @@ async def test_dates(parser: RetrievalIntentParser, text: str, date: str) -> Non
     assert values(await parse(parser, text))["date"] == date
 
 
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("what about the day after", "2027-01-05"),
+        ("one day earlier please", "2027-01-03"),
+        ("uske agle din", "2027-01-05"),
+        ("the day after tomorrow", "2026-11-27"),  # still from today
+    ],
+)
+async def test_a_date_relative_to_the_one_under_discussion(
+    parser: RetrievalIntentParser, text: str, date: str
+) -> None:
+    p = await parse(parser, text, **SEARCH_SHOWN)  # searched for 4 January
+    assert (p.intent, values(p)) == (Intent.SEARCH_FLIGHTS, {"date": date})
+
+
+async def test_going_back_with_no_outbound_date_is_the_trips_date(
+    parser: RetrievalIntentParser,
+) -> None:
+    alone = values(await parse(parser, "bhai Pune se Delhi wapas aana hai 20 December ko"))
+    assert alone["date"] == "2026-12-20" and "return_date" not in alone
+    later = await parse(parser, "returning on 10 dec", known={"date": "2026-12-05"})
+    assert values(later) == {"return_date": "2026-12-10"}
+
+
 async def test_a_decimal_is_not_a_date(parser: RetrievalIntentParser) -> None:
     p = await parse(parser, "a hotel in Goa with a 3.7 rating")
     assert not {"date", "check_in", "check_out"} & values(p).keys()
