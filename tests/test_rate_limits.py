@@ -109,6 +109,8 @@ async def test_an_ipv6_subscriber_is_one_address_across_its_slash_64(app: FastAP
         ("bookings", "GET", "/v1/bookings", {}),  # 401 without a token, then 429
         ("travellers", "GET", "/v1/travellers/me", {}),
         ("webhooks", "POST", "/v1/asr/webhooks/twilio", {"data": {"CallSid": "CA1"}}),
+        ("webhooks", "POST", "/v1/telephony/twilio/voice", {"data": {"CallSid": "CA1"}}),
+        ("voice-tokens", "POST", "/v1/voice/tokens", {"json": {}}),
     ],
 )
 async def test_every_limited_group_answers_429(
