@@ -214,7 +214,9 @@ class ExampleIndex:
         mirror = self._mirror
         if mirror is None or not mirror.texts:
             return Vote((), 0.0, "")
-        scores = mirror.vectors @ vector.astype(np.float32, copy=False)
+        # einsum's own loop, not BLAS: OpenBLAS would split this product over threads that
+        # then spin, on cores the embedding of the next turn needs.
+        scores = np.einsum("ij,j->i", mirror.vectors, vector.astype(np.float32, copy=False))
         k = min(self._k, len(scores))
         nearest = np.argpartition(-scores, k - 1)[:k]
         nearest = nearest[np.argsort(-scores[nearest], kind="stable")]
