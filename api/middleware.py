@@ -153,10 +153,11 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-# Where load is shed: the API's work. Health, metrics, docs and problem pages always answer;
-# document uploads are the content team's slow lane, bounded by their own size limits.
-SHED_PREFIXES = ("/v1/", "/mcp")
-NEVER_SHED_PREFIXES = ("/v1/documents",)
+# Where load is shed: the routes that run the models on the query lane (a chat turn, a policy
+# answer, an utterance understood, a webhook's turn), whose latency grows with the queue.
+# Bookings and fares wait on I/O with bulkheads of their own, a slow upload on its client;
+# probes, metrics, docs and problem pages always answer.
+SHED_PREFIXES = ("/v1/chat", "/v1/answers", "/v1/intents/", "/v1/asr/")
 
 
 class LoadShedMiddleware:
@@ -172,12 +173,7 @@ class LoadShedMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if (
-            scope["type"] != "http"
-            or not self.max_in_flight
-            or not path.startswith(SHED_PREFIXES)
-            or path.startswith(NEVER_SHED_PREFIXES)
-        ):
+        if scope["type"] != "http" or not self.max_in_flight or not path.startswith(SHED_PREFIXES):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:

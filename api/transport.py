@@ -9,6 +9,7 @@ deadline in `api/middleware.py`, where it can be answered with a 408 problem."""
 from __future__ import annotations
 
 import asyncio
+import resource
 from typing import Any
 
 import orjson
@@ -16,8 +17,15 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from core.logging import get_logger
 from core.settings import Settings
 from core.telemetry import HTTP_CONNECTIONS_REFUSED, HTTP_READ_TIMEOUTS
+
+log = get_logger("yatri.transport")
+
+# Descriptors kept back from the connection cap for everything else a process opens: the
+# Redis and Temporal pools, the bookings database, model files, the embedded servers' pipes.
+FD_RESERVE = 512
 
 # Headers larger than this on one request close the connection (431): h11 has such a limit of
 # its own, httptools has none.
@@ -134,11 +142,24 @@ def guarded_protocol(
     return type(f"{base.__name__.lstrip('_')}", (base,), limits)
 
 
+def connection_cap(configured: int) -> int:
+    """`configured`, or fewer where the process's file-descriptor limit would run out first."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or configured <= soft - FD_RESERVE:
+        return configured
+    cap = max(1, soft - FD_RESERVE)
+    log.warning("connection cap lowered to the descriptor limit", configured=configured,
+                cap=cap, nofile=soft)  # fmt: skip
+    return cap
+
+
 def server_config(app: Any, settings: Settings, *, http: str = "httptools") -> uvicorn.Config:
     """What `yatri serve` runs: the guarded protocol (httptools; `http="h11"` for the pure
     Python one), keep-alive, trusted proxies, and the graceful stop."""
     protocol = guarded_protocol(
-        http, max_connections=settings.max_connections, header_timeout_s=settings.header_timeout_s
+        http,
+        max_connections=connection_cap(settings.max_connections),
+        header_timeout_s=settings.header_timeout_s,
     )
     return uvicorn.Config(
         app,

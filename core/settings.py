@@ -305,8 +305,9 @@ class Settings(BaseSettings):
         "address, not the proxy's.",
     )  # fmt: skip
     max_in_flight: int = Field(
-        default=64, ge=0, description="Requests in progress per process on /v1 (documents "
-        "aside) and /mcp; more are refused at once with 503 and Retry-After (0: no limit).",
+        default=32, ge=0, description="Requests in progress per process on the routes that run "
+        "the models (chat, answers, intents, ASR webhooks); more are refused at once with 503 "
+        "and Retry-After (0: no limit).",
     )  # fmt: skip
     max_connections: int = Field(
         default=2048, ge=1, description="Open connections per process (websockets included); "

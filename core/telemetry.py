@@ -141,7 +141,8 @@ RATE_LIMIT_ALLOWANCE = Gauge(
     ["group", "identity"],
 )
 HTTP_IN_FLIGHT = Gauge(
-    "yatri_http_in_flight", "Requests in progress on the routes that shed load (/v1, /mcp)."
+    "yatri_http_in_flight",
+    "Requests in progress on the routes that shed load (chat, answers, intents, ASR webhooks).",
 )
 HTTP_SHED = Counter(
     "yatri_http_shed_total", "Requests refused 503 because YATRI_MAX_IN_FLIGHT were in progress."

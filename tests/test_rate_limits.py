@@ -269,8 +269,10 @@ async def test_requests_past_the_in_flight_cap_are_shed_with_503(
         assert r.json()["type"] == "/problems/overloaded"
         assert int(r.headers["retry-after"]) >= 1
         assert sample("yatri_http_shed_total") == shed + 1
-        # Probes, problem pages and the content team's uploads are never shed.
+        # Probes, problem pages, bookings (I/O with bulkheads of their own) and the content
+        # team's uploads are never shed.
         assert (await client.get("/livez")).status_code == 200
+        assert (await client.get("/v1/bookings?traveller=trv-1")).status_code == 401
         assert (await client.get("/problems/overloaded")).status_code == 200
         content = {"authorization": f"Bearer {settings.content_api_key.get_secret_value()}"}
         assert (await client.get("/v1/documents", headers=content)).status_code == 200

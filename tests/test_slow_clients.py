@@ -6,6 +6,7 @@ sockets. Every wait below is bounded; nothing asserts how long anything took."""
 from __future__ import annotations
 
 import asyncio
+import resource
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -17,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from api.transport import server_config
+from api.transport import FD_RESERVE, connection_cap, server_config
 from core.embedded import bind_socket
 from core.settings import Settings
 
@@ -194,6 +195,13 @@ async def test_connections_past_the_cap_are_closed_at_once(
         assert (await asyncio.wait_for(reader.read(), timeout=10)).startswith(b"HTTP/1.1 200")
         for _, w in [*idle, *refused, (reader, writer)]:
             w.close()
+
+
+def test_the_connection_cap_leaves_descriptors_for_the_rest_of_the_process() -> None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert connection_cap(CAP) == CAP
+    if soft != resource.RLIM_INFINITY:
+        assert connection_cap(10 * soft) == soft - FD_RESERVE
 
 
 async def _until(condition: object) -> None:
