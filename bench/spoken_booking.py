@@ -95,7 +95,7 @@ NOT_HEARD_S = 6.0  # no "voice turn heard" by then: the line was not taken as sp
 # Yatri's reply is over when every mark is echoed, the server has logged it as sent and the
 # line has been quiet QUIET_S; LONG_QUIET_S of quiet if the server never logs it.
 QUIET_S = 0.5
-LONG_QUIET_S = 5.0
+LONG_QUIET_S = 20.0
 MAX_LINES = 12
 CALL_TIMEOUT_S = 420.0
 CODE = "<code>"
@@ -196,7 +196,7 @@ class PhoneLine:
     async def speak(self, line: Line) -> float:
         """Speak `line`; the wall time its speech ended (its last audible frame went out)."""
         speech_end: asyncio.Future[float] = self._loop.create_future()
-        self._first_media = self._loop.create_future()
+        self._first_media = None  # reply audio counts from the end of this line's speech
         self.audio_s = 0.0
         frames = [line.mulaw[i : i + 160] for i in range(0, len(line.mulaw), 160)]
         self._speech_end = (self._sent + len(self._queue) + line.speech_end_frame, speech_end)
@@ -243,6 +243,7 @@ class PhoneLine:
             if self._speech_end is not None and self._speech_end[0] == self._sent:
                 self._speech_end[1].set_result(time.perf_counter())
                 self._speech_end = None
+                self._first_media = self._loop.create_future()
             self._sent += 1
 
     async def _receive(self) -> None:
@@ -256,13 +257,18 @@ class PhoneLine:
                 audio_s = len(base64.b64decode(message["media"]["payload"])) / 8000
                 self._playing_until = max(now, self._playing_until) + audio_s
                 self._last_media_at = now
-                self.audio_s += audio_s
+                if self._first_media is not None:
+                    self.audio_s += audio_s
             elif event == "mark":
                 self._marks_out += 1
                 self._spawn(self._echo(message["mark"]["name"], at=self._playing_until))
             elif event == "clear":
+                # Audio before a clear was the reply the caller spoke over, not the answer.
                 self.clears += 1
                 self._playing_until = now
+                if self._first_media is not None and self._first_media.done():
+                    self._first_media = self._loop.create_future()
+                    self.audio_s = 0.0
         self._fail(None)
 
     async def _echo(self, name: str, *, at: float) -> None:
