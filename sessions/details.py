@@ -9,6 +9,9 @@ from typing import Any
 
 from wordfreq import zipf_frequency
 
+from intents.text import HINGLISH_WORDS
+from rag.hinglish import FUNCTION_WORDS
+
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<!\d)(?:\+?91[\s-]?)?[6-9]\d{4}[\s-]?\d{5}(?!\d)")
 _SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\n)\s*", re.IGNORECASE)
@@ -18,7 +21,8 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"^[^\W\d_][^\W\d_'.-]*$")
-_NOT_NAMES = {"email", "phone", "mobile", "number", "is", "my", "the", "book", "yes", "no"}
+_NOT_NAMES = {"email", "phone", "mobile", "number", "is", "my", "the", "book", "yes", "no",
+              "ek", "sawaal", "sawal", "baat", "ruko", "minute", "haan", "nahi"}  # fmt: skip
 
 
 def contact_in(text: str) -> dict[str, str]:
@@ -63,6 +67,12 @@ def details_in(text: str, *, parsed_names: Any = None) -> dict[str, Any]:
 
 @lru_cache(maxsize=4096)
 def _common(word: str) -> bool:
-    """A very common English word ("wait", "make", "instead"): part of a sentence, not a
-    name. The parser's own name reader comes first; this guards the fallback."""
-    return zipf_frequency(word.lower(), "en") >= 5.0
+    """A very common English word ("wait", "make", "instead") or a Hinglish one ("theek hai",
+    "rehne do"): part of a sentence, not a name. The parser's own name reader comes first;
+    this guards the fallback."""
+    lowered = word.lower()
+    return (
+        lowered in HINGLISH_WORDS
+        or lowered in FUNCTION_WORDS
+        or zipf_frequency(lowered, "en") >= 5.0
+    )

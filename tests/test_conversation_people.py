@@ -277,3 +277,15 @@ async def test_a_question_where_names_are_awaited_is_answered_not_booked_as_a_na
     assert "travellers" not in asked["slots"]
     assert asked["data"]["expecting"] == "traveller_details", asked["reply"]
     assert "Who is travelling" in asked["reply"]
+
+
+def test_everyday_words_are_not_taken_for_names() -> None:
+    from sessions.details import names_in
+
+    assert names_in("theek hai, book karo") == []
+    assert names_in("rehne do yaar") == []
+    assert names_in("ek sawaal hai") == []
+    assert names_in("Bijoy Das and Meera Iyer") == [
+        {"first_name": "Bijoy", "last_name": "Das"},
+        {"first_name": "Meera", "last_name": "Iyer"},
+    ]
