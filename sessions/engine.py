@@ -188,8 +188,9 @@ class TurnEngine:
         conversation.state = state.model_dump(mode="json")
         conversation.state_version = STATE_VERSION
         conversation.history.extend([
-            TurnRecord(role="traveller", text=redact_text(turn.text), at=turn.now,
-                       intent=intent.value),
+            # A one-time code is never stored, redacted or not.
+            TurnRecord(role="traveller", at=turn.now, intent=intent.value,
+                       text="[ONE-TIME CODE]" if turn.cache.get("code") else redact_text(turn.text)),
             TurnRecord(role="yatri", text=redact_text(turn.reply), at=turn.now),
         ])  # fmt: skip
         del conversation.history[: -2 * self._history_turns]
@@ -232,6 +233,7 @@ class TurnEngine:
         state.expecting = None
         if expected == "otp":
             commands = _code_commands(turn.text, commands)
+            turn.cache["code"] = code_in(turn.text) is not None
         if expected == "traveller_details" and state.top is not None and _may_be_details(parse):
             details = await self._party.details(turn, state.top,
                                                 parsed_names=parse.value("traveller_names"))  # fmt: skip

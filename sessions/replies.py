@@ -74,7 +74,9 @@ def unknown_place_reply(name: str, question: str, airports: AirportDirectory) ->
     return f"I couldn't find an airport for “{name}”. {question}"
 
 
-def search_reply(result: FareResult, airports: AirportDirectory) -> str:
+def search_reply(result: FareResult, airports: AirportDirectory, *, brief: bool = False) -> str:
+    """What a search found; `brief` (a phone call) names only the cheapest, since every
+    sentence is heard in full before the caller can answer."""
     q = result.query
     route = f"from {place(q.origin, airports)} to {place(q.destination, airports)}"
     when = f"on {long_date(q.date)} for {q.passengers.describe()}"
@@ -96,7 +98,7 @@ def search_reply(result: FareResult, airports: AirportDirectory) -> str:
     if party.adults + party.children + party.infants > 1:
         lines.append(f"Prices are totals for {party.describe()}.")
     lines.append(f"Cheapest: {_offer_line(cheapest[0])}.")
-    if len(cheapest) > 1:
+    if len(cheapest) > 1 and not brief:
         lines.append("Also: " + "; ".join(_offer_line(o) for o in cheapest[1:3]) + ".")
     return " ".join(lines)
 

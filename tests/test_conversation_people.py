@@ -18,6 +18,7 @@ from bookings.profiles import SavedPassenger, TravellerProfile
 from core.errors import ForbiddenError
 from core.settings import Settings
 from sessions.passengers import birth_dates_in, saved_in
+from sessions.redis_store import RedisSessionStore
 from sessions.skills.identity import code_in
 from tests.test_bookings import ledger, token
 from tests.test_conversation import Chat, day, spoken
@@ -123,6 +124,11 @@ async def test_a_caller_proves_who_they_are_before_booking_for_me_and_my_wife(
     who = await call.say(spoken_code)
     assert "verified" in who["reply"], who["reply"]
     assert who["data"]["expecting"] == "traveller_details"
+    store = RedisSessionStore(redis=app.state.services.redis, ttl_s=settings.session_ttl_s)
+    stored = await store.load(call.session_id)
+    assert stored is not None
+    said = [t.text for t in stored.history if t.role == "traveller"]
+    assert "[ONE-TIME CODE]" in said and not any(code in t or wrong in t for t in said)
     assert "Sana Sheikh" in who["reply"]  # the saved passengers are offered
     review = await call.say("me and my wife")
     # Two passengers now: searched again for 2 adults, the same flight kept, contact from

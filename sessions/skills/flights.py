@@ -67,7 +67,7 @@ class FlightsSkill:
         if kept is not None:  # the party changed mid-booking: the same flight, priced again
             turn.say(f"For {query.passengers.describe()}, I've priced your flight again.")
         else:
-            turn.say(search_reply(result, self._airports))
+            turn.say(search_reply(result, self._airports, brief=turn.channel != "chat"))
         turn.data.update(result_json(result))
         turn.data["offers"] = [offer_json(o) for o in shown]
         return Next.DONE if shown else Next.END
