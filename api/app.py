@@ -233,12 +233,14 @@ async def _services(
                 redis=redis, ttl_s=settings.session_ttl_s, prefix=f"{ns}:call:"
             ),
             webhook_deliveries=WebhookDeliveries(redis=redis, namespace=ns),
-            stream_admission=StreamAdmission(AdmissionLimits(
-                total=settings.voice_max_streams,
-                per_source=settings.voice_max_streams_per_source,
-                new_caller_share=settings.voice_new_caller_share,
-                anonymous_share=settings.voice_anonymous_share,
-            )),  # fmt: skip
+            stream_admission=StreamAdmission(
+                AdmissionLimits(
+                    total=settings.voice_max_streams,
+                    per_source=settings.voice_max_streams_per_source,
+                    new_caller_share=settings.voice_new_caller_share,
+                    anonymous_share=settings.voice_anonymous_share,
+                )
+            ),  # fmt: skip
             stream_tokens=StreamTokens(redis=redis, ttl_s=settings.voice_token_ttl_s, namespace=ns),
             normalise_transcript=(
                 voice_engines.normalise if voice_engines else transcript_normaliser(airports)
@@ -469,7 +471,9 @@ def create_app(
     app.include_router(fares.router, dependencies=[Depends(rate_limited("fares"))])
     app.include_router(voice.router)
     app.include_router(voice_access.router, dependencies=[Depends(rate_limited("voice-tokens"))])
-    app.include_router(voice_access.webhook_router, dependencies=[Depends(rate_limited("webhooks"))])
+    app.include_router(
+        voice_access.webhook_router, dependencies=[Depends(rate_limited("webhooks"))]
+    )
     app.include_router(asr.router, dependencies=[Depends(rate_limited("webhooks"))])
     app.include_router(bookings.router, dependencies=[Depends(rate_limited("bookings"))])
     app.include_router(travellers.router, dependencies=[Depends(rate_limited("travellers"))])
