@@ -55,6 +55,7 @@ from fares.events import FareChangeEvent, L1Broadcast, RedisFareEvents
 from fares.service import FareService, SupplierGuard
 from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 from fares.warming import parse_routes, warm
+from ingest.limits import UploadLimits
 from ingest.pipeline import IngestService
 from intents.legacy import RuleParser
 from rag.answers import AnswerService, load_llm_writer
@@ -375,6 +376,7 @@ async def _services(
                     await task
             await fare_cache.close()
             await knowledge.ingest.drain()
+            knowledge.ingest.close()
     finally:
         await stack.aclose()
         await store.close()
@@ -411,6 +413,11 @@ def build_knowledge(
             catalog=catalog,
             embeddings=embeddings,
             cache=cache,
+            limits=UploadLimits(
+                max_bytes=settings.upload_max_bytes,
+                max_expanded_bytes=settings.upload_max_expanded_bytes,
+                max_pdf_pages=settings.upload_max_pdf_pages,
+            ),
             retire_grace_s=settings.retire_grace_s,
         ),
         retriever=retriever,
@@ -484,5 +491,6 @@ def create_app(
     install_openapi(app)
     app.add_middleware(LoadShedMiddleware, max_in_flight=settings.max_in_flight)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
-                       body_timeout_s=settings.body_timeout_s)  # fmt: skip
+                       body_timeout_s=settings.body_timeout_s,
+                       body_limits=knowledge.upload_body_limit(settings.upload_max_bytes))  # fmt: skip
     return app

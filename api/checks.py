@@ -1,4 +1,6 @@
-"""Dependency checks shared by `/readyz` and `yatri doctor`."""
+"""Dependency checks shared by `/readyz` and `yatri doctor`. A check never queues behind the
+work it checks: the models check runs the embedding model on the pool's own probe lane, not
+behind ingest or travellers' queries."""
 
 from __future__ import annotations
 
@@ -11,13 +13,18 @@ from pydantic import BaseModel
 
 from bookings.temporal import TemporalClient, temporal_health
 from core.airports import AirportDirectory
-from core.errors import YatriError
+from core.errors import DependencyUnavailableError, YatriError
 from core.redis_conn import RedisClient, redis_health
 from core.telemetry import DEPENDENCY_UP
 from rag.embeddings import EmbeddingPool
 from rag.store import VectorStore
 
 CHECK_TIMEOUT_S = 3.0
+# Temporal's frontend closes every client connection after a maximum age (5 minutes by default,
+# with jitter) and the client moves to a new one; a call caught in the switch is cancelled
+# ("operation was canceled") though the server is fine. One more try after this pause, on the
+# new connection, tells that from an outage.
+TEMPORAL_RETRY_PAUSE_S = 0.05
 
 
 class Check(BaseModel):
@@ -45,7 +52,11 @@ async def check_qdrant(qdrant: VectorStore) -> Check:
 async def check_temporal(
     client: TemporalClient, *, worker_task: asyncio.Task[None] | None, in_process: bool
 ) -> Check:
-    health = await temporal_health(client)
+    try:
+        health = await temporal_health(client)
+    except DependencyUnavailableError:
+        await asyncio.sleep(TEMPORAL_RETRY_PAUSE_S)
+        health = await temporal_health(client)
     if in_process and (worker_task is None or worker_task.done()):
         return Check(status="fail", detail="the in-process worker has stopped")
     return Check(
@@ -63,10 +74,13 @@ async def check_models(airports: AirportDirectory, embeddings: EmbeddingPool | N
         return Check(status="fail", detail="airport gazetteer is empty")
     detail = f"airport gazetteer: {count} airports"
     if embeddings is not None:
-        vector = await embeddings.embed(["readiness probe"])
-        if vector.shape != (1, embeddings.embedder.dimension):
+        try:
+            await embeddings.probe()
+        except RuntimeError:
             return Check(status="fail", detail="the embedding model gave a wrong shape")
-        detail += f"; embeddings: {embeddings.embedder.model_id}"
+        lanes = embeddings.waiting()
+        waiting = f"query {lanes['query']}, bulk {lanes['bulk']}"
+        detail += f"; embeddings: {embeddings.embedder.model_id} (waiting: {waiting})"
     return Check(
         status="ok", latency_ms=round((time.perf_counter() - started) * 1000, 2), detail=detail
     )

@@ -1,5 +1,6 @@
 """`yatri ingest` and `yatri docs`: the content team's commands, over the HTTP API of a running
-Yatri (the same path an upload from a browser takes)."""
+Yatri (the same path an upload from a browser takes). A file over the upload size is reported
+without being sent, with the server's own limit and setting (YATRI_UPLOAD_MAX_BYTES)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+
+from core.settings import Settings
 
 SUPPORTED = {".pdf", ".html", ".htm", ".md", ".markdown", ".docx", ".txt"}
 
@@ -26,8 +29,20 @@ KeyOption = Annotated[
     str,
     typer.Option(envvar="YATRI_CONTENT_API_KEY", help="Content-team key [YATRI_CONTENT_API_KEY]."),
 ]
+MaxBytesOption = Annotated[
+    int,
+    typer.Option(envvar="YATRI_UPLOAD_MAX_BYTES",
+                 help="Largest file to send, as the server allows [YATRI_UPLOAD_MAX_BYTES]."),
+]  # fmt: skip
+TimeoutOption = Annotated[
+    float,
+    typer.Option(envvar="YATRI_UPLOAD_TIMEOUT_S",
+                 help="The server's upload deadline; the CLI waits 30 s more [YATRI_UPLOAD_TIMEOUT_S]."),
+]  # fmt: skip
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_KEY = "dev-content-key"
+DEFAULT_MAX_BYTES: int = Settings.model_fields["upload_max_bytes"].default
+DEFAULT_UPLOAD_TIMEOUT_S: float = Settings.model_fields["upload_timeout_s"].default
 
 
 def collect(paths: list[Path]) -> list[Path]:
@@ -49,15 +64,23 @@ def collect(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _client(url: str, key: str) -> httpx.Client:
-    return httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=120)
+def _client(url: str, key: str, *, timeout_s: float = 120) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"authorization": f"Bearer {key}"}, timeout=timeout_s)
+
+
+def _too_large(path: Path, detail: str) -> dict[str, Any]:
+    return {"filename": str(path), "outcome": "failed", "reason": "too_large", "detail": detail}
+
+
+def _problem_detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text
 
 
 def _fail(response: httpx.Response) -> typer.Exit:
-    try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text
+    detail = _problem_detail(response)
     err.print(f"[red]yatri: {response.status_code} {detail}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
@@ -69,12 +92,14 @@ def ingest(
     prune: Annotated[
         bool, typer.Option(help="Delete documents that came from these folders but are gone.")
     ] = False,
+    max_bytes: MaxBytesOption = DEFAULT_MAX_BYTES,
+    timeout_s: TimeoutOption = DEFAULT_UPLOAD_TIMEOUT_S,
 ) -> None:
     """Ingest policy documents; prints a summary with the reason for every failure."""
     files = collect(paths)
     rows: list[dict[str, Any]] = []
     with (
-        _client(url, api_key) as client,
+        _client(url, api_key, timeout_s=timeout_s + 30) as client,
         Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
         ) as progress,
@@ -87,6 +112,10 @@ def ingest(
                              "detail": "no such file"})  # fmt: skip
                 progress.advance(task)
                 continue
+            if (size := path.stat().st_size) > max_bytes:
+                rows.append(_too_large(path, f"{size} bytes, more than {max_bytes}"))
+                progress.advance(task)
+                continue
             try:
                 r = client.post(
                     "/v1/documents",
@@ -96,9 +125,12 @@ def ingest(
             except httpx.HTTPError as e:
                 err.print(f"[red]yatri: cannot reach {url}: {e}[/red]", soft_wrap=True)
                 raise typer.Exit(1) from e
-            if r.status_code != 200:
+            if r.status_code == 413:  # the server's limit is lower than this CLI's
+                rows.append(_too_large(path, _problem_detail(r)))
+            elif r.status_code != 200:
                 raise _fail(r)
-            rows.extend(r.json()["results"])
+            else:
+                rows.extend(r.json()["results"])
             progress.advance(task)
         if prune:
             rows.extend(_prune(client, paths, files))

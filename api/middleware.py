@@ -8,6 +8,7 @@ import asyncio
 import re
 import secrets
 import time
+from collections.abc import Mapping
 
 import structlog
 from starlette.responses import Response
@@ -37,9 +38,17 @@ class BodyTimeoutError(Exception):
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_timeout_s: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        body_timeout_s: float,
+        body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits = dict(body_limits or {})  # path -> its own limit (document uploads)
         self.body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -52,6 +61,7 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         method, path = scope["method"], scope["path"]
+        max_body_bytes = self.body_limits.get(path, self.max_body_bytes)
         started = time.perf_counter()
         status = 500
         response_started = False
@@ -70,8 +80,8 @@ class RequestContextMiddleware:
             else:
                 body = problem_body(
                     slug="payload-too-large",
-                    detail=f"request body exceeds {self.max_body_bytes} bytes",
-                    instance=path, request_id=request_id, max_bytes=self.max_body_bytes,
+                    detail=f"request body exceeds {max_body_bytes} bytes",
+                    instance=path, request_id=request_id, max_bytes=max_body_bytes,
                 )  # fmt: skip
             return problem_response(body, headers={"connection": "close"})
 
@@ -110,7 +120,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 more_body = bool(message.get("more_body", False))
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > max_body_bytes:
                     failed = BodyTooLargeError()
                     raise failed
             return message
@@ -120,7 +130,7 @@ class RequestContextMiddleware:
         except ValueError:
             declared = 0
         try:
-            if declared > self.max_body_bytes:
+            if declared > max_body_bytes:
                 raise BodyTooLargeError
             await self.app(scope, limited_receive, send_with_id)
         except (BodyTooLargeError, BodyTimeoutError) as e:

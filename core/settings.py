@@ -121,6 +121,22 @@ class Settings(BaseSettings):
     retire_grace_s: float = Field(
         default=5.0, ge=0, description="How long a replaced document version stays searchable."
     )
+    upload_max_bytes: int = Field(
+        default=20 * 2**20, ge=1024, description="Largest policy document, as uploaded: the "
+        "document API's request body (all its files together) and `yatri ingest`'s per-file "
+        "limit.",
+    )  # fmt: skip
+    upload_max_expanded_bytes: int = Field(
+        default=64 * 2**20, ge=2**20, description="What one document may expand to: a DOCX's "
+        "zip entries uncompressed, a PDF's streams (images aside) decoded.",
+    )  # fmt: skip
+    upload_max_pdf_pages: int = Field(
+        default=2000, ge=1, description="Most pages of one PDF document."
+    )
+    upload_timeout_s: float = Field(
+        default=300.0, gt=0, description="Deadline of one document upload, ingest included "
+        "(504 past it); `yatri ingest` waits this long and 30 s more.",
+    )  # fmt: skip
 
     fare_fresh_s: float = Field(
         default=30.0,

@@ -2,7 +2,7 @@
 
 Dispatches on the file extension to a parser in ingest/formats/ (PDF, HTML, Markdown, DOCX, plain
 text) and validates the metadata it found. Every failure is an IngestError with a reason; no library
-exception escapes.
+exception escapes. The upload limits (ingest/limits.py) are checked before and while parsing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Literal
 
 from ingest.formats import html, markdown, pdf, plaintext, word
 from ingest.formats.common import RawMeta
+from ingest.limits import UploadLimits, check_size
 from ingest.models import (
     Block,
     DocumentMeta,
@@ -26,7 +27,7 @@ from ingest.models import (
 )
 
 Format = Literal["pdf", "html", "markdown", "docx", "text"]
-Parser = Callable[[bytes, str], tuple[RawMeta, list[Block]]]
+Parser = Callable[[bytes, str, UploadLimits], tuple[RawMeta, list[Block]]]
 
 _FORMATS: dict[str, Format] = {
     ".pdf": "pdf",
@@ -49,8 +50,12 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LANGUAGE = re.compile(r"([a-z]{2})(?:[-_][a-z0-9]{2,8})*")
 
 
-def load_document(data: bytes, *, filename: str, source_uri: str) -> ParsedDocument:
-    """Parse `data` as the format its extension names; raise IngestError if it cannot be used."""
+def load_document(
+    data: bytes, *, filename: str, source_uri: str, limits: UploadLimits | None = None
+) -> ParsedDocument:
+    """Parse `data` as the format its extension names, within `limits` (the defaults when
+    None); raise IngestError if it cannot be used."""
+    limits = limits or UploadLimits()
     suffix = PurePath(filename).suffix.lower()
     fmt = _FORMATS.get(suffix)
     if fmt is None:
@@ -59,9 +64,10 @@ def load_document(data: bytes, *, filename: str, source_uri: str) -> ParsedDocum
             reason=IngestErrorReason.UNSUPPORTED,
             filename=filename,
         )
+    check_size(data, limits, filename)
     if not data.strip():
         raise IngestError("file is empty", reason=IngestErrorReason.EMPTY, filename=filename)
-    raw, blocks = _PARSERS[fmt](data, filename)
+    raw, blocks = _PARSERS[fmt](data, filename, limits)
     if all(block.kind == "heading" for block in blocks):
         raise IngestError("no text content", reason=IngestErrorReason.EMPTY, filename=filename)
     meta = _build_meta(raw, blocks=blocks, filename=filename, source_uri=source_uri, fmt=fmt)

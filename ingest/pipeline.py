@@ -1,5 +1,7 @@
 """Ingest: one file in, its chunks embedded, stored and made live in one step; or a clear
-per-file failure with the previous version still serving."""
+per-file failure with the previous version still serving. Parsing and chunking run on the
+ingest lane (one thread: one document's parse at a time, whatever its requests' deadlines did),
+embedding on the embedding pool's bulk lane, so neither queues ahead of a traveller's query."""
 
 from __future__ import annotations
 
@@ -9,14 +11,17 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 import numpy as np
 
 from core.errors import YatriError
 from core.logging import get_logger
 from ingest.chunking import chunk_document
+from ingest.limits import UploadLimits, check_size
 from ingest.loaders import load_document
 from ingest.models import Chunk, IngestError, ParsedDocument
 from rag.catalog import DocumentCatalog, DocumentRecord, EmbeddingCache
@@ -26,7 +31,9 @@ from rag.store import SparseVector, StoredChunk, VectorStore
 
 log = get_logger(__name__)
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
+_T = TypeVar("_T")
+
+CACHE_EVERY = 256  # chunks embedded between writes to the vector cache
 
 
 class Outcome(StrEnum):
@@ -58,9 +65,12 @@ class IngestService:
         embeddings: EmbeddingPool,
         cache: EmbeddingCache,
         bm25: Bm25 | None = None,
+        limits: UploadLimits | None = None,
         retire_grace_s: float = 5.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
+        self.limits = limits or UploadLimits()
+        self._lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         self._store = store
         self._catalog = catalog
         self._embeddings = embeddings
@@ -74,9 +84,7 @@ class IngestService:
     async def ingest(self, data: bytes, *, filename: str, source_uri: str) -> FileResult:
         """Ingest one file. Never raises for a bad file: the result says what went wrong."""
         try:
-            if len(data) > MAX_FILE_BYTES:
-                return FileResult(filename, Outcome.FAILED, reason="too_large",
-                                  detail=f"file exceeds {MAX_FILE_BYTES // 2**20} MiB")  # fmt: skip
+            check_size(data, self.limits, filename)
             content_hash = hashlib.sha256(data).hexdigest()
             known = await self._catalog.doc_for_hash(content_hash)
             if known is not None:
@@ -87,8 +95,10 @@ class IngestService:
                         version=record.version, chunks=record.chunks,
                         flagged_chunks=record.flagged_chunks,
                     )  # fmt: skip
-            doc = await asyncio.to_thread(
-                load_document, data, filename=filename, source_uri=source_uri
+            doc = await self._on_lane(
+                lambda: load_document(
+                    data, filename=filename, source_uri=source_uri, limits=self.limits
+                )
             )
             lock = self._locks.setdefault(doc.meta.doc_id, asyncio.Lock())
             async with lock:
@@ -105,7 +115,7 @@ class IngestService:
         if previous is not None and previous.content_hash == doc.content_hash:
             return FileResult(filename, Outcome.UNCHANGED, doc_id=previous.doc_id,
                               version=previous.version, chunks=previous.chunks)  # fmt: skip
-        chunks, sparse_vectors = await asyncio.to_thread(self._prepare, doc)
+        chunks, sparse_vectors = await self._on_lane(lambda: self._prepare(doc))
         if not chunks:
             return FileResult(filename, Outcome.FAILED, doc_id=doc.meta.doc_id,
                               reason="empty", detail="no text to index")  # fmt: skip
@@ -149,6 +159,13 @@ class IngestService:
             filename, Outcome.UPDATED if previous else Outcome.ADDED, doc_id=record.doc_id,
             version=record.version, chunks=len(chunks), flagged_chunks=flagged,
         )  # fmt: skip
+
+    async def _on_lane(self, work: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._lane, work)
+
+    def close(self) -> None:
+        """Stop the ingest lane; a parse already running finishes on its own."""
+        self._lane.shutdown(wait=False, cancel_futures=True)
 
     def _prepare(
         self, doc: ParsedDocument
@@ -204,11 +221,13 @@ class IngestService:
         for i, v in enumerate(cached):
             if v is not None:
                 out[i] = v
-        if missing:
-            fresh = await self._embeddings.embed([chunks[i].embed_text for i in missing])
-            for row, i in enumerate(missing):
+        # Cached as they come: an upload cut off by its deadline resumes here when sent again.
+        for start in range(0, len(missing), CACHE_EVERY):
+            part = missing[start : start + CACHE_EVERY]
+            fresh = await self._embeddings.embed_bulk([chunks[i].embed_text for i in part])
+            for row, i in enumerate(part):
                 out[i] = fresh[row]
-            await self._cache.put_many({hashes[i]: fresh[row] for row, i in enumerate(missing)})
+            await self._cache.put_many({hashes[i]: fresh[row] for row, i in enumerate(part)})
         return out
 
 

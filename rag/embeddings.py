@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -166,16 +166,61 @@ def load_embedder(engine: str) -> Embedder:
     raise ValueError(f"unknown embedding engine {engine!r}")
 
 
-class EmbeddingPool:
-    """Runs an embedder on one dedicated thread so the event loop never waits on it."""
+Lane = Literal["query", "bulk", "probe"]
 
-    def __init__(self, embedder: Embedder) -> None:
+PROBE_TEXTS = ("readiness probe", "is the model answering")
+
+
+class EmbeddingPool:
+    """Runs an embedder off the event loop on three lanes, each its own thread, so no kind of
+    work queues behind another: ``query`` (a traveller's question, intents, an answer's quotes),
+    ``bulk`` (ingest, handed over in batches) and ``probe`` (readiness). The model is shared:
+    onnxruntime runs one session from several threads."""
+
+    def __init__(self, embedder: Embedder, *, bulk_batch: int = 32) -> None:
         self.embedder = embedder
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        self._bulk_batch = bulk_batch
+        self._lanes: dict[Lane, ThreadPoolExecutor] = {
+            lane: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"embed-{lane}")
+            for lane in ("query", "bulk", "probe")
+        }
+        self._waiting: dict[Lane, int] = dict.fromkeys(self._lanes, 0)
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for the latency path (the query lane)."""
+        return await self._run("query", list(texts))
+
+    async def embed_bulk(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for ingest: on the bulk lane, a batch at a time, so a large document never
+        holds a thread for longer than one batch takes and a cancelled ingest stops soon."""
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        parts = [
+            await self._run("bulk", items[start : start + self._bulk_batch])
+            for start in range(0, len(items), self._bulk_batch)
+        ]
+        return np.concatenate(parts)
+
+    async def probe(self) -> None:
+        """Run the model once on the probe lane (past the query cache, which would answer
+        without it); raise ``RuntimeError`` if its vectors have the wrong shape."""
+        vectors = await self._run("probe", list(PROBE_TEXTS))
+        if vectors.shape != (len(PROBE_TEXTS), self.embedder.dimension):
+            raise RuntimeError(f"the embedding model gave shape {vectors.shape}")
+
+    def waiting(self) -> dict[Lane, int]:
+        """Calls queued or running per lane."""
+        return dict(self._waiting)
+
+    async def _run(self, lane: Lane, texts: list[str]) -> Vectors:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.embedder.embed, list(texts))
+        self._waiting[lane] += 1
+        try:
+            return await loop.run_in_executor(self._lanes[lane], self.embedder.embed, texts)
+        finally:
+            self._waiting[lane] -= 1
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in self._lanes.values():
+            executor.shutdown(wait=False, cancel_futures=True)

@@ -1,4 +1,6 @@
-"""Policy knowledge: answers for travellers; document management for the content team."""
+"""Policy knowledge: answers for travellers; document management for the content team. Every
+route answers within its deadline (the request deadline; an upload, ingest included, within the
+upload deadline) or with a 504 problem."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import ContentActor
 from api.deps import ServicesDep
 from api.problems import PROBLEM_RESPONSES
+from core.deadline import answer_within
 from core.errors import NotFoundError
 from core.logging import get_logger
 from rag.answers import Answer
@@ -20,6 +23,14 @@ router = APIRouter(prefix="/v1", tags=["policy knowledge"])
 log = get_logger("yatri.audit")
 
 MAX_FILES_PER_UPLOAD = 50
+DOCUMENTS_PATH = "/v1/documents"
+# Multipart framing around the files: boundaries, part headers, the source_uri field.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+def upload_body_limit(upload_max_bytes: int) -> dict[str, int]:
+    """The document API's own request body limit (the middleware's, by path)."""
+    return {DOCUMENTS_PATH: upload_max_bytes + MULTIPART_ALLOWANCE}
 
 
 class AnswerFilters(BaseModel):
@@ -76,9 +87,14 @@ def _out(answer: Answer) -> AnswerResponse:
     summary="Answer a policy question from the current documents, with citations",
 )
 async def answers(body: AnswerRequest, services: ServicesDep) -> AnswerResponse:
-    return _out(
-        await services.knowledge.answers.answer(body.question, filter=_filter(body.filters))
-    )
+    settings = services.settings
+    async with answer_within(
+        settings.request_timeout_s, reserve_s=settings.request_reply_reserve_s
+    ):
+        answer = await services.knowledge.answers.answer(
+            body.question, filter=_filter(body.filters)
+        )
+    return _out(answer)
 
 
 class DocumentOut(BaseModel):
@@ -117,6 +133,9 @@ class UploadResponse(BaseModel):
     response_model=UploadResponse,
     responses=PROBLEM_RESPONSES,
     summary="Upload policy documents (PDF, HTML, Markdown, DOCX, text); each file ingested alone",
+    description="The request body is at most `YATRI_UPLOAD_MAX_BYTES` (413 past it); a file over "
+    "another upload limit (expanded size, entries, pages, blocks) fails alone with reason "
+    "`too_large`. The upload answers within `YATRI_UPLOAD_TIMEOUT_S` or with a 504 problem.",
 )
 async def upload_documents(
     services: ServicesDep,
@@ -127,14 +146,16 @@ async def upload_documents(
     ),
 ) -> UploadResponse:
     results = []
-    for upload in files[:MAX_FILES_PER_UPLOAD]:
-        filename = upload.filename or "upload"
-        data = await upload.read()
-        uri = source_uri if source_uri and len(files) == 1 else f"upload://{filename}"
-        result = await services.knowledge.ingest.ingest(data, filename=filename, source_uri=uri)
-        log.info("document upload", actor=actor, filename=filename, outcome=result.outcome.value,
-                 doc_id=result.doc_id)  # fmt: skip
-        results.append(FileResultOut.model_validate(result, from_attributes=True))
+    async with answer_within(services.settings.upload_timeout_s):
+        for upload in files[:MAX_FILES_PER_UPLOAD]:
+            filename = upload.filename or "upload"
+            data = await upload.read()
+            uri = source_uri if source_uri and len(files) == 1 else f"upload://{filename}"
+            ingest = services.knowledge.ingest
+            result = await ingest.ingest(data, filename=filename, source_uri=uri)
+            log.info("document upload", actor=actor, filename=filename,
+                     outcome=result.outcome.value, doc_id=result.doc_id)  # fmt: skip
+            results.append(FileResultOut.model_validate(result, from_attributes=True))
     for upload in files[MAX_FILES_PER_UPLOAD:]:
         results.append(
             FileResultOut(
@@ -150,14 +171,16 @@ async def upload_documents(
 @router.get("/documents", response_model=list[DocumentOut], responses=PROBLEM_RESPONSES,
             summary="Every document in the catalog")  # fmt: skip
 async def list_documents(services: ServicesDep, actor: ContentActor) -> list[DocumentOut]:
-    records = await services.knowledge.catalog.all()
+    async with answer_within(services.settings.request_timeout_s):
+        records = await services.knowledge.catalog.all()
     return [DocumentOut.model_validate(r, from_attributes=True) for r in records]
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut, responses=PROBLEM_RESPONSES,
             summary="One document")  # fmt: skip
 async def get_document(doc_id: str, services: ServicesDep, actor: ContentActor) -> DocumentOut:
-    record = await services.knowledge.catalog.get(doc_id)
+    async with answer_within(services.settings.request_timeout_s):
+        record = await services.knowledge.catalog.get(doc_id)
     if record is None:
         raise NotFoundError(f"no document {doc_id!r}")
     return DocumentOut.model_validate(record, from_attributes=True)
@@ -166,6 +189,8 @@ async def get_document(doc_id: str, services: ServicesDep, actor: ContentActor) 
 @router.delete("/documents/{doc_id}", status_code=204, responses=PROBLEM_RESPONSES,
                summary="Remove a document from retrieval at once")  # fmt: skip
 async def delete_document(doc_id: str, services: ServicesDep, actor: ContentActor) -> None:
-    if not await services.knowledge.ingest.delete(doc_id):
+    async with answer_within(services.settings.request_timeout_s):
+        deleted = await services.knowledge.ingest.delete(doc_id)
+    if not deleted:
         raise NotFoundError(f"no document {doc_id!r}")
     log.info("document deleted", actor=actor, doc_id=doc_id)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
@@ -16,6 +16,7 @@ from ingest.formats.common import (
     normalize,
     table_block,
 )
+from ingest.limits import UploadLimits, capped, check_tag_count, too_large
 from ingest.models import Block
 
 _HTML_INLINE = frozenset(
@@ -25,7 +26,8 @@ _HTML_INLINE = frozenset(
 _HTML_DROP = ["script", "style", "nav", "noscript", "template", "svg"]
 
 
-def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
+def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, list[Block]]:
+    check_tag_count(data, limits, filename)
     try:
         soup = BeautifulSoup(data, "lxml")
     except Exception as e:  # lxml rarely fails, but a decoder error must not escape either
@@ -43,10 +45,26 @@ def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
         tag.decompose()
     for br in soup.find_all("br"):
         br.replace_with("\n")
-    return raw, list(_html_blocks(soup.body or soup))
+    walk = _HtmlWalk(limits=limits, filename=filename)
+    return raw, list(capped(walk.blocks(soup.body or soup), limits, filename))
 
 
-def _html_blocks(element: Tag) -> Iterator[Block]:
+class _HtmlWalk:
+    """Blocks of a parsed page, refusing one nested deeper than ``limits.max_nesting``."""
+
+    def __init__(self, *, limits: UploadLimits, filename: str) -> None:
+        self._limits = limits
+        self._filename = filename
+
+    def blocks(self, element: Tag, depth: int = 0) -> Iterator[Block]:
+        if depth > self._limits.max_nesting:
+            raise too_large(
+                f"elements nested more than {self._limits.max_nesting} deep", self._filename
+            )
+        return _html_blocks(element, lambda child: self.blocks(child, depth + 1))
+
+
+def _html_blocks(element: Tag, descend: Callable[[Tag], Iterator[Block]]) -> Iterator[Block]:
     inline: list[str] = []  # loose text and inline tags directly inside a container
     for child in element.children:
         if isinstance(child, PreformattedString):  # comments, doctype, CDATA
@@ -76,11 +94,11 @@ def _html_blocks(element: Tag) -> Iterator[Block]:
             if text := normalize(own):
                 yield Block(kind="list_item", text=text)
             for sub in nested:
-                yield from _html_blocks(sub) if sub.name != "table" else _html_table(sub)
+                yield from descend(sub) if sub.name != "table" else _html_table(sub)
         elif name == "table":
             yield from _html_table(child)
         else:
-            yield from _html_blocks(child)
+            yield from descend(child)
     if text := normalize("".join(inline)):
         yield Block(kind="paragraph", text=text)
 

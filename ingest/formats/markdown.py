@@ -13,13 +13,16 @@ from ingest.formats.common import (
     normalize,
     table_block,
 )
+from ingest.limits import UploadLimits, check_text_elements
 from ingest.models import Block
 
 _MARKDOWN = MarkdownIt("commonmark").enable("table")
 
 
-def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
+def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, list[Block]]:
     raw, body = front_matter(decode_text(data, filename), filename)
+    # markdown-it builds every token before the first is read: their number is checked first.
+    check_text_elements(body, limits, filename, inline=True)
     blocks: list[Block] = []
     items: list[list[str]] = []  # text of each open list item, innermost last
     rows: list[tuple[str, ...]] | None = None

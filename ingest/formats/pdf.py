@@ -1,17 +1,20 @@
 """PDF: text and ruled tables via pdfplumber, headings from the outline (or font size), metadata
-from the info dict; pypdf tells an encrypted file from a damaged one."""
+from the info dict; pypdf tells an encrypted file from a damaged one, and counts the pages,
+objects and decoded stream bytes against the upload limits before pdfplumber reads a page."""
 
 from __future__ import annotations
 
 import io
 import re
+import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pdfplumber
 from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
 from ingest.formats.common import (
     RawMeta,
@@ -21,6 +24,7 @@ from ingest.formats.common import (
     table_block,
     take_meta_lines,
 )
+from ingest.limits import UploadLimits, capped, too_large
 from ingest.models import Block, IngestError, IngestErrorReason
 
 
@@ -45,7 +49,7 @@ _BULLET = re.compile(r"[\u2022\u25cf\u25aa\u2013*-]\s+(\S.*)")
 _PAGE_NUMBER = re.compile(r"(?:page\s*)?\d+(?:\s*(?:of|/)\s*\d+)?", re.I)
 
 
-def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
+def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, list[Block]]:
     try:
         reader = PdfReader(io.BytesIO(data))
         encrypted = reader.is_encrypted
@@ -61,18 +65,81 @@ def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
                 "PDF is password-protected", reason=IngestErrorReason.ENCRYPTED, filename=filename
             )
     try:
+        _check_limits(reader, limits, filename)
         info = reader.metadata
         primary: RawMeta = {}
         if info is not None:
             primary = property_meta(title=info.title, subject=info.subject, keywords=info.keywords)
         outline = _pdf_outline(reader.outline, depth=1)
         with pdfplumber.open(io.BytesIO(data)) as pdf:
-            items = [item for page in pdf.pages for item in _pdf_page_items(page)]
+            items = list(capped(_pdf_items(pdf), limits, filename))
+    except IngestError:
+        raise
     except Exception as e:  # pdfminer, like pypdf, fails in many ways on a damaged file
         raise corrupt("PDF", filename, e) from e
     items = [i for i in items if not (isinstance(i, _PdfLine) and _PAGE_NUMBER.fullmatch(i.text))]
     body_meta, taken = take_meta_lines([i.text if isinstance(i, _PdfLine) else "" for i in items])
     return body_meta | {k: v for k, v in primary.items() if v}, _pdf_blocks(items[taken:], outline)
+
+
+def _check_limits(reader: PdfReader, limits: UploadLimits, filename: str) -> None:
+    """Refuse a PDF with too many objects or pages, or whose streams (text, forms, fonts; not
+    images, which are never decoded here) decode past ``max_expanded_bytes``. Pages are the
+    file's page objects, counted, not its page tree's /Count (which can lie, and pdfminer finds
+    the page objects without the tree)."""
+    refs = [(idnum, generation) for generation, entries in reader.xref.items() for idnum in entries]
+    refs += [(idnum, 0) for idnum in reader.xref_objStm]
+    if len(refs) > limits.max_pdf_objects:
+        raise too_large(
+            f"PDF has {len(refs)} objects, more than {limits.max_pdf_objects}", filename
+        )
+    pages, budget = 0, limits.max_expanded_bytes
+    for idnum, generation in refs:
+        obj = IndirectObject(idnum, generation, reader).get_object()
+        if not isinstance(obj, DictionaryObject):
+            continue
+        if obj.get("/Type") == "/Page":
+            pages += 1
+            if pages > limits.max_pdf_pages:
+                raise too_large(f"PDF has more than {limits.max_pdf_pages} pages", filename)
+        if isinstance(obj, StreamObject) and obj.get("/Subtype") != "/Image":
+            budget -= _decoded_size(obj, budget)
+            if budget < 0:
+                raise too_large(
+                    f"PDF streams decode past {limits.max_expanded_bytes // 2**20} MiB", filename
+                )
+
+
+def _decoded_size(stream: StreamObject, budget: int) -> int:
+    """What ``stream`` decodes to, counted up to just past ``budget``; a FlateDecode stream is
+    decompressed into a counter, never held whole."""
+    filters = stream.get("/Filter")
+    names = [str(f) for f in filters] if isinstance(filters, ArrayObject) else [str(filters)]
+    # The stream's bytes as stored (decrypted when the file was); pypdf has no public name for it.
+    raw: bytes = stream._data
+    if filters is None:
+        return len(raw)
+    if names == ["/FlateDecode"]:
+        decompressor, size, pending = zlib.decompressobj(), 0, raw
+        try:
+            while pending and size <= budget:
+                size += len(decompressor.decompress(pending, 2**20))
+                pending = decompressor.unconsumed_tail
+        except zlib.error:
+            pass  # a damaged stream decodes to what came before the damage
+        return size
+    # Other filters (and chains) through pypdf's decoders, which cap each stream's output.
+    try:
+        return len(stream.get_data())
+    except Exception:  # an undecodable stream is pdfminer's to skip
+        return len(raw)
+
+
+def _pdf_items(pdf: Any) -> Iterator[_PdfLine | _PdfTable]:
+    """Every page's items in reading order; each page's parsed objects are let go after it."""
+    for page in pdf.pages:
+        yield from _pdf_page_items(page)
+        page.close()
 
 
 def _pdf_outline(nodes: Sequence[Any], *, depth: int) -> list[tuple[int, str]]:

@@ -14,6 +14,7 @@ from ingest.formats.common import (
     normalize,
     table_block,
 )
+from ingest.limits import UploadLimits, check_text_elements
 from ingest.models import Block
 
 _UNDERLINE_LEVEL = {"=": 1, "-": 2, "~": 3}
@@ -25,8 +26,9 @@ _NUMBERED_ITEM = re.compile(r"\d{1,2}[.)]\s+(\S.*)")
 _NUMBERED_HEADING = re.compile(r"(\d+(?:\.\d+)*)\.?\s+([^a-z]*[A-Z][^a-z]*)")
 
 
-def parse(data: bytes, filename: str) -> tuple[RawMeta, list[Block]]:
+def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, list[Block]]:
     raw, body = front_matter(decode_text(data, filename), filename)
+    check_text_elements(body, limits, filename, inline=False)
     return raw, _text_blocks(body.splitlines())
 
 
