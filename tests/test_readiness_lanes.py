@@ -12,7 +12,6 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -128,15 +127,11 @@ async def test_bulk_embedding_is_the_same_as_one_call(model: Embedder) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        voice_enabled=False,
-        rate_limit_enabled=False,
-        redis_namespace=f"r{uuid.uuid4().hex[:8]}",
-        temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
-        request_timeout_s=1.5,
-    )
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={
+        "rate_limit_enabled": False, "redis_namespace": f"r{uuid.uuid4().hex[:8]}",
+        "request_timeout_s": 1.5,
+    })  # fmt: skip
 
 
 def _gate_the_knowledge(app: FastAPI, model: Embedder) -> GatedEmbedder:

@@ -143,15 +143,11 @@ def test_the_limits_agree_across_settings_ingest_and_the_cli() -> None:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        voice_enabled=False,
-        rate_limit_enabled=False,
-        redis_namespace=f"u{uuid.uuid4().hex[:8]}",
-        temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
-        upload_max_bytes=2 * MIB,
-    )
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={
+        "rate_limit_enabled": False, "redis_namespace": f"u{uuid.uuid4().hex[:8]}",
+        "upload_max_bytes": 2 * MIB,
+    })  # fmt: skip
 
 
 def _markdown(size: int) -> bytes:
