@@ -1,0 +1,316 @@
+"""Availability in Redis, compact enough for 500,000 properties x a rolling window.
+
+Layout (``{d}`` is the destination as a hash tag, so one destination's keys share a cluster slot
+and a Lua script may touch them together):
+
+* ``<ns>:h:{d}:a:<number>`` - one string per property: for each of its room types, a ring of
+  ``window_days + 1`` slots (slot = the night's ordinal modulo that), 20 bytes a slot: the night
+  (ordinal & 0xFFFF, so an old night left in a slot is never read as a new one), rooms left
+  (u16), the nightly rate in paise before tax (u32), and the supplier's version of each of the
+  two (u48).
+* ``<ns>:h:{d}:m:<ordinal>`` - the destination's search array for a night: for each property, by
+  position, the cheapest rate of a room type with a room left (u32, 0 = none). Written by the
+  same script that writes the cell, so search never sees one without the other.
+
+A change is applied by a Lua script that compares versions first: not newer, not written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from redis.exceptions import RedisError
+
+from core.errors import DependencyUnavailableError
+from core.redis_conn import RedisClient
+from hotels.models import ROOM_TYPES, ApplyCounts, Cell, Property, RoomType
+from hotels.store import StoredCell
+
+SIZE = 20
+NO_VALUE = -1  # a change that leaves rooms left or the rate as they are
+_RT_INDEX = {rt: i for i, rt in enumerate(ROOM_TYPES)}
+
+# The record format, in Lua's struct notation; the Python side packs the same bytes.
+_FORMAT = ">HHI4I6I6"
+_BEST = """
+local function best_of(pk, cap, nrt, slot, day)
+  local best = 0
+  for r = 0, nrt - 1 do
+    local o = (r * cap + slot) * 20
+    local rec = redis.call('GETRANGE', pk, o, o + 19)
+    if #rec == 20 then
+      local d, a, p = struct.unpack('>HHI4I6I6', rec)
+      if d == day and a > 0 and p > 0 and (best == 0 or p < best) then best = p end
+    end
+  end
+  return best
+end
+"""
+# KEYS: (property, search array) pairs. ARGV[1]: ring size; then 8 values a change: room type
+# position, room types of the property, slot, night, version, rooms left, rate (-1: not in
+# this change), position in the destination.
+_APPLY = _BEST + """
+local cap = tonumber(ARGV[1])
+local applied, dup, stale = 0, 0, 0
+local j = 2
+for i = 1, #KEYS, 2 do
+  local pk, mk = KEYS[i], KEYS[i + 1]
+  local rti, nrt, slot, day = tonumber(ARGV[j]), tonumber(ARGV[j+1]), tonumber(ARGV[j+2]), tonumber(ARGV[j+3])
+  local ver, avail, rate, pos = tonumber(ARGV[j+4]), tonumber(ARGV[j+5]), tonumber(ARGV[j+6]), tonumber(ARGV[j+7])
+  j = j + 8
+  local off = (rti * cap + slot) * 20
+  local cur = redis.call('GETRANGE', pk, off, off + 19)
+  local ca, cr, cav, crv = 0, 0, -1, -1
+  if #cur == 20 then
+    local cday, a, r, av, rv = struct.unpack('>HHI4I6I6', cur)
+    if cday == day then ca, cr, cav, crv = a, r, av, rv end
+  end
+  local na, nr, nav, nrv = ca, cr, cav, crv
+  local wrote, same = false, false
+  if avail >= 0 then
+    if ver > cav then na, nav, wrote = avail, ver, true elseif ver == cav then same = true end
+  end
+  if rate >= 0 then
+    if ver > crv then nr, nrv, wrote = rate, ver, true elseif ver == crv then same = true end
+  end
+  if wrote then
+    redis.call('SETRANGE', pk, off, struct.pack('>HHI4I6I6', day, na, nr, math.max(nav, 0), math.max(nrv, 0)))
+    redis.call('SETRANGE', mk, pos * 4, struct.pack('>I4', best_of(pk, cap, nrt, slot, day)))
+    applied = applied + 1
+  elseif same then
+    dup = dup + 1
+  else
+    stale = stale + 1
+  end
+end
+return {applied, dup, stale}
+"""
+
+# KEYS[1]: a property; KEYS[2..]: search arrays for the nights in ARGV[4..] (slot, night pairs).
+# Recomputes the property's entry in each: used after a bulk load met a property already there.
+_REFRESH = _BEST + """
+local cap, nrt, pos = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 2, #KEYS do
+  local slot, day = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('SETRANGE', KEYS[i], pos * 4, struct.pack('>I4', best_of(KEYS[1], cap, nrt, slot, day)))
+end
+return 1
+"""
+_APPLY_CHUNK = 256  # changes per script call: long scripts would stall other clients
+
+
+def day_code(night: dt.date) -> int:
+    return night.toordinal() & 0xFFFF
+
+
+class RedisAvailabilityStore:
+    def __init__(self, *, redis: RedisClient, namespace: str, window_days: int) -> None:
+        self._redis = redis
+        self._ns = f"{namespace}:h"
+        self.window_days = window_days
+        self.ring = window_days + 1
+        self._apply = redis.register_script(_APPLY)
+        self._refresh = redis.register_script(_REFRESH)
+
+    def property_key(self, prop: Property) -> str:
+        return f"{self._ns}:{{{prop.destination}}}:a:{prop.number}"
+
+    def night_key(self, destination: str, night: dt.date) -> str:
+        return f"{self._ns}:{{{destination}}}:m:{night.toordinal()}"
+
+    async def apply(self, cells: Sequence[tuple[Property, Cell]]) -> ApplyCounts:
+        by_destination: dict[str, list[tuple[Property, Cell]]] = {}
+        rejected = 0
+        for prop, cell in cells:
+            if cell.room_type not in prop.room_types:
+                rejected += 1
+                continue
+            by_destination.setdefault(prop.destination, []).append((prop, cell))
+        totals = ApplyCounts(rejected=rejected)
+        try:
+            for group in by_destination.values():
+                for start in range(0, len(group), _APPLY_CHUNK):
+                    totals += await self._apply_chunk(group[start : start + _APPLY_CHUNK])
+        except RedisError as e:
+            raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
+        return totals
+
+    async def _apply_chunk(self, chunk: Sequence[tuple[Property, Cell]]) -> ApplyCounts:
+        keys: list[str] = []
+        args: list[int] = [self.ring]
+        for prop, cell in chunk:
+            keys += [self.property_key(prop), self.night_key(prop.destination, cell.night)]
+            args += [prop.room_types.index(cell.room_type), len(prop.room_types),
+                     cell.night.toordinal() % self.ring, day_code(cell.night), cell.version,
+                     NO_VALUE if cell.available is None else cell.available,
+                     NO_VALUE if cell.rate_paise is None else cell.rate_paise, prop.local]  # fmt: skip
+        applied, dup, stale = await self._apply(keys=keys, args=args)
+        return ApplyCounts(applied=int(applied), duplicate=int(dup), stale=int(stale))
+
+    async def load(
+        self,
+        props: Sequence[Property],
+        *,
+        first_night: dt.date,
+        available: npt.NDArray[np.int64],
+        rate_paise: npt.NDArray[np.int64],
+        version: npt.NDArray[np.int64],
+    ) -> ApplyCounts:
+        """Search arrays first, then each property with SET NX; a property already stored (a
+        change reached it first) is merged cell by cell under the version rule instead."""
+        if not props:
+            return ApplyCounts()
+        nights = available.shape[2]
+        dates = [first_night + dt.timedelta(days=d) for d in range(nights)]
+        destination = props[0].destination
+        if any(p.destination != destination for p in props):
+            raise ValueError("one destination per load")
+        open_ = (available > 0) & (rate_paise > 0)
+        cheapest = np.where(open_, rate_paise, np.iinfo(np.int64).max).min(axis=1)
+        cheapest = np.where(cheapest == np.iinfo(np.int64).max, 0, cheapest)  # [prop, night]
+        slots = np.array([d.toordinal() % self.ring for d in dates])
+        days = np.array([day_code(d) for d in dates])
+        try:
+            whole = props[0].local == 0 and props[-1].local == len(props) - 1
+            before = 0
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for d, night in enumerate(dates):
+                    key = self.night_key(destination, night)
+                    before += 2 if whole else len(props) + 1
+                    if whole:
+                        pipe.set(key, cheapest[:, d].astype(">u4").tobytes())
+                    else:
+                        for i, p in enumerate(props):
+                            pipe.setrange(key, p.local * 4, int(cheapest[i, d]).to_bytes(4, "big"))
+                    pipe.expireat(key, _expiry(night))
+                for i, p in enumerate(props):
+                    pipe.set(self.property_key(p), self._pack(p, slots, days, available[i],
+                                                              rate_paise[i], version[i]), nx=True)  # fmt: skip
+                results = await pipe.execute()
+            merged = ApplyCounts()
+            written = results[before:]
+            for i, (p, ok) in enumerate(zip(props, written, strict=True)):
+                if ok:
+                    continue
+                cells = [(p, Cell(hotel_id=p.hotel_id, room_type=rt, night=dates[d],
+                                  available=int(available[i, _RT_INDEX[rt], d]),
+                                  rate_paise=int(rate_paise[i, _RT_INDEX[rt], d]),
+                                  version=int(version[i, _RT_INDEX[rt], d])))
+                         for rt in p.room_types for d in range(nights)]  # fmt: skip
+                merged += await self.apply(cells)
+                await self._refresh_nights(p, dates)
+        except RedisError as e:
+            raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
+        loaded = sum(len(p.room_types) for p in props) * nights - merged.stale - merged.duplicate
+        return ApplyCounts(applied=loaded, duplicate=merged.duplicate, stale=merged.stale)
+
+    def _pack(
+        self,
+        prop: Property,
+        slots: npt.NDArray[np.int64],
+        days: npt.NDArray[np.int64],
+        available: npt.NDArray[np.int64],
+        rate_paise: npt.NDArray[np.int64],
+        version: npt.NDArray[np.int64],
+    ) -> bytes:
+        out = np.zeros((len(prop.room_types) * self.ring, SIZE), dtype=np.uint8)
+        for r, rt in enumerate(prop.room_types):
+            k = _RT_INDEX[rt]
+            at = r * self.ring + slots
+            out[at, 0:2] = _bytes(days, ">u2")
+            out[at, 2:4] = _bytes(available[k], ">u2")
+            out[at, 4:8] = _bytes(rate_paise[k], ">u4")
+            out[at, 8:14] = _bytes(version[k], ">u8")[:, 2:]
+            out[at, 14:20] = _bytes(version[k], ">u8")[:, 2:]
+        return out.tobytes()
+
+    async def _refresh_nights(self, prop: Property, dates: Sequence[dt.date]) -> None:
+        keys = [self.property_key(prop)] + [self.night_key(prop.destination, d) for d in dates]
+        args: list[int] = [self.ring, len(prop.room_types), prop.local]
+        for d in dates:
+            args += [d.toordinal() % self.ring, day_code(d)]
+        await self._refresh(keys=keys, args=args)
+
+    async def read(
+        self, prop: Property, *, first_night: dt.date, nights: int
+    ) -> dict[RoomType, list[StoredCell | None]]:
+        try:
+            raw = await self._redis.get(self.property_key(prop))
+        except RedisError as e:
+            raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
+        raw = raw or b""
+        out: dict[RoomType, list[StoredCell | None]] = {}
+        for r, rt in enumerate(prop.room_types):
+            row: list[StoredCell | None] = []
+            for d in range(nights):
+                night = first_night + dt.timedelta(days=d)
+                at = (r * self.ring + night.toordinal() % self.ring) * SIZE
+                rec = raw[at : at + SIZE]
+                if len(rec) == SIZE and int.from_bytes(rec[0:2], "big") == day_code(night):
+                    row.append(StoredCell(
+                        available=int.from_bytes(rec[2:4], "big"),
+                        rate_paise=int.from_bytes(rec[4:8], "big"),
+                        version=max(int.from_bytes(rec[8:14], "big"),
+                                    int.from_bytes(rec[14:20], "big")),
+                    ))  # fmt: skip
+                else:
+                    row.append(None)
+            out[rt] = row
+        return out
+
+    async def cheapest(
+        self, destination: str, *, nights: Sequence[dt.date], size: int
+    ) -> npt.NDArray[np.int64]:
+        try:
+            raws = await self._redis.mget([self.night_key(destination, n) for n in nights])
+        except RedisError as e:
+            raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
+        out = np.zeros((len(nights), size), dtype=np.int64)
+        for i, raw in enumerate(raws):
+            if raw:
+                row = np.frombuffer(raw, dtype=">u4")[:size]
+                out[i, : len(row)] = row
+        return out
+
+    async def loaded(self) -> dict[str, dt.date]:
+        try:
+            raw = await self._redis.hgetall(f"{self._ns}:loaded")
+        except RedisError as e:
+            raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
+        return {_text(k): dt.date.fromordinal(int(v)) for k, v in raw.items()}
+
+    async def mark_loaded(self, destination: str, *, first_night: dt.date) -> None:
+        await self._redis.hset(f"{self._ns}:loaded", destination, first_night.toordinal())
+
+    async def forget_loaded(self) -> None:
+        await self._redis.delete(f"{self._ns}:loaded")
+
+    async def cursor(self, supplier: str) -> str | None:
+        raw = await self._redis.get(f"{self._ns}:cursor:{supplier}")
+        return None if raw is None else _text(raw)
+
+    async def save_cursor(self, supplier: str, cursor: str) -> None:
+        await self._redis.set(f"{self._ns}:cursor:{supplier}", cursor)
+
+    async def memory_bytes(self) -> int:
+        info = await self._redis.info("memory")
+        return int(info["used_memory"])
+
+
+def _bytes(values: npt.NDArray[np.int64], dtype: str) -> npt.NDArray[np.uint8]:
+    """Big-endian bytes of each value, one row a value."""
+    arr = np.ascontiguousarray(np.asarray(values).astype(dtype))
+    return arr.view(np.uint8).reshape(len(arr), -1)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _expiry(night: dt.date) -> int:
+    """A night's search array outlives the night by two days (IST), then Redis drops it."""
+    end = dt.datetime.combine(night + dt.timedelta(days=2), dt.time(), dt.UTC)
+    return int(end.timestamp())
