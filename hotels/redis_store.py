@@ -52,7 +52,9 @@ end
 # KEYS: (property, search array) pairs. ARGV[1]: ring size; then 8 values a change: room type
 # position, room types of the property, slot, night, version, rooms left, rate (-1: not in
 # this change), position in the destination.
-_APPLY = _BEST + """
+_APPLY = (
+    _BEST
+    + """
 local cap = tonumber(ARGV[1])
 local applied, dup, stale = 0, 0, 0
 local j = 2
@@ -88,10 +90,13 @@ for i = 1, #KEYS, 2 do
 end
 return {applied, dup, stale}
 """
+)
 
 # KEYS[1]: a property; KEYS[2..]: search arrays for the nights in ARGV[4..] (slot, night pairs).
 # Recomputes the property's entry in each: used after a bulk load met a property already there.
-_REFRESH = _BEST + """
+_REFRESH = (
+    _BEST
+    + """
 local cap, nrt, pos = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 for i = 2, #KEYS do
   local slot, day = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
@@ -99,6 +104,7 @@ for i = 2, #KEYS do
 end
 return 1
 """
+)
 _APPLY_CHUNK = 256  # changes per script call: long scripts would stall other clients
 
 
@@ -241,7 +247,7 @@ class RedisAvailabilityStore:
             raw = await self._redis.get(self.property_key(prop))
         except RedisError as e:
             raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
-        raw = raw or b""
+        raw = _raw(raw)
         out: dict[RoomType, list[StoredCell | None]] = {}
         for r, rt in enumerate(prop.room_types):
             row: list[StoredCell | None] = []
@@ -271,7 +277,7 @@ class RedisAvailabilityStore:
         out = np.zeros((len(nights), size), dtype=np.int64)
         for i, raw in enumerate(raws):
             if raw:
-                row = np.frombuffer(raw, dtype=">u4")[:size]
+                row = np.frombuffer(_raw(raw), dtype=">u4")[:size]
                 out[i, : len(row)] = row
         return out
 
@@ -304,6 +310,12 @@ def _bytes(values: npt.NDArray[np.int64], dtype: str) -> npt.NDArray[np.uint8]:
     """Big-endian bytes of each value, one row a value."""
     arr = np.ascontiguousarray(np.asarray(values).astype(dtype))
     return arr.view(np.uint8).reshape(len(arr), -1)
+
+
+def _raw(raw: bytes | str | None) -> bytes:
+    if raw is None:
+        return b""
+    return raw.encode() if isinstance(raw, str) else raw
 
 
 def _text(raw: bytes | str) -> str:

@@ -98,9 +98,7 @@ class Inventory:
                 ))  # fmt: skip
         return out
 
-    def block(
-        self, numbers: npt.NDArray[np.int64], *, first_night: dt.date, nights: int
-    ) -> Block:
+    def block(self, numbers: npt.NDArray[np.int64], *, first_night: dt.date, nights: int) -> Block:
         numbers = numbers.astype(np.int64)
         base = np.stack([self._base_rates(int(n)) for n in numbers]) if len(numbers) else (
             np.zeros((0, len(ROOM_TYPES)), dtype=np.int64))  # fmt: skip
@@ -124,7 +122,8 @@ class Inventory:
         for i, n in enumerate(numbers.tolist()):
             for (r, o), (a, p, v) in self._overlay.get(n, {}).items():
                 if first <= o < first + nights:
-                    avail[i, r, o - first], rate[i, r, o - first], version[i, r, o - first] = a, p, v
+                    d = o - first
+                    avail[i, r, d], rate[i, r, d], version[i, r, d] = a, p, v
         return Block(numbers=numbers, first_night=first_night, available=avail, rate_paise=rate,
                      version=version)  # fmt: skip
 
@@ -146,8 +145,8 @@ class Inventory:
         if current is None:
             raise KeyError(f"{prop.hotel_id} has no {room_type.value} rooms")
         version = self._next_version()
-        a = current.available if available is None else available
-        p = current.rate_paise if rate_paise is None else rate_paise
+        a = (current.available or 0) if available is None else available
+        p = (current.rate_paise or 0) if rate_paise is None else rate_paise
         self._overlay.setdefault(prop.number, {})[(RT_INDEX[room_type], night.toordinal())] = (
             a, p, version)  # fmt: skip
         return Cell(hotel_id=prop.hotel_id, room_type=room_type, night=night, available=a,
@@ -196,7 +195,7 @@ def _night_factor(night: dt.date) -> float:
 def _mix(seed: int, *parts: npt.ArrayLike) -> npt.NDArray[np.uint64]:
     """splitmix64 over the parts, vectorised; the same inputs give the same numbers anywhere."""
     with np.errstate(over="ignore"):
-        x = np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64)
+        x: npt.NDArray[np.uint64] = np.asarray(np.uint64(seed * 0x9E3779B97F4A7C15 % 2**64))
         for part in parts:
             x = x ^ np.asarray(part).astype(np.uint64)
             x = x + U64(0x9E3779B97F4A7C15)
