@@ -175,6 +175,36 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="Open breaker's wait before a trial call."
     )
 
+    hotels_enabled: bool = Field(
+        default=True, description="Run the hotel availability sync (and its sandbox suppliers)."
+    )
+    hotels_properties: int = Field(
+        default=500_000, ge=100, le=2_000_000, description="Properties in the sandbox hotel network."
+    )
+    hotels_window_days: int = Field(
+        default=30, ge=1, le=365, description="Nights on sale, from today (the rolling window)."
+    )
+    hotels_seed: int = Field(default=0, description="Seed of the sandbox hotel network.")
+    hotels_warm_destinations: int = Field(
+        default=12, ge=0, description="Largest destinations loaded first at start-up (warming)."
+    )
+    hotels_load_all: bool = Field(
+        default=True,
+        description="Load every destination in the background after warming (false: on demand).",
+    )
+    hotels_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="Change-feed polling interval per supplier."
+    )
+    hotels_reconcile_interval_s: float = Field(
+        default=900.0, gt=0, description="Reconciliation cycle: snapshots compared with the store."
+    )
+    hotels_churn_per_s: float = Field(
+        default=0.0, ge=0, le=20_000, description="Sandbox suppliers' background changes a second."
+    )
+    hotels_webhook_tolerance_s: int = Field(
+        default=300, ge=1, description="Hotel supplier webhooks: accepted clock skew (seconds)."
+    )
+
     supplier_seed: int = Field(default=2026, description="Seed of the sandbox suppliers' data.")
     supplier_latency_ms: float = Field(
         default=120.0, ge=0, description="Mean latency of the sandbox airline supplier."
