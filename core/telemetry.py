@@ -64,6 +64,31 @@ FARE_EVENT_APPLY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
+HOTEL_CHANGES = Counter(
+    "yatri_hotel_changes_total",
+    "Hotel availability changes by outcome: applied, duplicate (same version again), stale (older "
+    "than the stored version), rejected (unknown hotel or room type, night outside the window).",
+    ["supplier", "outcome"],
+)
+HOTEL_CHANGE_LAG = Histogram(
+    "yatri_hotel_change_lag_seconds",
+    "Change at the supplier -> searchable in the store (applied changes only).",
+    ["supplier"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+HOTEL_CURSOR_AGE = Gauge(
+    "yatri_hotel_cursor_age_seconds",
+    "Seconds since a change-feed poller last read to the head of its supplier's feed.",
+    ["supplier"],
+)
+HOTEL_DRIFT = Counter(
+    "yatri_hotel_drift_total",
+    "Cells reconciliation found different from the supplier's snapshot, and those it repaired.",
+    ["supplier", "outcome"],
+)
+HOTEL_PENDING = Gauge("yatri_hotel_changes_pending", "Hotel change batches not yet applied.")
+HOTEL_LOADED = Gauge("yatri_hotel_destinations_loaded", "Destinations loaded in the store.")
+
 VOICE_STAGE_SECONDS = Histogram(
     "yatri_voice_stage_seconds",
     "Per-turn voice latency by stage: endpoint_decision (speech end to endpoint), "
