@@ -9,6 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from core.errors import YatriError
 from hotels.models import Cell, Property, SupplierKind
 
@@ -23,6 +26,19 @@ class FeedPage:
     cursor: str  # pass back to read on; the same cursor again gives the same page
 
 
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Inventory of some properties for consecutive nights, as arrays [property, room type (all
+    four, in ROOM_TYPES order), night]; a room type the property does not have has rate 0.
+    The bulk form of a snapshot: a destination of 9,000 properties is 1M cells."""
+
+    numbers: npt.NDArray[np.int64]
+    first_night: dt.date
+    available: npt.NDArray[np.int64]
+    rate_paise: npt.NDArray[np.int64]
+    version: npt.NDArray[np.int64]
+
+
 class HotelSupplier(Protocol):
     @property
     def name(self) -> str: ...
@@ -34,6 +50,12 @@ class HotelSupplier(Protocol):
         self, props: Sequence[Property], *, first_night: dt.date, nights: int
     ) -> list[Cell]:
         """Every room type of each property for the nights, as the supplier has it now."""
+        ...
+
+    async def snapshot_block(
+        self, numbers: npt.NDArray[np.int64], *, first_night: dt.date, nights: int
+    ) -> Block:
+        """The same as `snapshot`, as arrays (full loads and reconciliation use this form)."""
         ...
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from hotels.catalogue import Catalogue
 from hotels.models import ROOM_TYPES, Cell, Property, RoomType, now_version
+from hotels.suppliers.base import Block
 
 _STAR_RATE_RUPEES = {1: 900, 2: 1_800, 3: 3_200, 4: 5_600, 5: 9_500}
 _ROOM_FACTOR = {RoomType.STANDARD: 1.0, RoomType.DELUXE: 1.3, RoomType.FAMILY: 1.6,
@@ -27,19 +27,6 @@ _ROOM_FACTOR = {RoomType.STANDARD: 1.0, RoomType.DELUXE: 1.3, RoomType.FAMILY: 1
 _ROOMS_BY_STARS = {1: 6, 2: 10, 3: 15, 4: 20, 5: 25}
 RT_INDEX = {rt: i for i, rt in enumerate(ROOM_TYPES)}
 U64 = np.uint64
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A destination's (or a few properties') inventory for consecutive nights.
-    Arrays are [property, room type (all four, in ROOM_TYPES order), night]; a room type the
-    property does not have has rate 0."""
-
-    numbers: npt.NDArray[np.int64]
-    first_night: dt.date
-    available: npt.NDArray[np.int64]
-    rate_paise: npt.NDArray[np.int64]
-    version: npt.NDArray[np.int64]
 
 
 def india_today() -> dt.date:
