@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from core.errors import DependencyUnavailableError
 from core.redis_conn import RedisClient
 from hotels.models import ROOM_TYPES, ApplyCounts, Cell, Property, RoomType
-from hotels.store import StoredCell
+from hotels.store import StoredBlock, StoredCell
 
 SIZE = 20
 NO_VALUE = -1  # a change that leaves rooms left or the rate as they are
@@ -267,6 +267,42 @@ class RedisAvailabilityStore:
             out[rt] = row
         return out
 
+    async def read_block(
+        self, props: Sequence[Property], *, first_night: dt.date, nights: int
+    ) -> StoredBlock:
+        """Stored cells of many properties as arrays [property, room type (all four), night];
+        a cell not stored has versions -1."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for p in props:
+                    pipe.get(self.property_key(p))
+                raws = await pipe.execute()
+        except RedisError as e:
+            raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
+        shape = (len(props), len(ROOM_TYPES), nights)
+        avail = np.zeros(shape, dtype=np.int64)
+        rate = np.zeros(shape, dtype=np.int64)
+        aver = np.full(shape, -1, dtype=np.int64)
+        rver = np.full(shape, -1, dtype=np.int64)
+        dates = [first_night + dt.timedelta(days=d) for d in range(nights)]
+        slots = np.array([d.toordinal() % self.ring for d in dates])
+        days = np.array([day_code(d) for d in dates])
+        for i, (p, raw) in enumerate(zip(props, raws, strict=True)):
+            data = _raw(raw)
+            if len(data) != len(p.room_types) * self.ring * SIZE:
+                data = data.ljust(len(p.room_types) * self.ring * SIZE, b"\0")
+            rec = np.frombuffer(data, dtype=np.uint8).reshape(len(p.room_types), self.ring, SIZE)
+            for r, rt in enumerate(p.room_types):
+                k = _RT_INDEX[rt]
+                cells = rec[r, slots]  # [night, 20]
+                here = _ints(cells[:, 0:2]) == days
+                avail[i, k] = np.where(here, _ints(cells[:, 2:4]), 0)
+                rate[i, k] = np.where(here, _ints(cells[:, 4:8]), 0)
+                aver[i, k] = np.where(here, _ints(cells[:, 8:14]), -1)
+                rver[i, k] = np.where(here, _ints(cells[:, 14:20]), -1)
+        return StoredBlock(available=avail, rate_paise=rate, available_version=aver,
+                           rate_version=rver)  # fmt: skip
+
     async def cheapest(
         self, destination: str, *, nights: Sequence[dt.date], size: int
     ) -> npt.NDArray[np.int64]:
@@ -310,6 +346,14 @@ def _bytes(values: npt.NDArray[np.int64], dtype: str) -> npt.NDArray[np.uint8]:
     """Big-endian bytes of each value, one row a value."""
     arr = np.ascontiguousarray(np.asarray(values).astype(dtype))
     return arr.view(np.uint8).reshape(len(arr), -1)
+
+
+def _ints(columns: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    """Big-endian unsigned integers from rows of bytes."""
+    out = np.zeros(len(columns), dtype=np.int64)
+    for b in range(columns.shape[1]):
+        out = (out << 8) | columns[:, b].astype(np.int64)
+    return out
 
 
 def _raw(raw: bytes | str | None) -> bytes:

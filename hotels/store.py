@@ -25,6 +25,16 @@ class StoredCell:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """Stored cells as arrays [property, room type (all four), night]; version -1: not stored."""
+
+    available: npt.NDArray[np.int64]
+    rate_paise: npt.NDArray[np.int64]
+    available_version: npt.NDArray[np.int64]
+    rate_version: npt.NDArray[np.int64]
+
+
 class AvailabilityStore(Protocol):
     window_days: int
 
@@ -50,6 +60,10 @@ class AvailabilityStore(Protocol):
     ) -> dict[RoomType, list[StoredCell | None]]:
         """A property's stored cells for consecutive nights, by room type (None: not stored)."""
         ...
+
+    async def read_block(
+        self, props: Sequence[Property], *, first_night: dt.date, nights: int
+    ) -> StoredBlock: ...
 
     async def cheapest(
         self, destination: str, *, nights: Sequence[dt.date], size: int
