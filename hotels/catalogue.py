@@ -251,6 +251,11 @@ def _build(total: int) -> tuple[list[Destination], list[int]]:
             areas=tuple(t.name for t in towns[:24]), aliases=(),
         ))  # fmt: skip
         weights.append(sum(weights) * GOA_SHARE / (1 - region_share))
+    if total < 10 * len(destinations):  # a small network: only the places with most hotels
+        keep = sorted(range(len(weights)), key=lambda i: -weights[i])[: max(1, total // 10)]
+        keep.sort()
+        destinations = [destinations[i] for i in keep]
+        weights = [weights[i] for i in keep]
     scale = total / sum(weights)
     counts = [max(1, int(w * scale)) for w in weights]
     # Hand the rounding remainder to the largest destinations so the total is exact.
