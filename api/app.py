@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from api.booking_backends import BOOKINGS_DB, booking_backends
 from api.deps import Knowledge, Services
+from api.hotel_backends import build_hotels, running_hotels
 from api.mcp_server import MCP_PATH, AgentTools
 from api.middleware import LoadShedMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi, mount_docs
@@ -26,6 +27,7 @@ from api.routes import (
     chat,
     fares,
     health,
+    hotels,
     knowledge,
     problems,
     travellers,
@@ -302,6 +304,11 @@ async def _services(
                 name="fare-warming",
             ),
         ]
+        if settings.hotels_enabled:
+            hotel_side = build_hotels(settings, redis=redis)
+            services.hotels, services.hotel_sync = hotel_side.service, hotel_side.sync
+            services.hotel_pushes, services.hotel_network = hotel_side.pushes, hotel_side.network
+            await stack.enter_async_context(running_hotels(settings, hotel_side))
         backends = await stack.enter_async_context(booking_backends(settings, fares=supplier))
         services.bookings = BookingService(
             store=backends.store,
@@ -483,6 +490,8 @@ def create_app(
     )
     app.include_router(asr.router, dependencies=[Depends(rate_limited("webhooks"))])
     app.include_router(bookings.router, dependencies=[Depends(rate_limited("bookings"))])
+    app.include_router(hotels.router, dependencies=[Depends(rate_limited("hotels"))])
+    app.include_router(hotels.pushes, dependencies=[Depends(rate_limited("webhooks"))])
     app.include_router(travellers.router, dependencies=[Depends(rate_limited("travellers"))])
     app.include_router(problems.router)
     # A plain route, not a mount: the MCP transport answers at exactly /mcp.

@@ -23,6 +23,10 @@ from core.redis_conn import RedisClient
 from core.settings import Settings
 from fares.cache import FareCache
 from fares.service import FareService
+from hotels.pushes import PushReceiver
+from hotels.service import HotelService
+from hotels.suppliers.sandbox import SandboxHotelNetwork
+from hotels.sync import HotelSync
 from ingest.pipeline import IngestService
 from intents.parser import RetrievalIntentParser
 from rag.answers import AnswerService
@@ -74,6 +78,10 @@ class Services:
     profiles: ProfileStore | None = None
     sms_outbox: SandboxSmsOutbox | None = None  # the sandbox SMS gateway (its inbox is readable)
     rate_limits: RateLimits | None = None  # None: YATRI_RATE_LIMIT_ENABLED=false
+    hotels: HotelService | None = None  # None: YATRI_HOTELS_ENABLED=false
+    hotel_sync: HotelSync | None = None
+    hotel_pushes: PushReceiver | None = None
+    hotel_network: SandboxHotelNetwork | None = None  # the sandbox suppliers (development)
     worker_task: asyncio.Task[None] | None = None
     extras: dict[str, object] = field(default_factory=dict)
 

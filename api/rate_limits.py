@@ -17,7 +17,8 @@ from core.settings import Settings
 
 # The groups of routes limited separately; each identity has an allowance in each.
 GROUPS = [
-    "chat", "answers", "intents", "fares", "bookings", "travellers", "voice-tokens", "webhooks",
+    "chat", "answers", "intents", "fares", "hotels", "bookings", "travellers", "voice-tokens",
+    "webhooks",
 ]  # fmt: skip
 
 

@@ -3,6 +3,7 @@ started by the same launcher `yatri serve` uses."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,11 @@ from core.offline import use_offline_defaults
 from core.settings import Settings
 
 use_offline_defaults()
+# A small hotel network, loaded on demand, in every app the tests start (in process or a
+# `yatri serve` child): an app start stays cheap. The hotel tests say what they need.
+os.environ.setdefault("YATRI_HOTELS_PROPERTIES", "3000")
+os.environ.setdefault("YATRI_HOTELS_LOAD_ALL", "false")
+os.environ.setdefault("YATRI_HOTELS_WARM_DESTINATIONS", "0")
 
 
 @pytest.fixture(scope="session")
