@@ -38,7 +38,12 @@ from hotels.catalogue import Catalogue
 from hotels.events import ChangeBatch, ChangePublisher
 from hotels.models import ROOM_TYPES, ApplyCounts, Cell, Property, version_time
 from hotels.store import AvailabilityStore
-from hotels.suppliers.base import ChangeFeed, HotelSupplier, HotelSupplierError
+from hotels.suppliers.base import (
+    ChangeFeed,
+    CursorExpiredError,
+    HotelSupplier,
+    HotelSupplierError,
+)
 
 log = get_logger(__name__)
 FEED_PAGE = 2_000
@@ -147,7 +152,14 @@ class HotelSync:
         read = 0
         cursor = await self.store.cursor(feed.name)
         while True:
-            page = await feed.changes_since(cursor, limit=FEED_PAGE)
+            try:
+                page = await feed.changes_since(cursor, limit=FEED_PAGE)
+            except CursorExpiredError:
+                # Changes after the cursor are gone: what they said is in the snapshots.
+                log.warning("hotel feed cursor expired; reconciling", supplier=feed.name)
+                await self.reconcile()
+                cursor = None
+                continue
             await self.receive(feed.name, page.cells)
             await self.store.save_cursor(feed.name, page.cursor)  # only after the publish
             read += len(page.cells)

@@ -20,6 +20,11 @@ class HotelSupplierError(YatriError):
     """The supplier failed or is unreachable; retrying later may work."""
 
 
+class CursorExpiredError(HotelSupplierError):
+    """The feed no longer has the changes after this cursor (too old, or the feed was reset):
+    the reader resyncs from snapshots and reads on from the start of the feed."""
+
+
 @dataclass(frozen=True, slots=True)
 class FeedPage:
     cells: Sequence[Cell]
