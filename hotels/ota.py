@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,7 +21,7 @@ from enum import StrEnum
 from lxml import etree  # type: ignore[import-untyped]  # no stubs in the dev deps
 
 from core.errors import InvalidRequestError
-from hotels.models import MAX_VERSION, VERSION_EPOCH, Cell, RoomType, version_time
+from hotels.models import MAX_VERSION, VERSION_EPOCH, Cell, RoomType, now_version, version_time
 
 OTA_NS = "http://www.opentravel.org/OTA/2003/05"
 MAX_BODY_BYTES = 1_048_576
@@ -150,7 +151,7 @@ def build_error_response(
 
 def timestamp_of(version: int) -> str:
     """The OTA TimeStamp of a version, to the microsecond."""
-    return f"{version_time(version):%Y-%m-%dT%H:%M:%S.%f}Z"
+    return version_time(version).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def _root(
@@ -165,7 +166,7 @@ def _root(
 
 def _response_root(echo_token: str | None, kind: NotifKind) -> etree._Element:
     root = etree.Element(_q(_RESPONSES[kind]), nsmap={None: OTA_NS}, Version="1.0",
-                         TimeStamp=f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S.%f}Z")  # fmt: skip
+                         TimeStamp=timestamp_of(now_version()))  # fmt: skip
     if echo_token is not None:
         root.set("EchoToken", echo_token)
     return root
@@ -273,10 +274,8 @@ def _parse_xml(body: bytes) -> etree._Element:
     # A DTD has no place in an OTA push; refusing it outright leaves no entity to expand.
     if any(marker in body for marker in _DTD_MARKERS):
         raise OtaError(OtaCode.UNABLE_TO_PROCESS, "a DTD or entity declaration is not accepted")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             huge_tree=False, remove_comments=True, remove_pis=True)  # fmt: skip
     try:
-        root = etree.fromstring(body, parser)
+        root = etree.fromstring(body, _parser())
     except (etree.XMLSyntaxError, ValueError) as e:
         raise OtaError(OtaCode.UNABLE_TO_PROCESS, "the body is not well-formed XML") from e
     if root is None:
@@ -285,6 +284,20 @@ def _parse_xml(body: bytes) -> etree._Element:
     if root.getroottree().docinfo.internalDTD is not None:
         raise OtaError(OtaCode.UNABLE_TO_PROCESS, "a DTD or entity declaration is not accepted")
     return root
+
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's parser: building one costs more than a small parse, and lxml parsers may be
+    reused within a thread but not shared between threads."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                 huge_tree=False, remove_comments=True, remove_pis=True)  # fmt: skip
+        _local.parser = parser
+    return parser
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import numpy as np
 import pytest
 
+from core.errors import InvalidRequestError, NotFoundError
 from hotels.catalogue import SUPPLIERS, Catalogue
 from hotels.models import Cell, Property, RoomType, SupplierKind, now_version
 from hotels.ota import NotifKind, parse_notif
-from hotels.suppliers.base import HotelSupplierError
+from hotels.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_push, supplier_secret
+from hotels.suppliers.base import ChangeFeed, HotelSupplier, HotelSupplierError
 from hotels.suppliers.inventory import Inventory
 from hotels.suppliers.sandbox import (
     FeedCursorExpired,
@@ -19,6 +22,7 @@ from hotels.suppliers.sandbox import (
     SandboxHotelNetwork,
     UnknownPropertyError,
 )
+from voice.webhooks import sign_generic
 
 TODAY = dt.date(2026, 12, 5)
 CHANNEL, FEED, BULK = (
@@ -320,3 +324,54 @@ def test_faults_default_to_none() -> None:
     faults = HotelFaults()
     assert (faults.outage, faults.reorder, faults.error_rate, faults.lost_push_rate) == (
         False, False, 0.0, 0.0)  # fmt: skip
+
+
+async def test_snapshot_block_equals_the_inventory_block(
+    network: SandboxHotelNetwork, catalogue: Catalogue
+) -> None:
+    own = props_of(catalogue, FEED, 300)  # more than one chunk
+    network.change(own[-1], own[-1].room_types[0], TODAY, available=0)
+    numbers = np.array([p.number for p in own], dtype=np.int64)
+    block = await network.feed.snapshot_block(numbers, first_night=TODAY, nights=3)
+    truth = network.inventory.block(numbers, first_night=TODAY, nights=3)
+    for got, want in ((block.numbers, truth.numbers), (block.available, truth.available),
+                      (block.rate_paise, truth.rate_paise), (block.version, truth.version)):  # fmt: skip
+        assert np.array_equal(got, want)
+    foreign = np.array([props_of(catalogue, BULK, 1)[0].number], dtype=np.int64)
+    with pytest.raises(UnknownPropertyError):
+        await network.feed.snapshot_block(foreign, first_night=TODAY, nights=3)
+
+
+def test_the_sandbox_endpoint_change_names_the_channel_and_refuses_clearly(
+    network: SandboxHotelNetwork, catalogue: Catalogue
+) -> None:
+    for supplier, channel in ((CHANNEL, "push"), (FEED, "feed"), (BULK, "bulk")):
+        prop = props_of(catalogue, supplier, 1)[0]
+        made = network.change_by_id(prop.hotel_id, room_type=prop.room_types[0], night=TODAY,
+                                    available=1)  # fmt: skip
+        assert (made.supplier, made.channel) == (supplier, channel) and made.version > 0
+    prop = props_of(catalogue, CHANNEL, 1)[0]
+    with pytest.raises(NotFoundError):
+        network.change_by_id("YH9999999", room_type=RoomType.STANDARD, night=TODAY, available=1)
+    with pytest.raises(InvalidRequestError):
+        network.change_by_id(prop.hotel_id, room_type=prop.room_types[0],
+                             night=TODAY + dt.timedelta(days=30), available=1)  # fmt: skip
+    with pytest.raises(InvalidRequestError):
+        network.change_by_id(prop.hotel_id, room_type=prop.room_types[0], night=TODAY)
+
+
+def test_the_suppliers_fit_the_ports(network: SandboxHotelNetwork) -> None:
+    suppliers: list[HotelSupplier] = list(network.suppliers)  # checked by mypy
+    feed: ChangeFeed = network.feed
+    assert len(suppliers) == 3 and feed.name == FEED
+
+
+def test_push_signatures_are_per_supplier_and_verifiable() -> None:
+    key = b"app-secret"
+    channel, feed = supplier_secret(key, CHANNEL), supplier_secret(key, FEED)
+    assert channel != feed and len(channel) == 32
+    headers = sign_push(channel, b"<body/>", 1_765_000_000.7)
+    assert headers[TIMESTAMP_HEADER] == "1765000000"
+    assert headers[SIGNATURE_HEADER] == sign_generic(secret=channel, timestamp=1_765_000_000,
+                                                     body=b"<body/>")  # fmt: skip
+    assert headers[SIGNATURE_HEADER] != sign_push(feed, b"<body/>", 1_765_000_000)[SIGNATURE_HEADER]
