@@ -17,6 +17,7 @@ A change is applied by a Lua script that compares versions first: not newer, not
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 
@@ -192,9 +193,14 @@ class RedisAvailabilityStore:
                         for i, p in enumerate(props):
                             pipe.setrange(key, p.local * 4, int(cheapest[i, d]).to_bytes(4, "big"))
                     pipe.expireat(key, _expiry(night))
-                for i, p in enumerate(props):
-                    pipe.set(self.property_key(p), self._pack(p, slots, days, available[i],
-                                                              rate_paise[i], version[i]), nx=True)  # fmt: skip
+                packed = await asyncio.to_thread(
+                    lambda: [
+                        self._pack(p, slots, days, available[i], rate_paise[i], version[i])
+                        for i, p in enumerate(props)
+                    ]
+                )  # fmt: skip  (packing a big destination takes a while: not on the loop)
+                for p, value in zip(props, packed, strict=True):
+                    pipe.set(self.property_key(p), value, nx=True)
                 results = await pipe.execute()
             merged = ApplyCounts()
             written = results[before:]

@@ -9,13 +9,14 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from core.embedded import EmbeddedValkey
 from core.redis_conn import RedisClient, connect_redis
 from hotels.catalogue import Catalogue
 from hotels.events import ChangeBatch, RedisChangeBus
-from hotels.models import Cell, Property, RoomType
+from hotels.models import ROOM_TYPES, Cell, Property, RoomType
 from hotels.redis_store import RedisAvailabilityStore
 from hotels.service import HotelService, StayRequest
 from hotels.suppliers.inventory import Inventory
@@ -87,7 +88,9 @@ async def test_search_prices_match_the_suppliers_truth(world: World) -> None:
     totals = [o.room.total_paise for o in page.offers]
     assert totals == sorted(totals)
     for offer in page.offers:
-        assert offer.room.total_paise == _truth_total(world, offer.hotel, offer.room.room_type, stay)
+        assert offer.room.total_paise == _truth_total(
+            world, offer.hotel, offer.room.room_type, stay
+        )
         for night in stay.nights_list():
             cell = world.inventory.cell(offer.hotel, offer.room.room_type, night)
             assert cell is not None and (cell.available or 0) >= stay.rooms
@@ -208,3 +211,19 @@ async def test_a_store_that_lost_its_data_is_loaded_again(world: World) -> None:
     await watch
     again = await world.service.search(city="Bombay", stay=stay)
     assert [o.hotel.hotel_id for o in again.offers] == [o.hotel.hotel_id for o in first.offers]
+
+
+def test_one_cell_is_the_same_number_as_the_block_it_belongs_to() -> None:
+    inventory = Inventory(CATALOGUE, window_days=30)
+    numbers = np.arange(0, CATALOGUE.size, 37, dtype=np.int64)
+    first = inventory.today()
+    block = inventory.block(numbers, first_night=first, nights=30)
+    for i, n in enumerate(numbers.tolist()):
+        prop = CATALOGUE.property(n)
+        for rt in prop.room_types:
+            r = ROOM_TYPES.index(rt)
+            for d in (0, 7, 29):
+                cell = inventory.cell(prop, rt, first + dt.timedelta(days=d))
+                assert cell is not None
+                expected = (int(block.available[i, r, d]), int(block.rate_paise[i, r, d]))
+                assert (cell.available, cell.rate_paise) == expected

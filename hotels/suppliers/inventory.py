@@ -63,13 +63,26 @@ class Inventory:
     # --- reading --------------------------------------------------------------------------
 
     def cell(self, prop: Property, room_type: RoomType, night: dt.date) -> Cell | None:
+        """One cell, computed with plain integers (the same numbers as `block`, which the tests
+        check): a sale or a live price check costs microseconds, not a numpy block."""
         if room_type not in prop.room_types:
             return None
-        block = self.block(np.array([prop.number]), first_night=night, nights=1)
-        r = RT_INDEX[room_type]
-        return Cell(hotel_id=prop.hotel_id, room_type=room_type, night=night,
-                    available=int(block.available[0, r, 0]), rate_paise=int(block.rate_paise[0, r, 0]),
-                    version=int(block.version[0, r, 0]))  # fmt: skip
+        r, o = RT_INDEX[room_type], night.toordinal()
+        changed = self._overlay.get(prop.number, {}).get((r, o))
+        if changed is not None:
+            a, p, v = changed
+            return Cell(hotel_id=prop.hotel_id, room_type=room_type, night=night, available=a,
+                        rate_paise=p, version=v)  # fmt: skip
+        base = int(self._base_rates(prop.number)[r])
+        h = _mix_int(self.catalogue.seed, prop.number, r, o)
+        wobble = 0.95 + (h % 11) / 100
+        rate = round(base * _night_factor(night) * wobble / 1000) * 1000 if base > 0 else 0
+        capacity = int(self._capacity(prop.number)[r])
+        available = ((h >> 8) % 1000) * (capacity + 1) // 1000
+        if (h >> 20) % 10 == 0 or rate == 0:
+            available = 0
+        return Cell(hotel_id=prop.hotel_id, room_type=room_type, night=night, available=available,
+                    rate_paise=rate, version=self.base_version)  # fmt: skip
 
     def cells(self, prop: Property, *, first_night: dt.date, nights: int) -> list[Cell]:
         block = self.block(np.array([prop.number]), first_night=first_night, nights=nights)
@@ -107,7 +120,9 @@ class Inventory:
         avail = np.where(sold_out | (rate == 0), 0, avail)
         version = np.full(avail.shape, self.base_version, dtype=np.int64)
         for i, n in enumerate(numbers.tolist()):
-            for (r, o), (a, p, v) in self._overlay.get(n, {}).items():
+            # A copy: a block may be computed in a worker thread while the loop records changes
+            # (copying a dict of plain values is one step under the GIL).
+            for (r, o), (a, p, v) in dict(self._overlay.get(n, {})).items():
                 if first <= o < first + nights:
                     d = o - first
                     avail[i, r, d], rate[i, r, d], version[i, r, d] = a, p, v
@@ -177,6 +192,21 @@ def _night_factor(night: dt.date) -> float:
     if (night.month, night.day) >= (12, 15) or (night.month, night.day) <= (1, 15):
         factor *= 1.25
     return factor
+
+
+_M64 = 2**64 - 1
+
+
+def _mix_int(seed: int, *parts: int) -> int:
+    """`_mix` for one set of parts, in plain integers."""
+    x = seed * 0x9E3779B97F4A7C15 % 2**64
+    for part in parts:
+        x ^= part
+        x = (x + 0x9E3779B97F4A7C15) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        x ^= x >> 31
+    return x
 
 
 def _mix(seed: int, *parts: npt.ArrayLike) -> npt.NDArray[np.uint64]:

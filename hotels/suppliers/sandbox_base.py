@@ -97,8 +97,8 @@ class SandboxSupplier:
     async def snapshot_block(
         self, numbers: npt.NDArray[np.int64], *, first_night: dt.date, nights: int
     ) -> Block:
-        """The snapshot as arrays (full loads, reconciliation); computed in chunks so a large
-        destination does not hold the event loop."""
+        """The snapshot as arrays (full loads, reconciliation); computed in a worker thread,
+        in chunks, so a large destination does not hold the event loop."""
         if not 1 <= nights <= MAX_SNAPSHOT_NIGHTS:
             raise ValueError(f"nights must be 1..{MAX_SNAPSHOT_NIGHTS}")
         for n in numbers[:1].tolist() + numbers[-1:].tolist():
@@ -107,11 +107,10 @@ class SandboxSupplier:
                                            supplier=self.name)  # fmt: skip
         await self._call()
         parts = []
-        for start in range(0, len(numbers), _SNAPSHOT_CHUNK):
-            if start:
-                await asyncio.sleep(0)
-            chunk = numbers[start : start + _SNAPSHOT_CHUNK]
-            parts.append(self.inventory.block(chunk, first_night=first_night, nights=nights))
+        for start in range(0, len(numbers), _SNAPSHOT_CHUNK * 8):
+            chunk = numbers[start : start + _SNAPSHOT_CHUNK * 8]
+            parts.append(await asyncio.to_thread(self.inventory.block, chunk,
+                                                 first_night=first_night, nights=nights))  # fmt: skip
         if not parts:
             return self.inventory.block(numbers, first_night=first_night, nights=nights)
         return Block(
