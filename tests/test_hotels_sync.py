@@ -111,8 +111,8 @@ async def test_versions_keep_late_and_replayed_changes_out(world: World) -> None
     assert (await world.sync.apply(batch)).duplicate == 1
     late = [ChangeBatch(supplier=prop.supplier, received_at=0, cells=[older])]
     assert (await world.sync.apply(late)).stale == 1
-    stored = await world.store.read(prop, first_night=night, nights=1)
-    assert stored[rt][0] is not None and stored[rt][0].available == 3
+    kept = (await world.store.read(prop, first_night=night, nights=1))[rt][0]
+    assert kept is not None and kept.available == 3
     # A rate-only change leaves rooms left alone; both carry their own version.
     rate = world.network.change(prop, rt, night, rate_paise=555_500)
     await world.sync.apply([ChangeBatch(supplier=prop.supplier, received_at=0, cells=[rate])])
