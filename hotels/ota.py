@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from lxml import etree  # type: ignore[import-untyped]  # no stubs in the dev deps
+from lxml import etree
 
 from core.errors import InvalidRequestError
 from hotels.models import MAX_VERSION, VERSION_EPOCH, Cell, RoomType, now_version, version_time

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from lxml import etree  # type: ignore[import-untyped]
+from lxml import etree
 
 from hotels.models import VERSION_EPOCH, Cell, RoomType, version_time
 from hotels.ota import (
