@@ -127,6 +127,12 @@ BOOKING_COMPENSATIONS = Counter(
 BOOKING_HOLDS_EXPIRED = Counter(
     "yatri_booking_holds_expired_total", "Holds that expired before ticketing or confirmation."
 )
+HOTEL_CHECKOUT_MISMATCHES = Counter(
+    "yatri_hotel_checkout_mismatches_total",
+    "Hotel stays whose live check at the supplier at checkout differed from what the traveller "
+    "agreed to, by reason (price_moved, sold_out); each stopped before money moved.",
+    ["reason"],
+)
 BOOKING_RECORD_STUCK = Counter(
     "yatri_booking_record_stuck_total",
     "Failed tries to write a booking's status, counted from the try that raises the alert on: "
