@@ -23,6 +23,7 @@ _FLOW_OF = {
 }
 _CHAT = (Intent.GREET, Intent.THANKS, Intent.GOODBYE, Intent.HELP)
 _OTHER_VERTICALS = (Intent.SEARCH_TRAINS, Intent.SEARCH_BUSES, Intent.SEARCH_HOTELS)
+_BOOKING_FLOWS = ("book_flight", "book_hotel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +127,9 @@ def frame_slots(parse: Parse, *, flow: str | None) -> tuple[dict[str, Any], list
     return slots, unsure
 
 
-def to_commands(parse: Parse, state: DialogueState) -> list[Command]:
-    """What this turn asks the dialogue to do, given what it was already doing."""
+def to_commands(parse: Parse, state: DialogueState, *, hotels: bool = False) -> list[Command]:
+    """What this turn asks the dialogue to do, given what it was already doing; `hotels`:
+    stays can be searched and booked (otherwise a hotel request is answered honestly)."""
     top = state.top
     intent = parse.intent
     flow = top.flow if top else None
@@ -149,6 +151,10 @@ def to_commands(parse: Parse, state: DialogueState) -> list[Command]:
         return [Knowledge(parse.text)]
     if intent is Intent.HUMAN_AGENT:
         return [Handoff()]
+    if intent is Intent.SEARCH_HOTELS and hotels:
+        if flow == "book_hotel":
+            return [SetSlots(slots)]
+        return [StartFlow("book_hotel", slots)]
     if intent in _OTHER_VERTICALS:
         return [Unsupported(intent, slots)]
     if intent in _FLOW_OF:
@@ -161,7 +167,7 @@ def to_commands(parse: Parse, state: DialogueState) -> list[Command]:
             return [SetSlots(slots), *place_checks]
         return [StartFlow("search_flights", _search_base(state, slots)), *place_checks]
     if intent in (Intent.BOOK, Intent.SELECT_OFFER):
-        if flow == "book_flight":
+        if flow in _BOOKING_FLOWS:
             return [SetSlots(slots), *place_checks]
         return [StartFlow("book_flight", _search_base(state, slots)), *place_checks]
     if intent is Intent.PROVIDE_TRAVELLER_DETAILS and top is not None:

@@ -23,6 +23,7 @@ from core.redaction import redact_text
 from core.telemetry import TURNS
 from fares.models import IST
 from fares.service import FareService
+from hotels.service import HotelService
 from intents.models import Intent
 from intents.parse import IntentParser, Parse, ParseContext
 from rag.answers import AnswerService
@@ -37,6 +38,7 @@ from sessions.replies import (
 )
 from sessions.skills.bookings import BookingsSkill
 from sessions.skills.flights import FlightsSkill
+from sessions.skills.hotels import HotelsSkill
 from sessions.skills.identity import IdentitySkill, code_in, wants_new_code
 from sessions.skills.party import PartySkill
 from sessions.skills.policy import PolicySkill
@@ -52,7 +54,8 @@ _REFUSED = {"confirm_book": "OK, I won't book it.", "confirm_cancel": "OK, I won
 _CORRECTABLE = ("origin", "destination", "date", "adults", "children", "infants", "cabin")
 _FLOW_INTENT = {"search_flights": Intent.SEARCH_FLIGHTS, "book_flight": Intent.BOOK,
                 "booking_status": Intent.BOOKING_STATUS, "cancel_booking": Intent.CANCEL_BOOKING,
-                "modify_booking": Intent.MODIFY_BOOKING}  # fmt: skip
+                "modify_booking": Intent.MODIFY_BOOKING,
+                "book_hotel": Intent.SEARCH_HOTELS}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,7 @@ class TurnEngine:
         proposer: cmd.CommandProposer | None = None,
         profiles: ProfileStore | None = None,
         codes: ApprovalCodes | None = None,
+        hotels: HotelService | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._store = store
@@ -95,7 +99,8 @@ class TurnEngine:
         self._clock = clock
         self._fares = fares
         self._proposer = proposer
-        self.connect(bookings=bookings, answers=answers, profiles=profiles, codes=codes)
+        self.connect(bookings=bookings, answers=answers, profiles=profiles, codes=codes,
+                     hotels=hotels)  # fmt: skip
 
     def connect(
         self,
@@ -106,21 +111,24 @@ class TurnEngine:
         proposer: cmd.CommandProposer | None = None,
         profiles: ProfileStore | None = None,
         codes: ApprovalCodes | None = None,
+        hotels: HotelService | None = None,
     ) -> None:
         """Give the engine the services the app starts after it: bookings, policy answers,
-        traveller profiles and the one-time codes that verify a caller, (once its examples are
-        indexed) the retrieval parser, and the optional LLM proposer."""
+        traveller profiles and the one-time codes that verify a caller, hotel search, (once its
+        examples are indexed) the retrieval parser, and the optional LLM proposer."""
         if parser is not None:
             self._parser = parser
         if proposer is not None:
             self._proposer = proposer
         self._policy = PolicySkill(answers)
         self._party = PartySkill(profiles=profiles, set_slots=set_slots)
+        self._hotels = HotelsSkill(hotels=hotels, bookings=bookings, airports=self._airports)
         self._walker = FlowWalker(
             flights=FlightsSkill(fares=self._fares, bookings=bookings, airports=self._airports),
             bookings=BookingsSkill(bookings=bookings, airports=self._airports),
             identity=IdentitySkill(profiles=profiles, codes=codes, bookings=bookings is not None),
             party=self._party,
+            hotels=self._hotels,
         )
 
     async def handle(
@@ -184,7 +192,8 @@ class TurnEngine:
         shown = top.slots if top is not None else state.search
         conversation.slots = {k: v for k, v in shown.items()
                               if k in ("origin", "destination", "date", "adults", "children",
-                                       "infants", "cabin", "new_date")}  # fmt: skip
+                                       "infants", "cabin", "new_date", "city", "check_in",
+                                       "nights")}  # fmt: skip
         conversation.state = state.model_dump(mode="json")
         conversation.state_version = STATE_VERSION
         conversation.history.extend([
@@ -224,7 +233,9 @@ class TurnEngine:
         intent = parse.intent
         state = turn.state
         expected = state.expecting
-        commands = cmd.to_commands(parse, state)
+        commands = cmd.to_commands(parse, state, hotels=self._hotels.available)
+        if self._hotels.available and expected not in ("traveller_details", "otp", "confirmation"):
+            commands = self._stay_commands(turn, commands, expected=expected)
         private = expected in ("otp", "traveller_details")  # codes and names stay here
         if self._proposer is not None and not private \
                 and any(isinstance(c, cmd.CannotHandle) for c in commands):  # fmt: skip
@@ -252,6 +263,36 @@ class TurnEngine:
         if advance:
             await self._walker.advance(turn, asked_before=expected)
         return intent
+
+    def _stay_commands(
+        self, turn: Turn, commands: list[cmd.Command], *, expected: str | None
+    ) -> list[cmd.Command]:
+        """A hotel turn, with what only the hotels skill reads: stars, a place without an
+        airport, a shown hotel named by its words."""
+        top = turn.state.top
+        in_stay = top is not None and top.flow == "book_hotel"
+        said = any(isinstance(c, cmd.SetSlots | cmd.StartFlow) and c.slots for c in commands)
+        named = self._hotels.named(turn.text, top) if in_stay and top is not None else None
+        if expected == "choice" and not said and named is not None:
+            return [cmd.SetSlots({"offer_ref": named})]
+        out: list[cmd.Command] = []
+        for c in commands:
+            if isinstance(c, cmd.StartFlow) and c.flow == "book_hotel":
+                c = cmd.StartFlow(c.flow, c.slots | self._hotels.slots_in(turn.text, c.slots,
+                                                                          new=True))  # fmt: skip
+            elif isinstance(c, cmd.SetSlots) and in_stay:
+                extra = self._hotels.slots_in(turn.text, c.slots, new=expected == "slot:city")
+                c = cmd.SetSlots(c.slots | extra)
+            out.append(c)
+        if (
+            in_stay
+            and expected == "slot:city"
+            and not said
+            and isinstance(out[0], cmd.CannotHandle)
+        ):
+            extra = self._hotels.slots_in(turn.text, {}, new=True)
+            return [cmd.SetSlots(extra)] if extra else out
+        return out
 
     async def _apply(self, command: cmd.Command, turn: Turn) -> bool:
         """Apply one command; False when the turn's reply is complete without walking on."""

@@ -18,6 +18,7 @@ from sessions.state import Frame
 StepKind = Literal["collect", "action", "confirm"]
 PARTY = ("adults", "children", "infants", "cabin")
 ROUTE = ("origin", "destination", "date")
+STAY = ("city", "check_in", "nights", "check_out", "adults", "children", "rooms", "budget", "stars")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,23 @@ FLOWS: dict[str, Flow] = {
                 _action("place_booking"),
             ),
             "your booking",
+        ),
+        Flow(
+            "book_hotel",
+            (
+                _collect("city"),
+                _collect("check_in"),
+                _collect("nights"),
+                _action("hotel_search", *STAY),
+                _collect("hotel", "choice", depends_on=("hotel_search",)),
+                _action("verify_traveller"),
+                _collect("travellers", "traveller_details"),
+                _collect("contact", "traveller_details"),
+                _action("hotel_review", "hotel", "travellers", "contact"),
+                Step("confirm_book", "confirm", "confirmation", ("hotel_review",)),
+                _action("place_hotel"),
+            ),
+            "your hotel booking",
         ),
         Flow(
             "booking_status",

@@ -10,6 +10,7 @@ from sessions.flows import FLOWS, invalidate, pending
 from sessions.replies import QUESTIONS
 from sessions.skills.bookings import BookingsSkill
 from sessions.skills.flights import FlightsSkill
+from sessions.skills.hotels import HotelsSkill
 from sessions.skills.identity import IdentitySkill
 from sessions.skills.party import PartySkill
 from sessions.state import Frame
@@ -18,7 +19,9 @@ from sessions.turn import Next, Turn
 MAX_STEPS = 16  # steps walked in one turn: a guard against a flow that never settles
 _CONFIRM = {"confirm_book": "Shall I book it?", "confirm_cancel": "Shall I cancel it?",
             "confirm_modify": "Shall I make the change?"}  # fmt: skip
-_ASK = QUESTIONS | {"new_date": "Which date would you like to move it to?"}
+_ASK = QUESTIONS | {"new_date": "Which date would you like to move it to?",
+                    "city": "Which city or town would you like to stay in?",
+                    "check_in": "What date would you like to check in?"}  # fmt: skip
 
 
 # What a search assumes for a count nobody gave: "just me" after it changes nothing.
@@ -36,10 +39,11 @@ def set_slots(frame: Frame, slots: dict[str, Any]) -> None:
     for name, value in slots.items():
         if name == "contact_partial" or value is None:
             continue
-        if name == "offer_ref" and frame.slots.get("offer") is not None:
-            # "change it to the second flight" after one was chosen: choose again.
-            frame.slots.pop("offer")
-            invalidate(frame, "offer")
+        for chosen in ("offer", "hotel"):
+            if name == "offer_ref" and frame.slots.get(chosen) is not None:
+                # "change it to the second flight" after one was chosen: choose again.
+                frame.slots.pop(chosen)
+                invalidate(frame, chosen)
         if frame.slots.get(name, _DEFAULTS.get(name)) != value:
             frame.slots[name] = value
             invalidate(frame, name)
@@ -55,8 +59,10 @@ class FlowWalker:
         bookings: BookingsSkill,
         identity: IdentitySkill,
         party: PartySkill,
+        hotels: HotelsSkill,
     ) -> None:
         self._flights = flights
+        self._hotels = hotels
         self._bookings = bookings
         self._identity = identity
         self._party = party
@@ -122,6 +128,16 @@ class FlowWalker:
                 return True
             self._flights.ask_choice(turn)
             return False
+        if slot == "hotel":
+            if self._hotels.choose(turn, frame):
+                return True
+            self._hotels.ask_choice(turn, frame)
+            return False
+        if slot == "nights":
+            return self._hotels.fill_nights(turn, frame)
+        if slot == "travellers" and frame.flow == "book_hotel":
+            self._hotels.ask_guests(turn)
+            return False
         if slot == "booking":
             return await self._bookings.choose(turn, frame)
         if slot == "travellers":
@@ -143,6 +159,12 @@ class FlowWalker:
                 return await flights.review(turn, frame)
             case "place_booking":
                 return await flights.place_booking(turn, frame)
+            case "hotel_search":
+                return await self._hotels.search(turn, frame)
+            case "hotel_review":
+                return await self._hotels.review(turn, frame)
+            case "place_hotel":
+                return await self._hotels.place_booking(turn, frame)
             case "verify_traveller":
                 return await self._identity.verify(turn, frame)
             case "status":

@@ -126,7 +126,8 @@ class PartySkill:
             frame.slots["contact"] = {"email": profile.email, "phone": profile.phone,
                                       "from_profile": True}  # fmt: skip
             return True
-        turn.say("What email address and mobile number should the tickets go to?")
+        sent = "the confirmation" if frame.flow == "book_hotel" else "the tickets"
+        turn.say(f"What email address and mobile number should {sent} go to?")
         return False
 
 
