@@ -137,7 +137,7 @@ async def churn_child(args: argparse.Namespace) -> None:
         flags.append(available)
 
     for s in pool_net.suppliers:
-        s.record = note  # type: ignore[method-assign]  # the pool's changes are not delivered
+        s.record = note  # type: ignore[method-assign,assignment]  # the pool's changes are not delivered
     pool: list[tuple[Cell, bool]] = []
     drawn = bulk = 0
     while len(pool) < args.pool:
