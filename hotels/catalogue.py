@@ -131,6 +131,8 @@ class Catalogue:
             total += n
         self._counts = counts
         self._by_code = {d.code: i for i, d in enumerate(self.destinations)}
+        # Changes arrive for the same hot properties again and again.
+        self._cached = functools.lru_cache(maxsize=131_072)(self._make)
         self._names: dict[str, int] = {}
         for i in sorted(range(len(counts)), key=lambda i: counts[i]):  # biggest wins a shared name
             d = self.destinations[i]
@@ -164,6 +166,9 @@ class Catalogue:
         return self.property(number)
 
     def property(self, number: int) -> Property:
+        return self._cached(number)
+
+    def _make(self, number: int) -> Property:
         i = bisect.bisect_right(self._starts, number) - 1
         d = self.destinations[i]
         h = _digest(self.seed, number)

@@ -136,16 +136,24 @@ class RedisAvailabilityStore:
                 rejected += 1
                 continue
             by_destination.setdefault(prop.destination, []).append((prop, cell))
+        chunks = [group[start : start + _APPLY_CHUNK] for group in by_destination.values()
+                  for start in range(0, len(group), _APPLY_CHUNK)]  # fmt: skip
         totals = ApplyCounts(rejected=rejected)
         try:
-            for group in by_destination.values():
-                for start in range(0, len(group), _APPLY_CHUNK):
-                    totals += await self._apply_chunk(group[start : start + _APPLY_CHUNK])
+            # One round trip for every destination's script call, however many a batch spans.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for chunk in chunks:
+                    keys, args = self._script_args(chunk)
+                    # redis-py queues a script on a pipeline (its type hints leave pipelines out)
+                    await self._apply(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
+                results = await pipe.execute()
         except RedisError as e:
             raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
+        for applied, dup, stale in results:
+            totals += ApplyCounts(applied=int(applied), duplicate=int(dup), stale=int(stale))
         return totals
 
-    async def _apply_chunk(self, chunk: Sequence[tuple[Property, Cell]]) -> ApplyCounts:
+    def _script_args(self, chunk: Sequence[tuple[Property, Cell]]) -> tuple[list[str], list[int]]:
         keys: list[str] = []
         args: list[int] = [self.ring]
         for prop, cell in chunk:
@@ -154,8 +162,7 @@ class RedisAvailabilityStore:
                      cell.night.toordinal() % self.ring, day_code(cell.night), cell.version,
                      NO_VALUE if cell.available is None else cell.available,
                      NO_VALUE if cell.rate_paise is None else cell.rate_paise, prop.local]  # fmt: skip
-        applied, dup, stale = await self._apply(keys=keys, args=args)
-        return ApplyCounts(applied=int(applied), duplicate=int(dup), stale=int(stale))
+        return keys, args
 
     async def load(
         self,
@@ -249,11 +256,26 @@ class RedisAvailabilityStore:
     async def read(
         self, prop: Property, *, first_night: dt.date, nights: int
     ) -> dict[RoomType, list[StoredCell | None]]:
+        return (await self.read_many([prop], first_night=first_night, nights=nights))[0]
+
+    async def read_many(
+        self, props: Sequence[Property], *, first_night: dt.date, nights: int
+    ) -> list[dict[RoomType, list[StoredCell | None]]]:
+        """`read` for several properties in one round trip."""
+        if not props:
+            return []
         try:
-            raw = await self._redis.get(self.property_key(prop))
+            raws = await self._redis.mget([self.property_key(p) for p in props])
         except RedisError as e:
             raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
-        raw = _raw(raw)
+        return [
+            self._decode(p, _raw(raw), first_night, nights)
+            for p, raw in zip(props, raws, strict=True)
+        ]
+
+    def _decode(
+        self, prop: Property, raw: bytes, first_night: dt.date, nights: int
+    ) -> dict[RoomType, list[StoredCell | None]]:
         out: dict[RoomType, list[StoredCell | None]] = {}
         for r, rt in enumerate(prop.room_types):
             row: list[StoredCell | None] = []

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from core.errors import InvalidRequestError, NotFoundError
 from hotels.catalogue import Catalogue
 from hotels.models import ROOM_CAPACITY, ROOM_TYPES, Destination, Property, RoomType, version_time
-from hotels.store import AvailabilityStore
+from hotels.store import AvailabilityStore, StoredCell
 from hotels.sync import HotelSync
 from hotels.tax import gst_paise, with_gst
 
@@ -189,8 +189,9 @@ class HotelService:
         start = self.catalogue.span(destination.code).start
         props = [self.catalogue.property(start + int(i)) for i in window]
         offers: list[HotelOffer] = []
-        for prop in props:
-            rooms = await self.rooms(prop, stay)
+        stored = await self._store.read_many(props, first_night=stay.check_in, nights=stay.nights)
+        for prop, cells in zip(props, stored, strict=True):
+            rooms = _rooms(cells, stay)
             if rooms and (max_price_paise is None or _fits(rooms[0], stay, max_price_paise)):
                 offers.append(HotelOffer(hotel=prop, room=rooms[0]))
             if len(offers) == limit:
@@ -204,19 +205,7 @@ class HotelService:
     async def rooms(self, prop: Property, stay: StayRequest) -> list[RoomOffer]:
         """Room types with enough rooms on every night for the party, cheapest first."""
         stored = await self._store.read(prop, first_night=stay.check_in, nights=stay.nights)
-        out = []
-        for rt, cells in stored.items():
-            if ROOM_CAPACITY[rt] < stay.per_room:
-                continue
-            if any(c is None or c.available < stay.rooms or c.rate_paise <= 0 for c in cells):
-                continue
-            known = [c for c in cells if c is not None]
-            taxes = sum(gst_paise(c.rate_paise) for c in known) * stay.rooms
-            total = sum(c.rate_paise for c in known) * stay.rooms + taxes
-            out.append(RoomOffer(room_type=rt, rooms_left=min(c.available for c in known),
-                                 total_paise=total, taxes_paise=taxes,
-                                 as_of=version_time(max(c.version for c in known))))  # fmt: skip
-        return sorted(out, key=lambda r: r.total_paise)
+        return _rooms(stored, stay)
 
     async def hotel(self, hotel_id: str, stay: StayRequest) -> HotelView:
         prop = self.catalogue.get(hotel_id)
@@ -238,6 +227,23 @@ class HotelService:
             ))  # fmt: skip
         return HotelView(hotel=prop, stay=stay, rooms=await self.rooms(prop, stay),
                          calendar=calendar)  # fmt: skip
+
+
+def _rooms(stored: dict[RoomType, list[StoredCell | None]], stay: StayRequest) -> list[RoomOffer]:
+    """Room types with enough rooms on every night for the party, cheapest first."""
+    out = []
+    for rt, cells in stored.items():
+        if ROOM_CAPACITY[rt] < stay.per_room:
+            continue
+        if any(c is None or c.available < stay.rooms or c.rate_paise <= 0 for c in cells):
+            continue
+        known = [c for c in cells if c is not None]
+        taxes = sum(gst_paise(c.rate_paise) for c in known) * stay.rooms
+        total = sum(c.rate_paise for c in known) * stay.rooms + taxes
+        out.append(RoomOffer(room_type=rt, rooms_left=min(c.available for c in known),
+                             total_paise=total, taxes_paise=taxes,
+                             as_of=version_time(max(c.version for c in known))))  # fmt: skip
+    return sorted(out, key=lambda r: r.total_paise)
 
 
 def _fits(room: RoomOffer, stay: StayRequest, max_price_paise: int) -> bool:

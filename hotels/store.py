@@ -61,6 +61,12 @@ class AvailabilityStore(Protocol):
         """A property's stored cells for consecutive nights, by room type (None: not stored)."""
         ...
 
+    async def read_many(
+        self, props: Sequence[Property], *, first_night: dt.date, nights: int
+    ) -> list[dict[RoomType, list[StoredCell | None]]]:
+        """`read` for several properties at once."""
+        ...
+
     async def read_block(
         self, props: Sequence[Property], *, first_night: dt.date, nights: int
     ) -> StoredBlock: ...

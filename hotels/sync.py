@@ -235,23 +235,41 @@ class HotelSync:
         HOTEL_LOADED.set(len(self._loaded))
         return counts
 
-    async def load_all(self, *, first: Sequence[str] = (), stop: asyncio.Event) -> int:
-        """Load every destination not loaded for today, `first` ones first; returns how many."""
+    async def load_all(
+        self, *, first: Sequence[str] = (), stop: asyncio.Event, concurrency: int = 4
+    ) -> int:
+        """Load every destination not loaded for today, `first` ones first, a few at a time (a
+        destination's snapshots and its store writes overlap another's); returns how many."""
         loaded = await self.loaded()
         order = list(first) + [d.code for d in self.catalogue.destinations if d.code not in first]
-        done = 0
-        for code in order:
-            if stop.is_set():
-                break
-            if loaded.get(code) == self._today():
-                continue
-            try:
-                await self.ensure_loaded(code)
-                done += 1
-            except (HotelSupplierError, DependencyUnavailableError) as e:
-                log.warning("hotel destination not loaded", destination=code, error=str(e))
-            await asyncio.sleep(0)
-        return done
+        todo = [code for code in order if loaded.get(code) != self._today()]
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(code: str) -> bool:
+            async with gate:
+                if stop.is_set():
+                    return False
+                try:
+                    await self._load_once(code)
+                except (HotelSupplierError, DependencyUnavailableError) as e:
+                    log.warning("hotel destination not loaded", destination=code, error=str(e))
+                    return False
+                return True
+
+        return sum(await asyncio.gather(*(one(code) for code in todo)))
+
+    async def _load_once(self, destination: str) -> None:
+        lock = self._locks.setdefault(destination, asyncio.Lock())
+        async with lock:
+            first = self._loaded.get(destination)
+            if first == self._today():
+                return
+            if first is None:
+                await self.load_destination(destination)
+            else:
+                await self.reconcile_destination(destination)
+                await self.store.mark_loaded(destination, first_night=self._today())
+                self._loaded[destination] = self._today()
 
     async def watch_store(self, *, interval_s: float, stop: asyncio.Event) -> None:
         """Reload when the store lost its data (the loaded record is gone) or the day rolled."""
