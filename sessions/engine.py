@@ -235,7 +235,7 @@ class TurnEngine:
         expected = state.expecting
         commands = cmd.to_commands(parse, state, hotels=self._hotels.available)
         if self._hotels.available and expected not in ("traveller_details", "otp", "confirmation"):
-            commands = self._stay_commands(turn, commands, expected=expected)
+            commands = self._hotels.commands(turn, commands, expected=expected)
         private = expected in ("otp", "traveller_details")  # codes and names stay here
         if self._proposer is not None and not private \
                 and any(isinstance(c, cmd.CannotHandle) for c in commands):  # fmt: skip
@@ -263,36 +263,6 @@ class TurnEngine:
         if advance:
             await self._walker.advance(turn, asked_before=expected)
         return intent
-
-    def _stay_commands(
-        self, turn: Turn, commands: list[cmd.Command], *, expected: str | None
-    ) -> list[cmd.Command]:
-        """A hotel turn, with what only the hotels skill reads: stars, a place without an
-        airport, a shown hotel named by its words."""
-        top = turn.state.top
-        in_stay = top is not None and top.flow == "book_hotel"
-        said = any(isinstance(c, cmd.SetSlots | cmd.StartFlow) and c.slots for c in commands)
-        named = self._hotels.named(turn.text, top) if in_stay and top is not None else None
-        if expected == "choice" and not said and named is not None:
-            return [cmd.SetSlots({"offer_ref": named})]
-        out: list[cmd.Command] = []
-        for c in commands:
-            if isinstance(c, cmd.StartFlow) and c.flow == "book_hotel":
-                c = cmd.StartFlow(c.flow, c.slots | self._hotels.slots_in(turn.text, c.slots,
-                                                                          new=True))  # fmt: skip
-            elif isinstance(c, cmd.SetSlots) and in_stay:
-                extra = self._hotels.slots_in(turn.text, c.slots, new=expected == "slot:city")
-                c = cmd.SetSlots(c.slots | extra)
-            out.append(c)
-        if (
-            in_stay
-            and expected == "slot:city"
-            and not said
-            and isinstance(out[0], cmd.CannotHandle)
-        ):
-            extra = self._hotels.slots_in(turn.text, {}, new=True)
-            return [cmd.SetSlots(extra)] if extra else out
-        return out
 
     async def _apply(self, command: cmd.Command, turn: Turn) -> bool:
         """Apply one command; False when the turn's reply is complete without walking on."""

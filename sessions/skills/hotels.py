@@ -18,6 +18,7 @@ from core.logging import get_logger
 from core.money import rupees
 from hotels.models import Destination, RoomType
 from hotels.service import HotelService, StayRequest, UnknownDestinationError
+from sessions import commands as cmd
 from sessions.replies import long_date
 from sessions.skills.party import contact_words, spoken_list
 from sessions.state import Frame
@@ -104,6 +105,31 @@ class HotelsSkill:
                 slots["city"] = heard[0]
         return slots
 
+    def commands(
+        self, turn: Turn, commands: list[cmd.Command], *, expected: str | None
+    ) -> list[cmd.Command]:
+        """A turn's commands with what only this skill reads: stars, a place without an
+        airport, a shown hotel named by its words."""
+        top = turn.state.top
+        stay = top if top is not None and top.flow == "book_hotel" else None
+        said = any(isinstance(c, cmd.SetSlots | cmd.StartFlow) and c.slots for c in commands)
+        named = self.named(turn.text, stay) if stay is not None else None
+        if expected == "choice" and not said and named is not None:
+            return [cmd.SetSlots({"offer_ref": named})]
+        out: list[cmd.Command] = []
+        for c in commands:
+            if isinstance(c, cmd.StartFlow) and c.flow == "book_hotel":
+                c = cmd.StartFlow(c.flow, c.slots | self.slots_in(turn.text, c.slots, new=True))
+            elif isinstance(c, cmd.SetSlots) and stay is not None:
+                c = cmd.SetSlots(c.slots | self.slots_in(turn.text, c.slots,
+                                                         new=expected == "slot:city"))  # fmt: skip
+            out.append(c)
+        if stay is not None and expected == "slot:city" and not said \
+                and isinstance(out[0], cmd.CannotHandle):  # fmt: skip
+            extra = self.slots_in(turn.text, {}, new=True)
+            return [cmd.SetSlots(extra)] if extra else out
+        return out
+
     def named(self, text: str, frame: Frame) -> dict[str, Any] | None:
         """A shown hotel named by its words ("the Sea Breeze one")."""
         words = {w for w in re.findall(r"[a-z]+", text.lower()) if w not in _NAME_NOISE}
@@ -130,8 +156,7 @@ class HotelsSkill:
             if name and (found := self._hotels.catalogue.resolve(name)) is not None:
                 return found
         frame.slots.pop("city")
-        turn.say(f"I couldn't find hotels in “{place.city if place else said}”. Which city or "
-                 "town would you like to stay in?")  # fmt: skip
+        turn.say(f"I couldn't find hotels in “{place.city if place else said}”.")
         return None
 
     async def search(self, turn: Turn, frame: Frame) -> Next:
@@ -151,19 +176,20 @@ class HotelsSkill:
         stay = _stay(slots, check_in=check_in)
         stars = [int(slots["stars"])] if slots.get("stars") else []
         budget = int(slots["budget"]) if slots.get("budget") else None
+        gone = set(frame.data.get("gone") or [])  # refused at checkout: not offered again
         try:
             page = await self._hotels.search(city=destination.code, stay=stay, stars=stars,
-                                             max_price_paise=budget, limit=SHOWN)  # fmt: skip
+                                             max_price_paise=budget, limit=SHOWN + len(gone))  # fmt: skip
         except UnknownDestinationError:
             slots.pop("city")
-            turn.say("I couldn't find hotels there. Which city or town would you like?")
+            turn.say("I couldn't find hotels there.")
             return Next.RETRY
         except InvalidRequestError as e:
             turn.say(f"I can't search that stay: {e.detail}.")
             return Next.END
         shown = [_shown(o.hotel.hotel_id, o.hotel.name, o.hotel.stars, o.hotel.area,
                         o.room.room_type, o.room.total_paise, o.room.taxes_paise)
-                 for o in page.offers]  # fmt: skip
+                 for o in page.offers if o.hotel.hotel_id not in gone][:SHOWN]  # fmt: skip
         frame.data["shown"] = shown
         frame.data["stay"] = {"city": destination.name, "check_in": check_in.isoformat(),
                               "nights": stay.nights, "rooms": stay.rooms}  # fmt: skip
@@ -180,7 +206,8 @@ class HotelsSkill:
         rooms = f", {stay.rooms} rooms" if stay.rooms > 1 else ""
         lines = "; ".join(f"{i}: {_line(o)}" for i, o in enumerate(shown, start=1))
         turn.cache["hotels_listed"] = True
-        turn.say(f"Here are {len(shown)} {limits} in {destination.name}{under} {when}{rooms}, "
+        found = f"Here is 1 {limits[:-1]}" if len(shown) == 1 else f"Here are {len(shown)} {limits}"
+        turn.say(f"{found} in {destination.name}{under} {when}{rooms}, "
                  f"totals with taxes: {lines}. Which one would you like?")  # fmt: skip
         return Next.DONE
 
@@ -280,6 +307,7 @@ class HotelsSkill:
             return Next.END
         record, outcome = answer.record, answer.outcome
         turn.data["booking"] = booking_data(record)
+        turn.data["hotel_booking"] = record.hotel.model_dump(mode="json") if record.hotel else None
         if record.status is BookingStatus.CONFIRMED:
             ref = record.refs.hotel_confirmation or record.refs.hold_id or record.booking_id
             turn.say(f"Booked! Your confirmation number is {ref}. {rupees(record.paid_paise)} "
@@ -302,6 +330,7 @@ class HotelsSkill:
         if outcome is not None and (outcome.failed_step or "").startswith("hotel"):
             turn.say(f"{chosen['name']} can't take the booking any more ({outcome.detail}), so "
                      "nothing was charged. Here is what is available now.")  # fmt: skip
+            frame.data.setdefault("gone", []).append(chosen["hotel_id"])
             _search_again(frame)
             return Next.RETRY
         detail = (outcome.detail if outcome else "") or "the hotel or the payment said no"
