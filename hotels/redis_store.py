@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from redis.asyncio import RedisCluster
 from redis.exceptions import RedisError
 
 from core.errors import DependencyUnavailableError
@@ -57,7 +58,7 @@ _APPLY = (
     _BEST
     + """
 local cap = tonumber(ARGV[1])
-local applied, dup, stale = 0, 0, 0
+local out = {}
 local j = 2
 for i = 1, #KEYS, 2 do
   local pk, mk = KEYS[i], KEYS[i + 1]
@@ -82,14 +83,14 @@ for i = 1, #KEYS, 2 do
   if wrote then
     redis.call('SETRANGE', pk, off, struct.pack('>HHI4I6I6', day, na, nr, math.max(nav, 0), math.max(nrv, 0)))
     redis.call('SETRANGE', mk, pos * 4, struct.pack('>I4', best_of(pk, cap, nrt, slot, day)))
-    applied = applied + 1
+    out[#out + 1] = 'a'
   elseif same then
-    dup = dup + 1
+    out[#out + 1] = 'd'
   else
-    stale = stale + 1
+    out[#out + 1] = 's'
   end
 end
-return {applied, dup, stale}
+return table.concat(out)
 """
 )
 
@@ -119,6 +120,7 @@ class RedisAvailabilityStore:
         self._ns = f"{namespace}:h"
         self.window_days = window_days
         self.ring = window_days + 1
+        self._cluster = isinstance(redis, RedisCluster)
         self._apply = redis.register_script(_APPLY)
         self._refresh = redis.register_script(_REFRESH)
 
@@ -129,29 +131,40 @@ class RedisAvailabilityStore:
         return f"{self._ns}:{{{destination}}}:m:{night.toordinal()}"
 
     async def apply(self, cells: Sequence[tuple[Property, Cell]]) -> ApplyCounts:
-        by_destination: dict[str, list[tuple[Property, Cell]]] = {}
-        rejected = 0
-        for prop, cell in cells:
-            if cell.room_type not in prop.room_types:
-                rejected += 1
-                continue
-            by_destination.setdefault(prop.destination, []).append((prop, cell))
-        chunks = [group[start : start + _APPLY_CHUNK] for group in by_destination.values()
+        outcomes = await self.apply_each(cells)
+        return ApplyCounts(applied=outcomes.count("a"), duplicate=outcomes.count("d"),
+                           stale=outcomes.count("s"), rejected=outcomes.count("r"))  # fmt: skip
+
+    async def apply_each(self, cells: Sequence[tuple[Property, Cell]]) -> str:
+        """`apply`, with each change's outcome in order: a(pplied), d(uplicate), s(tale) or
+        r(ejected: a room type the property does not have)."""
+        outcomes = ["r"] * len(cells)
+        by_destination: dict[str, list[int]] = {}
+        for i, (prop, cell) in enumerate(cells):
+            if cell.room_type in prop.room_types:
+                by_destination.setdefault(prop.destination, []).append(i)
+        # A Redis Cluster runs a script on one slot: a destination's keys share one. A single
+        # server takes any keys, so a batch goes in as few calls as its size allows.
+        groups = list(by_destination.values()) if self._cluster else [
+            [i for group in by_destination.values() for i in group]]  # fmt: skip
+        chunks = [group[start : start + _APPLY_CHUNK] for group in groups
                   for start in range(0, len(group), _APPLY_CHUNK)]  # fmt: skip
-        totals = ApplyCounts(rejected=rejected)
+        if not chunks:
+            return "".join(outcomes)
         try:
-            # One round trip for every destination's script call, however many a batch spans.
+            # One round trip for all the script calls, however many destinations a batch spans.
             async with self._redis.pipeline(transaction=False) as pipe:
                 for chunk in chunks:
-                    keys, args = self._script_args(chunk)
+                    keys, args = self._script_args([cells[i] for i in chunk])
                     # redis-py queues a script on a pipeline (its type hints leave pipelines out)
                     await self._apply(keys=keys, args=args, client=pipe)  # type: ignore[arg-type]
                 results = await pipe.execute()
         except RedisError as e:
             raise DependencyUnavailableError(f"hotel availability store: {type(e).__name__}") from e
-        for applied, dup, stale in results:
-            totals += ApplyCounts(applied=int(applied), duplicate=int(dup), stale=int(stale))
-        return totals
+        for chunk, codes in zip(chunks, results, strict=True):
+            for i, code in zip(chunk, _text(codes), strict=True):
+                outcomes[i] = code
+        return "".join(outcomes)
 
     def _script_args(self, chunk: Sequence[tuple[Property, Cell]]) -> tuple[list[str], list[int]]:
         keys: list[str] = []

@@ -42,6 +42,11 @@ class AvailabilityStore(Protocol):
         """Apply supplier changes; a change not newer than the stored version is not applied."""
         ...
 
+    async def apply_each(self, cells: Sequence[tuple[Property, Cell]]) -> str:
+        """`apply`, with one outcome letter a change, in order: a(pplied), d(uplicate),
+        s(tale), r(ejected)."""
+        ...
+
     async def load(
         self,
         props: Sequence[Property],

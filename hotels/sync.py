@@ -116,13 +116,13 @@ class HotelSync:
             )
 
     async def apply(self, batches: Sequence[ChangeBatch]) -> ApplyCounts:
-        """Apply batches under the version rule; unknown hotels and nights outside the window
-        are rejected and counted, never stored."""
-        total = ApplyCounts()
+        """Apply batches under the version rule, all in one call to the store; unknown hotels,
+        another supplier's hotels and nights outside the window are rejected and counted."""
         now = self._clock()
-        for batch in batches:
-            known: list[tuple[Property, Cell]] = []
-            rejected = 0
+        known: list[tuple[Property, Cell]] = []
+        owner: list[int] = []  # the batch each known change came from
+        rejected = [0] * len(batches)
+        for b, batch in enumerate(batches):
             for cell in batch.cells:
                 prop = self.catalogue.get(cell.hotel_id)
                 if (
@@ -130,17 +130,28 @@ class HotelSync:
                     or prop.supplier != batch.supplier
                     or not self.in_window(cell.night)
                 ):
-                    rejected += 1
+                    rejected[b] += 1
                 else:
                     known.append((prop, cell))
-            counts = await self.store.apply(known) + ApplyCounts(rejected=rejected)
+                    owner.append(b)
+        outcomes = await self.store.apply_each(known) if known else ""
+        per_batch = [{"a": 0, "d": 0, "s": 0, "r": 0} for _ in batches]
+        newest = [0] * len(batches)
+        for b, code, (_prop, cell) in zip(owner, outcomes, known, strict=True):
+            per_batch[b][code] += 1
+            if code == "a":
+                newest[b] = max(newest[b], cell.version)
+        total = ApplyCounts()
+        for b, batch in enumerate(batches):
+            tally = per_batch[b]
+            counts = ApplyCounts(applied=tally["a"], duplicate=tally["d"], stale=tally["s"],
+                                 rejected=tally["r"] + rejected[b])  # fmt: skip
             self.stats.add(batch.supplier, counts)
             for outcome in ("applied", "duplicate", "stale", "rejected"):
                 if n := getattr(counts, outcome):
                     HOTEL_CHANGES.labels(batch.supplier, outcome).inc(n)
-            if counts.applied and known:
-                newest = max(c.version for _p, c in known)
-                lag = now - version_time(newest).timestamp()
+            if newest[b]:
+                lag = now - version_time(newest[b]).timestamp()
                 HOTEL_CHANGE_LAG.labels(batch.supplier).observe(max(lag, 0.0))
             total += counts
         return total
