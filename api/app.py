@@ -358,7 +358,8 @@ async def _services(
             services.rate_limits = rate_limits(settings, limiter=RedisRateLimiter(redis))
         engine.connect(bookings=services.bookings, answers=knowledge.answers,
                        parser=services.intent_parser, proposer=proposer,
-                       profiles=profiles, codes=services.approvals)  # fmt: skip
+                       profiles=profiles, codes=services.approvals,
+                       hotels=services.hotels)  # fmt: skip
         services.extras["sandbox_ledger"] = backends.ledger
         services.extras["booking_activities"] = backends.activities
         worker = None

@@ -9,8 +9,9 @@ from core.money import rupees
 from fares.models import FareOffer, FareResult, cheapest_per_flight
 
 CAPABILITIES = (
-    "I can search and book flights between Indian cities, check, change or cancel your "
-    "bookings, and answer questions about fares, baggage and travel rules. Tell me where "
+    "I can search and book flights between Indian cities and hotels in Indian cities and "
+    "towns, check, change or cancel your bookings, and answer questions about fares, baggage "
+    "and travel rules. Tell me where "
     'from, where to and when, for example "flights from Delhi to Mumbai on 5 December for '
     '2 adults".'
 )

@@ -164,7 +164,6 @@ async def test_status_cancel_and_change_by_talking_read_back_the_quote_first(
 @pytest.mark.parametrize(
     ("text", "intent"),
     [("train to Jaipur tomorrow", "search_trains"),
-     ("I'm looking for a place to stay in Goa", "search_hotels"),
      ("is there a bus from Pune to Goa tonight", "search_buses")],
 )  # fmt: skip
 async def test_other_verticals_get_an_honest_answer_not_a_flight_search(
@@ -179,6 +178,13 @@ async def test_other_verticals_get_an_honest_answer_not_a_flight_search(
         assert answer["data"]["expecting"] == "confirmation"
         declined = await chat.say("no thanks")
         assert "fares" not in declined["data"] and declined["data"]["expecting"] == "none"
+
+
+async def test_a_place_to_stay_starts_a_hotel_search(client: httpx.AsyncClient) -> None:
+    answer = await Chat(client).say("I'm looking for a place to stay in Goa")
+    assert answer["intent"] == "search_hotels"
+    assert "can't" not in answer["reply"]
+    assert "fares" not in answer["data"]
 
 
 async def test_bad_input_is_answered_never_a_500(client: httpx.AsyncClient, app: FastAPI) -> None:
