@@ -1,26 +1,35 @@
 """The booking side's clients, built the same way by `yatri serve` and `yatri worker`: the
 booking record store and the sandbox suppliers, whose state lives in files in the data
-directory so every process on the host sees the same bookings, holds and payments."""
+directory so every process on the host sees the same bookings, holds and payments.
+
+Hotel stays are priced, held and confirmed live against the hotel network's inventory, the
+same Catalogue and Inventory the hotel sync mirrors: pass them (and the network's `change`,
+which also routes a change to the supplier's channel) so a sale at checkout reaches search."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bookings.activities import BookingActivities
 from bookings.store import SqliteBookingStore
-from bookings.suppliers.sandbox import (
-    SandboxBookingAirline,
-    SandboxHotel,
-    SandboxLedger,
-    SandboxPayments,
-)
+from bookings.suppliers.hotel_network import NetworkHotel, RecordChange
+from bookings.suppliers.sandbox import SandboxBookingAirline, SandboxLedger, SandboxPayments
+from core.logging import get_logger
 from core.settings import Settings
 from fares.suppliers.base import AirlineSupplier
+from hotels.catalogue import Catalogue
+from hotels.suppliers.inventory import Inventory
 
 BOOKINGS_DB = "bookings.sqlite3"
 SANDBOX_DB = "sandbox-suppliers.sqlite3"
+# How often rooms of lapsed holds go back to the inventory when no checkout call does it first.
+HOLD_SWEEP_S = 5.0
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,29 +37,65 @@ class BookingBackends:
     store: SqliteBookingStore
     ledger: SandboxLedger
     activities: BookingActivities
+    hotel: NetworkHotel
 
 
 @asynccontextmanager
 async def booking_backends(
-    settings: Settings, *, fares: AirlineSupplier
+    settings: Settings,
+    *,
+    fares: AirlineSupplier,
+    catalogue: Catalogue | None = None,
+    inventory: Inventory | None = None,
+    record_change: RecordChange | None = None,
 ) -> AsyncIterator[BookingBackends]:
+    """The store, the ledger and the activities. Without an inventory, one is built from the
+    settings (`hotels_properties`, `hotels_seed`, `hotels_window_days`); `record_change`
+    defaults to the inventory's own `set`."""
+    if inventory is not None and catalogue not in (None, inventory.catalogue):
+        raise ValueError("the inventory belongs to another catalogue")
+    if inventory is None:
+        if catalogue is None:
+            # A second or so of GeoNames and arithmetic: off the event loop.
+            catalogue = await asyncio.to_thread(
+                Catalogue, properties=settings.hotels_properties, seed=settings.hotels_seed
+            )
+        inventory = Inventory(catalogue, window_days=settings.hotels_window_days)
     store = await SqliteBookingStore.open(settings.data_dir / BOOKINGS_DB)
     try:
         ledger = await SandboxLedger.open(settings.data_dir / SANDBOX_DB)
         try:
-            yield BookingBackends(
-                store=store,
-                ledger=ledger,
-                activities=BookingActivities(
-                    fares=fares,
-                    airline=SandboxBookingAirline(ledger),
-                    hotel=SandboxHotel(ledger),
-                    payments=SandboxPayments(ledger),
+            hotel = NetworkHotel(ledger, inventory=inventory, record_change=record_change)
+            sweeper = asyncio.create_task(_sweep(hotel), name="hotel-hold-sweep")
+            try:
+                yield BookingBackends(
                     store=store,
-                    cutoff_min=settings.booking_cutoff_min,
-                ),
-            )
+                    ledger=ledger,
+                    activities=BookingActivities(
+                        fares=fares,
+                        airline=SandboxBookingAirline(ledger),
+                        hotel=hotel,
+                        payments=SandboxPayments(ledger),
+                        store=store,
+                        cutoff_min=settings.booking_cutoff_min,
+                    ),
+                    hotel=hotel,
+                )
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
         finally:
             await ledger.close()
     finally:
         await store.close()
+
+
+async def _sweep(hotel: NetworkHotel) -> None:
+    """Give back the rooms of lapsed holds, so search sees them again without a checkout."""
+    while True:
+        await asyncio.sleep(HOLD_SWEEP_S)
+        try:
+            await hotel.give_back()
+        except Exception:  # the next sweep tries again; a checkout call also sweeps
+            log.warning("hotel hold sweep failed", exc_info=True)

@@ -35,6 +35,8 @@ from bookings.suppliers.base import (
     HoldExpiredError,
     HotelBookingSupplier,
     PaymentGateway,
+    PriceChangedError,
+    SoldOutError,
     SupplierDeclinedError,
 )
 from core.logging import get_logger
@@ -43,6 +45,7 @@ from core.telemetry import (
     BOOKING_HOLDS_EXPIRED,
     BOOKING_OUTCOMES,
     BOOKING_RECORD_STUCK,
+    HOTEL_CHECKOUT_MISMATCHES,
 )
 from fares.models import booking_closes
 from fares.suppliers.base import AirlineSupplier
@@ -74,6 +77,9 @@ async def _business(call: Callable[[], Awaitable[_T]]) -> _T:
     except HoldExpiredError as e:
         BOOKING_HOLDS_EXPIRED.inc()
         raise ApplicationError(e.detail, type=e.problem_type, non_retryable=True) from e
+    except PriceChangedError as e:  # the details carry the price now, for the workflow to show
+        raise ApplicationError(e.detail, e.extensions.get("price_paise"), type=e.problem_type,
+                               non_retryable=True) from e  # fmt: skip
     except SupplierDeclinedError as e:
         raise ApplicationError(e.detail, type=e.problem_type, non_retryable=True) from e
 
@@ -103,6 +109,10 @@ class BookingActivities:
         self._hotel = hotel
         self._payments = payments
         self._store = store
+
+    @property
+    def hotel(self) -> HotelBookingSupplier:
+        return self._hotel
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:
         return [
@@ -178,6 +188,7 @@ class BookingActivities:
                 price=change.price,
                 departure=change.departure,
                 flight=change.flight,
+                hotel=change.hotel,
                 paid_delta_paise=change.paid_delta_paise,
                 refs=change.refs,
             )
@@ -240,30 +251,50 @@ class BookingActivities:
 
     @activity.defn(name="booking.price_hotel")
     async def price_hotel(self, selection: HotelSelection) -> PricedHotel | None:
-        """The stay priced by the hotel supplier now; None when it sells no such hotel."""
-        price = await self._hotel.price(hotel_id=selection.hotel_id, check_in=selection.check_in,
-                                        nights=selection.nights, rooms=selection.rooms)  # fmt: skip
+        """The stay priced live by the hotel supplier, with the room type it prices (the
+        cheapest with rooms every night when none is chosen); None when it sells no such
+        hotel, a non-retryable sold-out failure when the rooms are not there."""
+        try:
+            price = await _business(
+                lambda: self._hotel.price(
+                    hotel_id=selection.hotel_id,
+                    check_in=selection.check_in,
+                    nights=selection.nights,
+                    rooms=selection.rooms,
+                    room_type=selection.room_type,
+                )
+            )
+        except ApplicationError as e:
+            _count_mismatch(e)
+            raise
         if price is None:
             return None
-        return PricedHotel(selection=selection, name=price.hotel_name,
-                           total_paise=price.total_paise)  # fmt: skip
+        if price.total_paise != selection.price_paise:
+            HOTEL_CHECKOUT_MISMATCHES.labels("price_moved").inc()
+        return PricedHotel(selection=selection.model_copy(update={"room_type": price.room_type}),
+                           name=price.hotel_name, total_paise=price.total_paise)  # fmt: skip
 
     @activity.defn(name="booking.hold_hotel")
     async def hold_hotel(self, args: StepArgs) -> StepResult:
         hotel = args.hotel
         if hotel is None:
             raise ApplicationError("no hotel to hold", type="bad-step", non_retryable=True)
-        hold = await _business(
-            lambda: self._hotel.hold(
-                key=args.key,
-                hotel_id=hotel.hotel_id,
-                check_in=hotel.check_in,
-                nights=hotel.nights,
-                rooms=hotel.rooms,
-                price_paise=hotel.price_paise,
-                ttl_s=args.ttl_s,
+        try:
+            hold = await _business(
+                lambda: self._hotel.hold(
+                    key=args.key,
+                    hotel_id=hotel.hotel_id,
+                    check_in=hotel.check_in,
+                    nights=hotel.nights,
+                    rooms=hotel.rooms,
+                    price_paise=hotel.price_paise,
+                    ttl_s=args.ttl_s,
+                    room_type=hotel.room_type,
+                )
             )
-        )
+        except ApplicationError as e:  # moved or sold since it was priced, a moment ago
+            _count_mismatch(e)
+            raise
         return StepResult(reference=hold.hold_id)
 
     @activity.defn(name="booking.confirm_hotel")
@@ -333,6 +364,15 @@ class BookingActivities:
         return StepResult(
             reference=done.refund_id, amount_paise=done.amount_paise, done=done.amount_paise > 0
         )
+
+
+_MISMATCHES = {SoldOutError.problem_type: "sold_out", PriceChangedError.problem_type: "price_moved"}
+
+
+def _count_mismatch(error: ApplicationError) -> None:
+    reason = _MISMATCHES.get(error.type or "")
+    if reason is not None:
+        HOTEL_CHECKOUT_MISMATCHES.labels(reason).inc()
 
 
 def _undone(step: str, done: bool) -> StepResult:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from core.party import PassengerType
+from hotels.models import RoomType
 
 IATA = r"^[A-Z]{3}$"
 # ₹10 crore: far above any trip, far below what a 64-bit integer (and JSON readers) can hold.
@@ -84,6 +85,11 @@ class HotelSelection(Payload):
     check_in: dt.date
     nights: int = Field(ge=1, le=30)
     rooms: int = Field(default=1, ge=1, le=9)
+    room_type: RoomType | None = Field(
+        default=None, exclude_if=_absent,
+        description="STD, DLX, FAM or STE. Absent: the cheapest room type with enough rooms "
+        "left for every night; the booking then shows the room type charged.",
+    )  # fmt: skip
     price_paise: int = Field(
         gt=0, le=MAX_PAISE, description="The room price the traveller agreed to, all nights and "
         "rooms, taxes included. The hotel supplier's own price is what is charged: a different "
@@ -248,5 +254,6 @@ class Transition(Payload):
     price: PriceBreakdown | None = None
     departure: dt.datetime | None = None
     flight: FlightSelection | None = None
+    hotel: HotelSelection | None = None  # as priced by the supplier: its room type and price
     paid_delta_paise: int = 0
     refs: SupplierRefs | None = None

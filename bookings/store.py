@@ -85,6 +85,7 @@ class BookingStore(Protocol):
         price: PriceBreakdown | None = None,
         departure: dt.datetime | None = None,
         flight: FlightSelection | None = None,
+        hotel: HotelSelection | None = None,
         paid_delta_paise: int = 0,
         refs: SupplierRefs | None = None,
     ) -> None:
@@ -167,6 +168,7 @@ class SqliteBookingStore:
         price: PriceBreakdown | None = None,
         departure: dt.datetime | None = None,
         flight: FlightSelection | None = None,
+        hotel: HotelSelection | None = None,
         paid_delta_paise: int = 0,
         refs: SupplierRefs | None = None,
     ) -> None:
@@ -178,6 +180,7 @@ class SqliteBookingStore:
                     _json(price),
                     departure.isoformat() if departure else None,
                     _json(flight),
+                    _json(hotel),
                     paid_delta_paise,
                     refs.model_dump_json() if refs else None,
                 ),
@@ -192,7 +195,7 @@ class SqliteBookingStore:
         now: str,
         status: BookingStatus,
         detail: str,
-        values: tuple[str | None, str | None, str | None, int, str | None],
+        values: tuple[str | None, str | None, str | None, str | None, int, str | None],
     ) -> None:
         cursor = await db.execute(
             "INSERT OR IGNORE INTO booking_history VALUES (?, ?, ?, ?, ?)",
@@ -202,7 +205,8 @@ class SqliteBookingStore:
             updated = await db.execute(
                 "UPDATE bookings SET status = ?, updated_at = ?, "
                 "price = COALESCE(?, price), departure = COALESCE(?, departure), "
-                "flight = COALESCE(?, flight), paid_paise = paid_paise + ?, "
+                "flight = COALESCE(?, flight), hotel = COALESCE(?, hotel), "
+                "paid_paise = paid_paise + ?, "
                 "refs = COALESCE(?, refs) WHERE booking_id = ?",
                 (status.value, now, *values, booking_id),
             )

@@ -154,6 +154,15 @@ async def _load(booking_id: str) -> BookingRecord:
     return record
 
 
+def _price_now(error: ActivityError) -> int | None:
+    """The supplier's price now, when it declined because the price moved."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == "price-changed" and cause.details:
+        now = cause.details[0]
+        return now if isinstance(now, int) else None
+    return None
+
+
 def _reason(error: ActivityError) -> str:
     cause = error.cause
     if isinstance(cause, ApplicationError):
@@ -177,6 +186,7 @@ class BookWorkflow:
         total = 0
         price: PriceBreakdown | None = None
         priced: PricedFlight | None = None
+        hotel: HotelSelection | None = None
         try:
             if inp.flight is not None:
                 saga.step = "reprice"
@@ -186,7 +196,6 @@ class BookWorkflow:
                                            failed_step="reprice")  # fmt: skip
                 price = priced.price
                 total += priced.price.total_paise
-            hotel = None
             if inp.hotel is not None:
                 saga.step = "hotel_price"
                 priced_hotel = await _price_hotel(inp.hotel)
@@ -195,8 +204,11 @@ class BookWorkflow:
                                            f"no hotel {inp.hotel.hotel_id} is sold",
                                            failed_step="hotel_price")  # fmt: skip
                 # The supplier's price, never the client's: the client's figure only says what
-                # the traveller agreed to, and the total below compares with that.
-                hotel = inp.hotel.model_copy(update={"price_paise": priced_hotel.total_paise})
+                # the traveller agreed to, and the total below compares with that. The room
+                # type is the one the supplier priced (its cheapest, when none was chosen).
+                hotel = priced_hotel.selection.model_copy(
+                    update={"price_paise": priced_hotel.total_paise}
+                )
                 total += hotel.price_paise
                 price = _add_hotel(price, hotel.price_paise)
             if total != inp.expected_total_paise:
@@ -204,7 +216,7 @@ class BookWorkflow:
                 await _record(Transition(
                     booking_id=inp.booking_id, step="book:end", status=BookingStatus.PRICE_CHANGED,
                     detail=f"price is now {total} paise, not {inp.expected_total_paise}",
-                    price=price, failed_step="reprice",
+                    price=price, hotel=hotel, failed_step="reprice",
                 ))  # fmt: skip
                 return Outcome(booking_id=inp.booking_id, status=BookingStatus.PRICE_CHANGED,
                                detail="the price changed; confirm the new price to book",
@@ -256,11 +268,26 @@ class BookWorkflow:
         except ActivityError as e:
             failed = saga.step
             await saga.unwind()
+            moved = _price_now(e)
+            if moved is not None and hotel is not None:
+                # The room's price moved between the live check and the hold: the same stop
+                # as a fare change, nothing held or charged.
+                total += moved - hotel.price_paise
+                hotel = hotel.model_copy(update={"price_paise": moved})
+                await _record(Transition(
+                    booking_id=inp.booking_id, step="book:end", status=BookingStatus.PRICE_CHANGED,
+                    detail=f"price is now {total} paise, not {inp.expected_total_paise}",
+                    price=_add_hotel(priced.price if priced else None, moved), hotel=hotel,
+                    failed_step=failed,
+                ))  # fmt: skip
+                return Outcome(booking_id=inp.booking_id, status=BookingStatus.PRICE_CHANGED,
+                               detail="the price changed; confirm the new price to book",
+                               new_total_paise=total)  # fmt: skip
             return await self._end(inp, BookingStatus.FAILED, _reason(e), failed_step=failed)
         await _record(Transition(
             booking_id=inp.booking_id, step="book:end", status=BookingStatus.CONFIRMED,
-            price=price, departure=priced.departure if priced else None, paid_delta_paise=total,
-            refs=refs,
+            price=price, departure=priced.departure if priced else None, hotel=hotel,
+            paid_delta_paise=total, refs=refs,
         ))  # fmt: skip
         return Outcome(booking_id=inp.booking_id, status=BookingStatus.CONFIRMED)
 

@@ -1,5 +1,6 @@
-"""The sandbox booking suppliers on a real SQLite file: idempotency, compensations, injected
-faults, hold expiry, refund caps, and several connections and processes racing one key."""
+"""The sandbox booking suppliers (and the hotel network's desk, on the same ledger) on a real
+SQLite file: idempotency, compensations, injected faults, hold expiry, refund caps, and several
+connections and processes racing one key."""
 
 from __future__ import annotations
 
@@ -9,27 +10,29 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bookings.suppliers.base import (
     HoldExpiredError,
     PaymentDeclinedError,
+    PriceChangedError,
     SoldOutError,
     SupplierDeclinedError,
 )
-from bookings.suppliers.sandbox import (
-    OPS,
-    SandboxBookingAirline,
-    SandboxHotel,
-    SandboxLedger,
-    SandboxPayments,
-)
+from bookings.suppliers.hotel_network import NetworkHotel
+from bookings.suppliers.sandbox import OPS, SandboxBookingAirline, SandboxLedger, SandboxPayments
 from core.errors import InvalidRequestError, SupplierError, SupplierTimeoutError
+from hotels.catalogue import Catalogue
+from hotels.models import RoomType
+from hotels.suppliers.inventory import Inventory
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
 DEPARTS = dt.datetime(2026, 12, 20, 7, 30, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30)))
 ROOT = Path(__file__).resolve().parents[1]
+HOTEL = "YH0000042"  # the hotel network's: standard and deluxe rooms
+STAY = dt.date(2026, 12, 20)
 
 
 class Clock:
@@ -62,9 +65,26 @@ def airline(ledger: SandboxLedger, clock: Clock) -> SandboxBookingAirline:
     return SandboxBookingAirline(ledger, seed=7, clock=clock)
 
 
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return Catalogue(properties=500_000)
+
+
 @pytest.fixture
-def hotel(ledger: SandboxLedger, clock: Clock) -> SandboxHotel:
-    return SandboxHotel(ledger, seed=7, clock=clock)
+def inventory(catalogue: Catalogue) -> Inventory:
+    """The network's inventory on sale from 1 December, the stay's nights stocked with rooms."""
+    inventory = Inventory(catalogue, today=lambda: dt.date(2026, 12, 1))
+    prop = catalogue.get(HOTEL)
+    assert prop is not None
+    for room_type in prop.room_types:
+        for night in range(3):
+            inventory.set(prop, room_type, STAY + dt.timedelta(days=night), available=9)
+    return inventory
+
+
+@pytest.fixture
+def hotel(ledger: SandboxLedger, inventory: Inventory, clock: Clock) -> NetworkHotel:
+    return NetworkHotel(ledger, inventory=inventory, seed=7, clock=clock)
 
 
 @pytest.fixture
@@ -82,38 +102,36 @@ async def hold_flight(
     return hold.hold_id
 
 
-async def hold_room(hotel: SandboxHotel, key: str, *, rooms: int = 1) -> str:
-    stay = {"hotel_id": "sbx-htl-goa-042", "check_in": dt.date(2026, 12, 20), "nights": 3,
-            "rooms": rooms}  # fmt: skip
+async def hold_room(hotel: NetworkHotel, key: str, *, rooms: int = 1, ttl_s: float = 900) -> str:
+    stay: dict[str, Any] = {"hotel_id": HOTEL, "check_in": STAY, "nights": 3, "rooms": rooms,
+                            "room_type": RoomType.STANDARD}  # fmt: skip
     price = await hotel.price(**stay)
     assert price is not None
-    hold = await hotel.hold(key=key, price_paise=price.total_paise, ttl_s=900, **stay)
+    hold = await hotel.hold(key=key, price_paise=price.total_paise, ttl_s=ttl_s, **stay)
     return hold.hold_id
 
 
 async def test_the_hotel_prices_stays_itself_and_holds_only_at_its_price(
-    hotel: SandboxHotel,
+    hotel: NetworkHotel,
 ) -> None:
-    stay = {"check_in": dt.date(2026, 12, 20), "nights": 3, "rooms": 2}
-    assert await hotel.price(hotel_id="sbx-htl-goa-999", **stay) is None
+    stay: dict[str, Any] = {"check_in": STAY, "nights": 3, "rooms": 2}
+    assert await hotel.price(hotel_id="YH9999999", **stay) is None
     assert await hotel.price(hotel_id="made-up-hotel", **stay) is None
-    price = await hotel.price(hotel_id="sbx-htl-goa-042", **stay)
+    price = await hotel.price(hotel_id=HOTEL, **stay)
     assert price is not None and price.total_paise > 0
-    one_room = await hotel.price(hotel_id="sbx-htl-goa-042", check_in=dt.date(2026, 12, 20),
-                                 nights=3, rooms=1)  # fmt: skip
+    one_room = await hotel.price(hotel_id=HOTEL, check_in=STAY, nights=3, rooms=1)
     assert one_room is not None and price.total_paise == 2 * one_room.total_paise
-    with pytest.raises(SupplierDeclinedError, match="costs"):
-        await hotel.hold(key="cheap", hotel_id="sbx-htl-goa-042", price_paise=1, ttl_s=60,
-                         **stay)  # fmt: skip
+    with pytest.raises(PriceChangedError, match="costs"):
+        await hotel.hold(key="cheap", hotel_id=HOTEL, price_paise=1, ttl_s=60, **stay)
     with pytest.raises(SupplierDeclinedError, match="no hotel"):
-        await hotel.hold(key="ghost", hotel_id="sbx-htl-goa-999", price_paise=price.total_paise,
+        await hotel.hold(key="ghost", hotel_id="YH9999999", price_paise=price.total_paise,
                          ttl_s=60, **stay)  # fmt: skip
 
 
 async def test_repeats_return_the_first_result_and_do_nothing_new(
     ledger: SandboxLedger,
     airline: SandboxBookingAirline,
-    hotel: SandboxHotel,
+    hotel: NetworkHotel,
     payments: SandboxPayments,
     clock: Clock,
 ) -> None:
@@ -165,7 +183,7 @@ async def test_a_key_reused_with_other_arguments_is_declined(
 async def test_every_compensation_is_a_no_op_when_its_step_never_happened(
     ledger: SandboxLedger,
     airline: SandboxBookingAirline,
-    hotel: SandboxHotel,
+    hotel: NetworkHotel,
     payments: SandboxPayments,
 ) -> None:
     for _ in range(2):  # and stays one when repeated
@@ -183,7 +201,7 @@ async def test_every_compensation_is_a_no_op_when_its_step_never_happened(
 async def test_compensations_undo_what_happened_once(
     ledger: SandboxLedger,
     airline: SandboxBookingAirline,
-    hotel: SandboxHotel,
+    hotel: NetworkHotel,
     payments: SandboxPayments,
 ) -> None:
     await hold_flight(airline, "b4:hold")
@@ -293,7 +311,7 @@ async def test_fail_next_fails_without_doing_anything(
 async def test_decline_next_gives_each_op_its_business_refusal(
     ledger: SandboxLedger,
     airline: SandboxBookingAirline,
-    hotel: SandboxHotel,
+    hotel: NetworkHotel,
     payments: SandboxPayments,
 ) -> None:
     for op in ("payments.authorise", "airline.hold", "hotel.hold", "airline.issue"):
@@ -316,7 +334,7 @@ async def test_decline_next_gives_each_op_its_business_refusal(
 
 
 async def test_timeout_next_waits_then_times_out_without_doing_it(
-    ledger: SandboxLedger, hotel: SandboxHotel
+    ledger: SandboxLedger, hotel: NetworkHotel
 ) -> None:
     await ledger.set_fault("hotel.hold", latency_ms=20, timeout_next=1)
     started = asyncio.get_running_loop().time()
@@ -349,7 +367,7 @@ async def test_the_error_rate_is_seeded(ledger: SandboxLedger) -> None:
 
 
 async def test_holds_expire_by_the_clock(
-    ledger: SandboxLedger, airline: SandboxBookingAirline, hotel: SandboxHotel, clock: Clock
+    ledger: SandboxLedger, airline: SandboxBookingAirline, hotel: NetworkHotel, clock: Clock
 ) -> None:
     await hold_flight(airline, "b11:hold", ttl_s=600)
     await hold_room(hotel, "b11:room")
@@ -366,7 +384,9 @@ async def test_holds_expire_by_the_clock(
         await airline.issue(key="b11:ticket-2", hold_key="b11:never")
 
 
-async def test_inventory_sells_out_and_comes_back(ledger: SandboxLedger, clock: Clock) -> None:
+async def test_inventory_sells_out_and_comes_back(
+    ledger: SandboxLedger, inventory: Inventory, clock: Clock
+) -> None:
     airline = SandboxBookingAirline(ledger, clock=clock, seats_per_flight=4)
     await hold_flight(airline, "b12:a", seats=3, ttl_s=60)
     with pytest.raises(SoldOutError):
@@ -380,10 +400,15 @@ async def test_inventory_sells_out_and_comes_back(ledger: SandboxLedger, clock: 
     clock.advance(61)  # d's hold lapses; c's ticket still takes two seats
     await hold_flight(airline, "b12:f", seats=2)
 
-    hotel = SandboxHotel(ledger, clock=clock, rooms_per_hotel=2)
-    await hold_room(hotel, "b12:room-1", rooms=2)
+    hotel = NetworkHotel(ledger, inventory=inventory, clock=clock)
+    prop = inventory.catalogue.get(HOTEL)
+    assert prop is not None
+    inventory.set(prop, RoomType.STANDARD, STAY + dt.timedelta(days=1), available=2)
+    await hold_room(hotel, "b12:room-1", rooms=2, ttl_s=60)
     with pytest.raises(SoldOutError):
         await hold_room(hotel, "b12:room-2")
+    clock.advance(61)  # the hold lapses and its rooms go back on sale
+    await hold_room(hotel, "b12:room-3", rooms=2)
 
 
 async def test_two_connections_racing_one_key_make_one_operation(
@@ -464,7 +489,7 @@ async def test_processes_racing_one_key_make_one_operation(
 async def test_totals_show_open_holds_and_repeat_charges(
     ledger: SandboxLedger,
     airline: SandboxBookingAirline,
-    hotel: SandboxHotel,
+    hotel: NetworkHotel,
     payments: SandboxPayments,
 ) -> None:
     # b15 completes; b16 fails half-way and leaves a hold and an authorisation; b17 pays twice.

@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
-from bookings.suppliers import hotel_catalogue
+from bookings.suppliers.hotel_network import NetworkHotel
 from bookings.suppliers.sandbox import SandboxLedger
 from core.embedded import Endpoints
 from core.settings import Settings
@@ -342,24 +342,35 @@ async def test_cancel_completes_through_supplier_failures_with_one_refund(
     assert cancelled["paid_paise"] == state.net_charged_paise
 
 
+HOTEL_ID = "YH0000042"  # the hotel network's (hotels/catalogue.py)
+
+
 def hotel(days: int, price: int) -> dict[str, Any]:
     check_in = (dt.datetime.now(IST).date() + dt.timedelta(days=days)).isoformat()
-    return {"hotel_id": "sbx-htl-goa-042", "check_in": check_in, "nights": 2, "price_paise": price}
+    return {"hotel_id": HOTEL_ID, "check_in": check_in, "nights": 2, "price_paise": price}
 
 
-def stay_price(days: int) -> int:
-    """The sandbox hotel's own price for `hotel(days)`: what the supplier charges."""
-    found = hotel_catalogue.find("sbx-htl-goa-042")
-    assert found is not None
+async def stay_price(app: FastAPI, days: int, *, nights: int = 2, rooms: int = 1) -> int:
+    """The hotel network's own price for the stay, every room type stocked with nine rooms
+    first (about one night in ten starts sold out): what the supplier charges."""
+    desk = app.state.services.extras["booking_activities"].hotel
+    assert isinstance(desk, NetworkHotel)
+    prop = desk.inventory.catalogue.get(HOTEL_ID)
+    assert prop is not None
     check_in = dt.datetime.now(IST).date() + dt.timedelta(days=days)
-    return hotel_catalogue.stay_price(found, check_in=check_in, nights=2, rooms=1)
+    for room_type in prop.room_types:
+        for night in range(nights):
+            desk.inventory.set(prop, room_type, check_in + dt.timedelta(days=night), available=9)
+    price = await desk.price(hotel_id=HOTEL_ID, check_in=check_in, nights=nights, rooms=rooms)
+    assert price is not None
+    return price.total_paise
 
 
 async def test_flight_and_hotel_book_together_or_not_at_all(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
     found = await offer(client, days=13)
-    price = stay_price(13)
+    price = await stay_price(app, 13)
     body = order(found) | {"hotel": hotel(13, price)}
     body["expected_total_paise"] = found["price"]["total_paise"] + price
     together = (await book(client, settings, body)).json()

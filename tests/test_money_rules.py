@@ -20,10 +20,9 @@ from fastapi import FastAPI
 from api.auth import BookingActor
 from bookings.consent import ApprovalCodes, ApprovalCodesExhaustedError, ApprovalError
 from bookings.service import booking_id_for
-from bookings.suppliers import hotel_catalogue
 from core.settings import Settings
 from fares.models import IST
-from tests.test_bookings import book, ledger, offer, order, token
+from tests.test_bookings import HOTEL_ID, book, ledger, offer, order, stay_price, token
 
 AGENT_RATE = 4
 
@@ -43,7 +42,7 @@ def agent(settings: Settings, *, agent_id: str, traveller: str) -> dict[str, str
     return {"authorization": f"Bearer {encoded}"}
 
 
-def stay(days: int, *, nights: int, rooms: int, price: int, hotel: str = "sbx-htl-goa-042") -> dict[str, Any]:  # fmt: skip
+def stay(days: int, *, nights: int, rooms: int, price: int, hotel: str = HOTEL_ID) -> dict[str, Any]:  # fmt: skip
     check_in = (dt.datetime.now(IST).date() + dt.timedelta(days=days)).isoformat()
     return {"hotel_id": hotel, "check_in": check_in, "nights": nights, "rooms": rooms,
             "price_paise": price}  # fmt: skip
@@ -58,20 +57,17 @@ def hotel_only(hotel: dict[str, Any], total: int) -> dict[str, Any]:
 async def test_a_hotel_is_charged_at_the_suppliers_price_never_the_clients(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
-    # 9 rooms for 30 nights "at 1 paisa": stopped before money moves, with the real price.
-    cheap = await book(client, settings, hotel_only(stay(20, nights=30, rooms=9, price=1), 1))
+    # 9 rooms for 10 nights "at 1 paisa": stopped before money moves, with the real price.
+    real = await stay_price(app, 20, nights=10, rooms=9)
+    cheap = await book(client, settings, hotel_only(stay(20, nights=10, rooms=9, price=1), 1))
     stopped = cheap.json()
     assert stopped["status"] == "price_changed", stopped
-    real = hotel_catalogue.stay_price(
-        hotel_catalogue.find("sbx-htl-goa-042"),  # type: ignore[arg-type]
-        check_in=dt.datetime.now(IST).date() + dt.timedelta(days=20), nights=30, rooms=9,
-    )  # fmt: skip
     assert stopped["outcome"]["new_total_paise"] == real
     state = await ledger(app).summary(stopped["booking_id"])
     assert state.net_charged_paise == 0 and state.open_holds == 0
 
     # Agreeing to the supplier's total books it, and that is what is charged.
-    agreed = await book(client, settings, hotel_only(stay(20, nights=30, rooms=9, price=1), real))
+    agreed = await book(client, settings, hotel_only(stay(20, nights=10, rooms=9, price=1), real))
     assert agreed.json()["status"] == "confirmed", agreed.text
     state = await ledger(app).summary(agreed.json()["booking_id"])
     assert state.net_charged_paise == real and state.hotel_confirmations == 1
@@ -79,7 +75,7 @@ async def test_a_hotel_is_charged_at_the_suppliers_price_never_the_clients(
     # A hotel no supplier sells is never confirmed, whatever the client says it costs.
     ghost = await book(client, settings,
                        hotel_only(stay(20, nights=2, rooms=1, price=500_000,
-                                       hotel="sbx-htl-goa-999"), 500_000))  # fmt: skip
+                                       hotel="YH9999999"), 500_000))  # fmt: skip
     failed = ghost.json()
     assert failed["status"] == "failed" and failed["outcome"]["failed_step"] == "hotel_price"
     state = await ledger(app).summary(failed["booking_id"])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.errors import YatriError
+from hotels.models import RoomType
 
 
 class SupplierDeclinedError(YatriError):
@@ -42,6 +43,13 @@ class PaymentDeclinedError(SupplierDeclinedError):
 class SoldOutError(SupplierDeclinedError):
     problem_type = "sold-out"
     title = "The flight or room is no longer available"
+
+
+class PriceChangedError(SupplierDeclinedError):
+    """Not the supplier's price any more; `extensions["price_paise"]` is what it is now."""
+
+    problem_type = "price-changed"
+    title = "The price changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +119,7 @@ class AirlineBookingSupplier(Protocol):
 @dataclass(frozen=True, slots=True)
 class StayPrice:
     hotel_name: str
+    room_type: RoomType
     total_paise: int  # all rooms and nights, taxes included
 
 
@@ -119,9 +128,17 @@ class HotelBookingSupplier(Protocol):
     def name(self) -> str: ...
 
     async def price(
-        self, *, hotel_id: str, check_in: dt.date, nights: int, rooms: int
+        self,
+        *,
+        hotel_id: str,
+        check_in: dt.date,
+        nights: int,
+        rooms: int,
+        room_type: RoomType | None = None,
     ) -> StayPrice | None:
-        """The supplier's price for the stay now; None when it sells no such hotel."""
+        """The supplier's price for the stay now (room_type None: its cheapest room type with
+        the rooms every night); None when it sells no such hotel, SoldOutError when it has no
+        such room, the nights are not on sale or too few rooms are left."""
         ...
 
     async def hold(
@@ -134,9 +151,10 @@ class HotelBookingSupplier(Protocol):
         rooms: int,
         price_paise: int,
         ttl_s: float,
+        room_type: RoomType | None = None,
     ) -> Hold:
         """Hold the rooms at `price_paise`; declined when that is not the supplier's price or
-        the hotel is unknown."""
+        the hotel is unknown, SoldOutError when the rooms are not there."""
         ...
 
     async def confirm(self, *, key: str, hold_key: str) -> HotelConfirmation:

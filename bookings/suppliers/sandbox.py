@@ -1,4 +1,5 @@
-"""The sandbox booking suppliers: an airline, a hotel and a payment gateway in test mode.
+"""The sandbox booking suppliers: an airline and a payment gateway in test mode, and the ledger
+and desk that the hotel network's booking desk (hotel_network.py) keeps its holds in too.
 
 Like a payment API's test mode they behave like the real thing (idempotency keys, holds that
 expire, captures and refunds that add up) and fail on request. Their state is one SQLite file,
@@ -28,17 +29,15 @@ from typing import Any, Final, Literal
 import aiosqlite
 import orjson
 
-from bookings.suppliers import hotel_catalogue
 from bookings.suppliers.base import (
     Authorisation,
     Capture,
     Hold,
     HoldExpiredError,
-    HotelConfirmation,
     PaymentDeclinedError,
+    PriceChangedError,
     Refund,
     SoldOutError,
-    StayPrice,
     SupplierDeclinedError,
     Ticket,
 )
@@ -64,8 +63,6 @@ DECLINING_PAYER_PREFIX: Final = "decline"
 _BUSY_TIMEOUT_S = 30.0
 _JITTER_SIGMA = 0.35  # of the log-normal latency around latency_ms
 _MAX_SEATS_PER_PNR = 9
-_MAX_ROOMS = 9
-_MAX_NIGHTS = 30
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS operations (
@@ -107,6 +104,14 @@ CREATE TABLE IF NOT EXISTS hotel_holds (
     state TEXT NOT NULL CHECK (state IN ('held', 'confirmed', 'released'))
 );
 CREATE INDEX IF NOT EXISTS hotel_holds_by_hotel ON hotel_holds (hotel_id, check_in);
+-- A hotel hold's room type, and which desk took its rooms from the inventory (hotel_network.py).
+CREATE TABLE IF NOT EXISTS hotel_hold_rooms (
+    key TEXT PRIMARY KEY,
+    room_type TEXT NOT NULL,
+    taken_by TEXT NOT NULL,
+    returned INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS hotel_hold_rooms_out ON hotel_hold_rooms (taken_by) WHERE returned = 0;
 CREATE TABLE IF NOT EXISTS hotel_confirmations (
     key TEXT PRIMARY KEY,
     confirmation_number TEXT NOT NULL,
@@ -156,6 +161,7 @@ _DECLINES: Final[Mapping[str, type[SupplierDeclinedError]]] = {
     "declined": SupplierDeclinedError,
     "hold_expired": HoldExpiredError,
     "payment_declined": PaymentDeclinedError,
+    "price_changed": PriceChangedError,
     "sold_out": SoldOutError,
 }
 
@@ -382,6 +388,10 @@ class SandboxLedger:
             lost = await _take(db, op, "lose_response_next")
         return answer, lost
 
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """A write transaction outside any operation, for a supplier's own bookkeeping."""
+        return self._immediate()
+
     @contextlib.asynccontextmanager
     async def _immediate(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
@@ -436,7 +446,8 @@ class _Desk:
             raise SupplierError(f"{op} answer lost (injected fault)", supplier=self.supplier)
         if answer.outcome != "ok":
             error = _DECLINES[answer.outcome]
-            raise error(answer.payload["detail"], supplier=self.supplier, key=key)
+            extra = {k: v for k, v in answer.payload.items() if k != "detail"}
+            raise error(answer.payload["detail"], supplier=self.supplier, key=key, **extra)
         return answer.payload
 
 
@@ -518,106 +529,6 @@ class SandboxBookingAirline:
 
     async def release(self, *, key: str, hold_key: str) -> bool:
         return await _undo(self._desk, "airline.release", key=key, on=hold_key, sql=_RELEASE_FLIGHT)
-
-
-class SandboxHotel:
-    """A hotel's booking API in test mode: room holds that expire, confirmations, cancellations."""
-
-    def __init__(
-        self,
-        ledger: SandboxLedger,
-        *,
-        seed: int = 0,
-        clock: Clock | None = None,
-        rooms_per_hotel: int | None = None,  # None: never sold out unless a fault says so
-    ) -> None:
-        self._desk = _Desk(ledger, supplier=self.name, seed=seed, clock=clock or _utcnow)
-        self._rooms = rooms_per_hotel
-
-    @property
-    def name(self) -> str:
-        return "sandbox-hotel"
-
-    async def price(
-        self, *, hotel_id: str, check_in: dt.date, nights: int, rooms: int
-    ) -> StayPrice | None:
-        hotel = hotel_catalogue.find(hotel_id, seed=self._desk.seed)
-        if hotel is None or not (1 <= nights <= _MAX_NIGHTS and 1 <= rooms <= _MAX_ROOMS):
-            return None
-        total = hotel_catalogue.stay_price(hotel, check_in=check_in, nights=nights, rooms=rooms)
-        return StayPrice(hotel_name=hotel.name, total_paise=total)
-
-    async def hold(
-        self,
-        *,
-        key: str,
-        hotel_id: str,
-        check_in: dt.date,
-        nights: int,
-        rooms: int,
-        price_paise: int,
-        ttl_s: float,
-    ) -> Hold:
-        arrive, leave = check_in.isoformat(), (check_in + dt.timedelta(days=nights)).isoformat()
-        args: _Args = {"hotel_id": hotel_id, "check_in": arrive, "nights": nights,
-                       "rooms": rooms, "price_paise": price_paise, "ttl_s": float(ttl_s)}  # fmt: skip
-
-        async def perform(db: aiosqlite.Connection, now: dt.datetime) -> _Answer:
-            valid = 1 <= nights <= _MAX_NIGHTS and 1 <= rooms <= _MAX_ROOMS
-            if not (valid and price_paise > 0 and ttl_s > 0):
-                return _no("declined", "a hold needs 1-30 nights, 1-9 rooms, a price and a ttl")
-            hotel = hotel_catalogue.find(hotel_id, seed=self._desk.seed)
-            if hotel is None:
-                return _no("declined", f"no hotel {hotel_id} at this supplier")
-            price = hotel_catalogue.stay_price(hotel, check_in=check_in, nights=nights,
-                                               rooms=rooms)  # fmt: skip
-            if price != price_paise:
-                return _no("declined", f"the stay costs {price} paise, not {price_paise}")
-            if self._rooms is not None:
-                # Counts every overlapping stay as if it covered each night: a little pessimistic.
-                stay = {"hotel": hotel_id, "arrive": arrive, "leave": leave, "now": _stamp(now)}
-                if await _scalar(db, _ROOMS_TAKEN, stay) + rooms > self._rooms:
-                    return _no("sold_out", f"fewer than {rooms} rooms left at {hotel_id}")
-            hold_id = _code(self._desk.seed, "hotel-hold", key)
-            expires = _stamp(now + dt.timedelta(seconds=ttl_s))
-            await db.execute(
-                "INSERT INTO hotel_holds VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'held')",
-                (key, hold_id, hotel_id, arrive, leave, rooms, price_paise, expires),
-            )
-            return _ok(hold_id=hold_id, expires_at=expires)
-
-        done = await self._desk.call("hotel.hold", key=key, args=args, perform=perform)
-        return Hold(hold_id=done["hold_id"], expires_at=_instant(done["expires_at"]))
-
-    async def confirm(self, *, key: str, hold_key: str) -> HotelConfirmation:
-        async def perform(db: aiosqlite.Connection, now: dt.datetime) -> _Answer:
-            hold = await _one(db, "SELECT * FROM hotel_holds WHERE key = ?", (hold_key,))
-            if hold is None:
-                return _no("declined", "no hold under that key")
-            refused = _hold_refusal(hold, now, done="confirmed")
-            if refused is not None:
-                return refused
-            number = f"HC{_digest(self._desk.seed, 'hotel-confirm', key) % 10**9:09d}"
-            await db.execute(
-                "INSERT INTO hotel_confirmations VALUES (?, ?, ?, 'confirmed')",
-                (key, number, hold_key),
-            )
-            await db.execute(
-                "UPDATE hotel_holds SET state = 'confirmed' WHERE key = ?", (hold_key,)
-            )
-            return _ok(confirmation_number=number)
-
-        done = await self._desk.call(
-            "hotel.confirm", key=key, args={"hold_key": hold_key}, perform=perform
-        )
-        return HotelConfirmation(confirmation_number=done["confirmation_number"])
-
-    async def cancel(self, *, key: str, confirm_key: str) -> bool:
-        sql = "UPDATE hotel_confirmations SET state = 'cancelled' WHERE key = :on AND state = 'confirmed'"
-        return await _undo(self._desk, "hotel.cancel", key=key, on=confirm_key, sql=sql)
-
-    async def release(self, *, key: str, hold_key: str) -> bool:
-        return await _undo(self._desk, "hotel.release", key=key, on=hold_key, sql=_RELEASE_ROOM)
 
 
 class SandboxPayments:
@@ -731,14 +642,6 @@ WHERE h.flight_number = :flight AND h.departure = :departure AND (
     (h.state = 'held' AND h.expires_at > :now)
     OR (h.state = 'ticketed' AND EXISTS (
         SELECT 1 FROM tickets t WHERE t.hold_key = h.key AND t.state = 'issued')))
-"""
-
-_ROOMS_TAKEN = """
-SELECT COALESCE(SUM(h.rooms), 0) FROM hotel_holds h
-WHERE h.hotel_id = :hotel AND h.check_in < :leave AND h.check_out > :arrive AND (
-    (h.state = 'held' AND h.expires_at > :now)
-    OR (h.state = 'confirmed' AND EXISTS (
-        SELECT 1 FROM hotel_confirmations c WHERE c.hold_key = h.key AND c.state = 'confirmed')))
 """
 
 _REFUNDABLE = """
