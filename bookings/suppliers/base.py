@@ -153,8 +153,8 @@ class HotelBookingSupplier(Protocol):
         ttl_s: float,
         room_type: RoomType | None = None,
     ) -> Hold:
-        """Hold the rooms at `price_paise`; declined when that is not the supplier's price or
-        the hotel is unknown, SoldOutError when the rooms are not there."""
+        """Hold the rooms at `price_paise`: PriceChangedError when that is not the supplier's
+        price now, SoldOutError when the rooms are not there, declined for an unknown hotel."""
         ...
 
     async def confirm(self, *, key: str, hold_key: str) -> HotelConfirmation:
