@@ -304,12 +304,20 @@ async def _services(
                 name="fare-warming",
             ),
         ]
+        hotel_side = None
         if settings.hotels_enabled:
             hotel_side = build_hotels(settings, redis=redis)
             services.hotels, services.hotel_sync = hotel_side.service, hotel_side.sync
             services.hotel_pushes, services.hotel_network = hotel_side.pushes, hotel_side.network
             await stack.enter_async_context(running_hotels(settings, hotel_side))
-        backends = await stack.enter_async_context(booking_backends(settings, fares=supplier))
+        # Checkout sells from the same supplier inventory the sync mirrors, and a sale reaches
+        # the store the way any change does: through the supplier's own channel.
+        backends = await stack.enter_async_context(booking_backends(
+            settings, fares=supplier,
+            catalogue=hotel_side.catalogue if hotel_side else None,
+            inventory=hotel_side.inventory if hotel_side else None,
+            record_change=hotel_side.network.change if hotel_side else None,
+        ))  # fmt: skip
         services.bookings = BookingService(
             store=backends.store,
             temporal=temporal,

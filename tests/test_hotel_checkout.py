@@ -308,9 +308,8 @@ async def test_another_desks_holds_are_not_its_to_give_back(
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    # The sync is another test's subject; checkout reads the network's inventory itself.
-    return settings.model_copy(update={"booking_wait_s": 30.0, "booking_hold_ttl_s": 120.0,
-                                       "hotels_enabled": False})  # fmt: skip
+    # The whole app: checkout sells from the inventory the sync mirrors.
+    return settings.model_copy(update={"booking_wait_s": 30.0, "booking_hold_ttl_s": 120.0})
 
 
 def network(app: FastAPI) -> NetworkHotel:
@@ -369,6 +368,18 @@ async def test_a_stay_at_the_suppliers_price_confirms_and_takes_its_rooms(
     assert left(inventory, cheapest.room_type, check_in, 2) == [3, 3]
     state = await ledger(app).summary(booked["booking_id"])
     assert state.hotel_confirmations == 1 and state.net_charged_paise == body["price_paise"]
+    # The sale reaches Yatri's store the way any change does: the supplier's own channel.
+    services = app.state.services
+    assert inventory is services.hotel_network.inventory
+    prop = services.hotels.catalogue.get(HOTEL)
+    stored: list[int | None] = []
+    for _ in range(100):
+        cells = await services.hotel_sync.store.read(prop, first_night=check_in, nights=2)
+        stored = [c.available if c else None for c in cells[cheapest.room_type]]
+        if stored == [3, 3]:
+            break
+        await asyncio.sleep(0.05)
+    assert stored == [3, 3]
 
     cancelled = (await cancel(client, settings, booked["booking_id"])).json()
     assert cancelled["status"] == "cancelled", cancelled
