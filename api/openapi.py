@@ -27,6 +27,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.idempotency import MAX_KEY_LENGTH
+from hotels.models import Cell, RoomType, now_version
+from hotels.ota import build_avail_notif
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -75,6 +77,13 @@ def mount_docs(app: FastAPI) -> None:
             redoc_favicon_url=favicon,
             with_google_fonts=False,
         )
+
+
+def _ota_example(today: dt.date) -> str:
+    night = today + dt.timedelta(days=14)
+    cells = [Cell(hotel_id="YH0000042", room_type=RoomType.DELUXE, night=night + dt.timedelta(days=d),
+                  available=3, rate_paise=None, version=now_version()) for d in range(2)]  # fmt: skip
+    return build_avail_notif("YH0000042", cells, echo_token="cm-20261205-0001").decode()
 
 
 def _examples(today: dt.date) -> dict[tuple[str, str, str], dict[str, dict[str, Any]]]:
@@ -130,6 +139,17 @@ def _examples(today: dt.date) -> dict[tuple[str, str, str], dict[str, dict[str, 
                                                      "check_in": soon, "nights": 2, "rooms": 1,
                                                      "room_type": "DLX",
                                                      "price_paise": 900000}}},
+        },
+        ("post", "/v1/hotels/webhooks/{supplier}", "application/xml"): {
+            "rooms left": {"summary": "A channel manager's OTA_HotelAvailNotifRQ (signed with "
+                           "X-Yatri-Timestamp and X-Yatri-Signature)",
+                           "value": _ota_example(today)},
+        },
+        ("post", "/v1/sandbox/hotels/{hotel_id}/availability", json): {
+            "sold out": {"summary": "The supplier sells its last deluxe room for a night",
+                         "value": {"date": soon, "room_type": "DLX", "available": 0}},
+            "rate": {"summary": "The supplier moves a night's rate (before GST)",
+                     "value": {"date": soon, "room_type": "STD", "price_paise": 450000}},
         },
         ("post", "/v1/bookings/{booking_id}/modify/quote", json): {
             "new date": {"summary": "What moving two days later costs", "value": {"new_date": later}},
