@@ -11,8 +11,8 @@ decoded and each room type's stay total computed in Python, filtered, sorted, to
 
 Checkout: after the searches, `--moves` price moves and sellouts at the supplier on nights of
 offers already shown; every shown offer is then checked against the supplier's live inventory
-(`Inventory.cell`: there is no bookings/suppliers/hotel_network.py, so the live check reads the
-sandbox inventory directly): mismatches caught vs offers actually made wrong.
+(the checkout supplier's own live price, `NetworkHotel.price`, which the booking workflow calls
+before it holds): mismatches caught vs offers actually made wrong.
 
     python bench/hotels_search.py [--properties 500000] [--scope 10] [--searches 2000] [--json]
 """
@@ -25,11 +25,16 @@ import datetime as dt
 import json
 import os
 import random
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from _fares import pct, quiet, redis_server, table
 
+from bookings.suppliers.base import SoldOutError
+from bookings.suppliers.hotel_network import NetworkHotel
+from bookings.suppliers.sandbox import SandboxLedger
 from core.redis_conn import RedisClient, connect_redis
 from hotels.catalogue import Catalogue
 from hotels.events import RedisChangeBus
@@ -110,15 +115,15 @@ async def naive_search(
     return out[:10]
 
 
-def live_total(inventory: Inventory, offer: HotelOffer, stay: StayRequest) -> int | None:
-    """The supplier's price now for the offer's room type and stay; None: no longer available."""
-    total = 0
-    for night in stay.nights_list():
-        cell = inventory.cell(offer.hotel, offer.room.room_type, night)
-        if cell is None or (cell.available or 0) < stay.rooms or not cell.rate_paise:
-            return None
-        total += (cell.rate_paise + gst_paise(cell.rate_paise)) * stay.rooms
-    return total
+async def live_total(checkout: NetworkHotel, offer: HotelOffer, stay: StayRequest) -> int | None:
+    """The checkout supplier's price now for the offer's room type and stay; None: gone."""
+    try:
+        price = await checkout.price(hotel_id=offer.hotel.hotel_id, check_in=stay.check_in,
+                                     nights=stay.nights, rooms=stay.rooms,
+                                     room_type=offer.room.room_type)  # fmt: skip
+    except SoldOutError:
+        return None
+    return None if price is None else price.total_paise
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
@@ -178,11 +183,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                            "p99_ms": pct(peer, 99), "max_ms": max(peer),
                            "same_cheapest_as_yatri": same_first}  # fmt: skip
         # Checkout: moves at the supplier after the results were shown.
+        ledger = await SandboxLedger.open(Path(tempfile.mkdtemp()) / "ledger.sqlite3")
+        checkout = NetworkHotel(ledger, inventory=inventory)
         shown = [(q["stay"], o) for q, page in pages[-args.checkout_pages :] for o in page.offers]
         before = {}
         for i, (stay, offer) in enumerate(shown):
             assert isinstance(stay, StayRequest)
-            before[i] = live_total(inventory, offer, stay)
+            before[i] = await live_total(checkout, offer, stay)
         false_before = sum(
             1
             for i, (_s, o) in enumerate(shown)
@@ -210,7 +217,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         for stay, offer in shown:
             assert isinstance(stay, StayRequest)
             # the check a checkout makes: the live price for the offer's room and stay
-            live = live_total(inventory, offer, stay)
+            live = await live_total(checkout, offer, stay)
             flagged = live != offer.room.total_paise
             # independently, from the moves made: does one touch a night of this offer's stay?
             affected = any((offer.hotel.hotel_id, offer.room.room_type, n) in moved_cells
@@ -221,7 +228,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         results["checkout"] = {"offers_shown": len(shown), "moves": moved,
                                "wrong_when_shown": false_before, "offers_made_wrong": wrong,
                                "caught": caught, "false_alarms": false_alarm,
-                               "live_check": "Inventory.cell (no bookings/suppliers/hotel_network.py)"}  # fmt: skip
+                               "live_check": "NetworkHotel.price (the checkout supplier)"}  # fmt: skip
+        await ledger.close()
         results["used_memory_mb"] = int((await redis.info("memory"))["used_memory"]) / 2**20
         await redis.aclose()
     results["loadavg_end"] = loadavg()
