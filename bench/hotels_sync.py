@@ -213,6 +213,7 @@ async def sustained(redis: RedisClient, catalogue: Catalogue, ns: str, args: arg
     )
     lags: list[float] = []
     received: list[float] = []  # change -> written to the stream (supplier + webhook)
+    stream_lags: list[float] = []  # written to the stream -> applied: Yatri's consumer alone
     applied_at: list[float] = []
     recent: list[tuple[Property, Cell]] = []
 
@@ -223,6 +224,7 @@ async def sustained(redis: RedisClient, catalogue: Catalogue, ns: str, args: arg
             for cell in batch.cells:
                 lags.append(now - vtime(cell.version))
                 received.append(batch.received_at - vtime(cell.version))
+                stream_lags.append(now - batch.received_at)
         applied_at.append(now)
         if counts.applied:
             last = batches[-1].cells[-1]
@@ -271,6 +273,8 @@ async def sustained(redis: RedisClient, catalogue: Catalogue, ns: str, args: arg
             "lag_max_ms": max(lag_ms, default=float("nan")),
             "to_stream_p50_ms": pct([x * 1000 for x in received], 50),
             "to_stream_p99_ms": pct([x * 1000 for x in received], 99),
+            "stream_to_searchable_p50_ms": pct([x * 1000 for x in stream_lags], 50),
+            "stream_to_searchable_p99_ms": pct([x * 1000 for x in stream_lags], 99),
             "searchable_checked": len(sample), "searchable_ok": seen,
             "loadavg_before": load_before, "loadavg_after": load_after, "child": report}  # fmt: skip
 
@@ -482,6 +486,9 @@ def report(r: dict[str, object], args: argparse.Namespace) -> None:
                       "held" if ok else "MISSED"]]))  # fmt: skip
         print(f"   of which change -> on the stream (supplier queue, OTA build, webhook parse, XADD): "
               f"p50 {b['to_stream_p50_ms']:.1f} ms, p99 {b['to_stream_p99_ms']:.1f} ms")  # fmt: skip
+        print(f"   on the stream -> searchable (Yatri's consumer: read, version check, apply): "
+              f"p50 {b['stream_to_searchable_p50_ms']:.1f} ms, "
+              f"p99 {b['stream_to_searchable_p99_ms']:.1f} ms")  # fmt: skip
     if s := r.get("scope"):
         assert isinstance(s, dict)
         print(f"\nc/d scope: the {len(s['destinations'])} largest destinations, "
