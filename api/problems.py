@@ -51,6 +51,13 @@ PROBLEM_TYPES = {
                     "encrypted, corrupt, unsupported_format, bad_metadata, too_large)."),
         ProblemType(slug="not-found", title="Not found", status=404,
                     description="No resource or route at this URL."),
+        ProblemType(slug="unknown-destination", title="Unknown destination", status=404,
+                    description="No city, town or region of that name (or alias, or code) has "
+                    "hotels; `city` echoes what was asked."),
+        ProblemType(slug="unknown-hotel", title="Unknown hotel", status=404,
+                    description="No hotel with this id in the catalogue."),
+        ProblemType(slug="unknown-supplier", title="Unknown hotel supplier", status=404,
+                    description="No supplier of that name pushes to this webhook."),
         ProblemType(slug="method-not-allowed", title="Method not allowed", status=405,
                     description="The route exists but not for this HTTP method."),
         ProblemType(slug="payload-too-large", title="Payload too large", status=413,

@@ -67,9 +67,11 @@ async def test_bad_searches_are_problems(client: httpx.AsyncClient, app: FastAPI
         r = await client.get("/v1/hotels", params=params)
         assert r.status_code == status, (params, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
+    r = await client.get("/v1/hotels", params={"city": "Atlantis", "check_in": today.isoformat()})
+    assert r.json()["type"] == "/problems/unknown-destination"
     r = await client.get("/v1/hotels/YH9999999", params={"check_in": today.isoformat()})
     assert r.status_code == 404
-    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"] == "/problems/unknown-hotel"
 
 
 def _push(app: FastAPI, body: bytes, *, supplier: str = "sandbox-channel") -> dict[str, str]:
