@@ -212,17 +212,8 @@ class HotelSync:
             return
         lock = self._locks.setdefault(destination, asyncio.Lock())
         async with lock:
-            loaded = await self.store.loaded()
-            self._loaded.update(loaded)
-            first = loaded.get(destination)
-            if first == self._today():
-                return
-            if first is None:
-                await self.load_destination(destination)
-            else:  # loaded for an earlier window: only the nights that entered it are new
-                await self.reconcile_destination(destination)
-                await self.store.mark_loaded(destination, first_night=self._today())
-                self._loaded[destination] = self._today()
+            self._loaded.update(await self.store.loaded())  # another process may have loaded it
+            await self._bring_up_to_date(destination)
 
     async def load_destination(self, destination: str) -> ApplyCounts:
         first, nights = self.window()
@@ -270,17 +261,19 @@ class HotelSync:
         return sum(await asyncio.gather(*(one(code) for code in todo)))
 
     async def _load_once(self, destination: str) -> None:
-        lock = self._locks.setdefault(destination, asyncio.Lock())
-        async with lock:
-            first = self._loaded.get(destination)
-            if first == self._today():
-                return
-            if first is None:
-                await self.load_destination(destination)
-            else:
-                await self.reconcile_destination(destination)
-                await self.store.mark_loaded(destination, first_night=self._today())
-                self._loaded[destination] = self._today()
+        async with self._locks.setdefault(destination, asyncio.Lock()):
+            await self._bring_up_to_date(destination)
+
+    async def _bring_up_to_date(self, destination: str) -> None:
+        first = self._loaded.get(destination)
+        if first == self._today():
+            return
+        if first is None:
+            await self.load_destination(destination)
+        else:  # loaded for an earlier window: only the nights that entered it are new
+            await self.reconcile_destination(destination)
+            await self.store.mark_loaded(destination, first_night=self._today())
+            self._loaded[destination] = self._today()
 
     async def watch_store(self, *, interval_s: float, stop: asyncio.Event) -> None:
         """Reload when the store lost its data (the loaded record is gone) or the day rolled."""
