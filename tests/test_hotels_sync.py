@@ -227,3 +227,26 @@ def test_one_cell_is_the_same_number_as_the_block_it_belongs_to() -> None:
                 assert cell is not None
                 expected = (int(block.available[i, r, d]), int(block.rate_paise[i, r, d]))
                 assert (cell.available, cell.rate_paise) == expected
+
+
+async def test_a_new_night_entering_the_window_is_loaded(redis_server: EmbeddedValkey) -> None:
+    day = [dt.date(2026, 12, 5)]
+    redis = connect_redis(redis_server.url)
+    inventory = Inventory(CATALOGUE, window_days=30, today=lambda: day[0])
+    network = SandboxHotelNetwork(CATALOGUE, inventory, HotelFaults(), seed=1)
+    ns = f"h{uuid.uuid4().hex[:8]}"
+    store = RedisAvailabilityStore(redis=redis, namespace=ns, window_days=30)
+    sync = HotelSync(catalogue=CATALOGUE, store=store, bus=RedisChangeBus(redis=redis,
+                     namespace=ns, consumer="t"), suppliers=network.suppliers, today=inventory.today)  # fmt: skip
+    service = HotelService(catalogue=CATALOGUE, store=store, sync=sync)
+    await sync.ensure_loaded("goa")
+    day[0] += dt.timedelta(days=1)  # midnight: a new last night is on sale
+    last = day[0] + dt.timedelta(days=29)
+    page = await service.search(city="Goa", stay=StayRequest(check_in=last, nights=1))
+    assert page.offers, "the night that entered the window is searchable"
+    assert (await store.loaded())["goa"] == day[0]
+    for offer in page.offers:
+        cell = inventory.cell(offer.hotel, offer.room.room_type, last)
+        assert cell is not None and cell.rate_paise is not None
+        assert offer.room.total_paise == cell.rate_paise + gst_paise(cell.rate_paise)
+    await redis.aclose()
