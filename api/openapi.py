@@ -151,6 +151,11 @@ def _examples(today: dt.date) -> dict[tuple[str, str, str], dict[str, dict[str, 
             "rate": {"summary": "The supplier moves a night's rate (before GST)",
                      "value": {"date": soon, "room_type": "STD", "price_paise": 450000}},
         },
+        ("put", "/v1/sandbox/hotels/faults", json): {
+            "lossy": {"summary": "A channel manager that loses 1 % of its pushes",
+                      "value": {"lost_push_rate": 0.01}},
+            "outage": {"summary": "Every hotel supplier down", "value": {"outage": True}},
+        },
         ("post", "/v1/bookings/{booking_id}/modify/quote", json): {
             "new date": {"summary": "What moving two days later costs", "value": {"new_date": later}},
         },

@@ -95,6 +95,7 @@ class HotelSync:
         self._locks: dict[str, asyncio.Lock] = {}
         self._loaded: dict[str, dt.date] = {}
         self._owners: dict[str, dict[str, npt.NDArray[np.int64]]] = {}
+        self.partial: set[str] = set()  # loaded while a supplier was down: reconciled soon
         self.stats = SyncStats()
 
     # --- the window -----------------------------------------------------------------------
@@ -223,12 +224,24 @@ class HotelSync:
         avail = np.zeros(shape, dtype=np.int64)
         rate = np.zeros(shape, dtype=np.int64)
         version = np.zeros(shape, dtype=np.int64)
-        for name, numbers in self._by_supplier(destination).items():
-            block = await self._suppliers[name].snapshot_block(
-                numbers, first_night=first, nights=nights
-            )
+        owners = self._by_supplier(destination)
+        failed: list[HotelSupplierError] = []
+        for name, numbers in owners.items():
+            try:
+                block = await self._suppliers[name].snapshot_block(
+                    numbers, first_night=first, nights=nights
+                )
+            except HotelSupplierError as e:
+                failed.append(e)  # its hotels show as full until reconciliation reaches them
+                continue
             at = block.numbers - span.start
             avail[at], rate[at], version[at] = block.available, block.rate_paise, block.version
+        if failed and len(failed) == len(owners):
+            raise failed[0]
+        if failed:
+            self.partial.add(destination)
+            log.warning("hotel destination loaded without some suppliers",
+                        destination=destination, missing=[e.supplier for e in failed])  # fmt: skip
         counts = await self.store.load(
             props, first_night=first, available=avail, rate_paise=rate, version=version
         )
@@ -293,6 +306,9 @@ class HotelSync:
                     if stop.is_set():
                         break
                     await self.ensure_loaded(code)
+                for code in list(self.partial):
+                    if not (await self.reconcile_destination(code)).failed:
+                        self.partial.discard(code)
             except (HotelSupplierError, DependencyUnavailableError) as e:
                 log.warning("hotel store watch failed", error=str(e))
 

@@ -152,3 +152,30 @@ async def test_sandbox_changes_reach_yatri_through_the_suppliers_channel(
     r = await client.post("/v1/sandbox/hotels/YH9999999/availability",
                           json={"date": night.isoformat(), "room_type": "STD", "available": 1})  # fmt: skip
     assert r.status_code == 404
+
+
+async def test_sandbox_faults_are_set_at_run_time(client: httpx.AsyncClient, app: FastAPI) -> None:
+    r = await client.put("/v1/sandbox/hotels/faults", json={"outage": True, "lost_push_rate": 0.5})
+    assert r.status_code == 200, r.text
+    network = _services(app).hotel_network
+    assert network is not None and network.faults.outage and network.faults.lost_push_rate == 0.5
+    assert (await client.get("/v1/sandbox/hotels/faults")).json()["outage"] is True
+    r = await client.put("/v1/sandbox/hotels/faults", json={"error_rate": 2})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    await client.put("/v1/sandbox/hotels/faults", json={})
+    assert not network.faults.outage
+
+
+async def test_suppliers_down_is_a_retryable_problem_not_a_500(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    await client.put("/v1/sandbox/hotels/faults", json={"outage": True})
+    r = await client.get("/v1/hotels", params={"city": "Srinagar",
+                                               "check_in": _today(app).isoformat()})  # fmt: skip
+    await client.put("/v1/sandbox/hotels/faults", json={})
+    assert r.status_code == 502, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = await client.get("/v1/hotels", params={"city": "Srinagar",
+                                               "check_in": _today(app).isoformat()})  # fmt: skip
+    assert r.status_code == 200, r.text

@@ -250,3 +250,23 @@ async def test_a_new_night_entering_the_window_is_loaded(redis_server: EmbeddedV
         assert cell is not None and cell.rate_paise is not None
         assert offer.room.total_paise == cell.rate_paise + gst_paise(cell.rate_paise)
     await redis.aclose()
+
+
+async def test_a_supplier_down_during_a_load_is_filled_in_when_it_is_back(world: World) -> None:
+    world.network.feed.faults = HotelFaults(outage=True)  # only the change-feed supplier
+    stay = StayRequest(check_in=world.inventory.today() + dt.timedelta(days=2), nights=1)
+    page = await world.service.search(city="Delhi", stay=stay, limit=50)
+    assert page.offers and all(o.hotel.supplier != "sandbox-feed" for o in page.offers)
+    assert "delhi" in world.sync.partial
+    world.network.feed.faults = HotelFaults()
+    stop = asyncio.Event()
+    watch = asyncio.create_task(world.sync.watch_store(interval_s=0.05, stop=stop))
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if "delhi" not in world.sync.partial:
+            break
+    stop.set()
+    await watch
+    assert "delhi" not in world.sync.partial
+    page = await world.service.search(city="Delhi", stay=stay, limit=50)
+    assert any(o.hotel.supplier == "sandbox-feed" for o in page.offers)

@@ -4,6 +4,7 @@ changing a sandbox supplier's own inventory."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -16,6 +17,7 @@ from core.settings import Environment
 from hotels.models import RoomType
 from hotels.ota import OtaError, build_error_response, sniff_kind
 from hotels.service import HotelService, StayRequest
+from hotels.suppliers.sandbox import SandboxHotelNetwork
 from hotels.views import page_json, view_json
 
 router = APIRouter(prefix="/v1", tags=["hotels"])
@@ -57,11 +59,28 @@ class SandboxChange(BaseModel):
     )
 
 
+class SandboxFaults(BaseModel):
+    """What the sandbox hotel suppliers do wrong on purpose (all three share these)."""
+
+    latency_ms: float = Field(default=0.0, ge=0, le=5_000, description="Per call, ±50 %.")
+    error_rate: float = Field(default=0.0, ge=0, le=1, description="Calls and pushes that fail.")
+    outage: bool = Field(default=False, description="Every call fails; pushes wait queued.")
+    lost_push_rate: float = Field(default=0.0, ge=0, le=1, description="Pushes never sent.")
+    duplicate_rate: float = Field(default=0.0, ge=0, le=1, description="Pushes sent twice.")
+    reorder: bool = Field(default=False, description="Pushes and feed pages out of order.")
+
+
 class SandboxChangeResponse(BaseModel):
     hotel_id: str
     supplier: str
     channel: Literal["push", "feed", "bulk"]
     version: int
+
+
+def _sandbox(services: ServicesDep) -> SandboxHotelNetwork:
+    if services.settings.env is not Environment.DEVELOPMENT or services.hotel_network is None:
+        raise NotFoundError("the sandbox hotel endpoints exist only in development")
+    return services.hotel_network
 
 
 def _hotels(services: ServicesDep) -> HotelService:
@@ -171,11 +190,32 @@ async def sandbox_change(
     hotel_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,40}$")],
     change: SandboxChange,
 ) -> SandboxChangeResponse:
-    if services.settings.env is not Environment.DEVELOPMENT or services.hotel_network is None:
-        raise NotFoundError("the sandbox hotel endpoints exist only in development")
-    made = services.hotel_network.change_by_id(
+    made = _sandbox(services).change_by_id(
         hotel_id, room_type=change.room_type, night=change.date,
         available=change.available, rate_paise=change.price_paise,
     )  # fmt: skip
     return SandboxChangeResponse(hotel_id=hotel_id, supplier=made.supplier,
                                  channel=made.channel, version=made.version)  # fmt: skip
+
+
+@router.put(
+    "/sandbox/hotels/faults",
+    response_model=SandboxFaults,
+    responses=PROBLEM_RESPONSES,
+    summary="Development only: set what the sandbox hotel suppliers get wrong",
+)
+async def set_sandbox_faults(services: ServicesDep, faults: SandboxFaults) -> SandboxFaults:
+    network = _sandbox(services)
+    for name, value in faults.model_dump().items():
+        setattr(network.faults, name, value)
+    return SandboxFaults(**asdict(network.faults))
+
+
+@router.get(
+    "/sandbox/hotels/faults",
+    response_model=SandboxFaults,
+    responses=PROBLEM_RESPONSES,
+    summary="Development only: what the sandbox hotel suppliers get wrong now",
+)
+async def sandbox_faults(services: ServicesDep) -> SandboxFaults:
+    return SandboxFaults(**asdict(_sandbox(services).faults))

@@ -12,12 +12,13 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from core.errors import YatriError
+from core.errors import SupplierError
 from hotels.models import Cell, Property, SupplierKind
 
 
-class HotelSupplierError(YatriError):
-    """The supplier failed or is unreachable; retrying later may work."""
+class HotelSupplierError(SupplierError):
+    """The supplier failed or is unreachable; retrying later may work (502 if it reaches a
+    caller: a search whose destination cannot be loaded now)."""
 
 
 class CursorExpiredError(HotelSupplierError):
