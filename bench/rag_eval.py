@@ -1,7 +1,13 @@
-"""Retrieval and answer quality on the shipped question set (examples/policies/questions.jsonl):
-recall@1/@5, MRR and nDCG@10 against the gold document section, the share of answers that
-contain the gold fact, and no-answer accuracy; hybrid (dense + BM25, RRF) and dense-only side by
-side in the same run, over the same ingested corpus.
+"""Retrieval and answer quality on the shipped question set (examples/policies/questions.jsonl),
+with each stage of the answer pipeline switched off in turn: Hinglish / conversational
+normalisation, reranking, sentence selection and the brand check.
+
+Every question carries a split: the confidence floor is calibrated on "dev" (the floor that
+answers most answerable questions with their gold fact while declining the unanswerable) and
+the figures are reported on "test", which calibration never sees; "all" is both. Metrics:
+section recall@5, gold facts in the answer (answerable questions whose answer holds every gold
+fact), unanswerable declined, brand-mismatch declined (questions about a brand no document
+covers), and answerable questions wrongly declined.
 
     python bench/rag_eval.py [--engine edge|qdrant-local] [--misses]
 """
@@ -11,16 +17,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from _knowledge import CORPUS, ingest_corpus, knowledge_app
 
-from rag.answers import NO_ANSWER
+from rag.answers import Stages
 from rag.retrieval import Passage
-from rag.store import SearchMode
+
+CONFIGS = {
+    "all stages": Stages(),
+    "no normalisation": Stages(normalise=False),
+    "no rerank": Stages(rerank=False),
+    "no sentence selection": Stages(select_sentences=False),
+    "no brand check": Stages(brands=False),
+    "none (round 1)": Stages(normalise=False, rerank=False, select_sentences=False, brands=False),
+}
 
 
 def norm(text: str) -> str:
@@ -34,76 +48,119 @@ def relevant(passage: Passage, q: dict[str, Any]) -> bool:
     return not gold or any(gold == norm(s) for s in passage.section) or gold in norm(passage.text)
 
 
-async def evaluate(
-    services: Any, questions: list[dict[str, Any]], mode: SearchMode, misses: bool
-) -> dict[str, float]:
-    k = services.knowledge
-    stats: Counter[str] = Counter()
-    rr, ndcg = 0.0, 0.0
-    answerable = [q for q in questions if q["doc_id"]]
-    unanswerable = [q for q in questions if not q["doc_id"]]
-    for q in answerable:
-        found = (await k.retriever.retrieve(q["question"], k=10, mode=mode)).passages
-        flags = [relevant(p, q) for p in found]
-        docs = [p.doc_id == q["doc_id"] for p in found]
-        stats["r1"] += any(flags[:1])
-        stats["r5"] += any(flags[:5])
-        stats["doc_r1"] += any(docs[:1])
-        stats["doc_r5"] += any(docs[:5])
-        first = next((i for i, f in enumerate(flags) if f), None)
-        rr += 1 / (first + 1) if first is not None else 0.0
-        dcg = sum(1 / math.log2(i + 2) for i, f in enumerate(flags) if f)
-        ideal = sum(1 / math.log2(i + 2) for i in range(max(1, sum(flags))))
-        ndcg += dcg / ideal
-        answer = await k.answers.answer(q["question"], mode=mode)
-        contains = all(norm(fact) in norm(answer.answer) for fact in q["answer_contains"])
-        stats["fact"] += contains
-        stats["false_no_answer"] += answer.answer == NO_ANSWER
-        if misses and not contains:
-            print(f"  MISS [{mode}] {q['id']} {q['question']!r} -> {answer.answer[:140]!r} "
-                  f"(conf {answer.confidence}, want {q['answer_contains']} in {q['doc_id']})")  # fmt: skip
-    for q in unanswerable:
-        answer = await k.answers.answer(q["question"], mode=mode)
-        stats["no_answer_ok"] += answer.answer == NO_ANSWER
-        if misses and answer.answer != NO_ANSWER:
-            print(
-                f"  ANSWERED [{mode}] {q['id']} {q['question']!r} -> {answer.answer[:100]!r} (conf {answer.confidence})"
+@dataclass(slots=True)
+class Outcome:
+    q: dict[str, Any]
+    recall5: bool
+    confidence: float
+    has_fact: bool
+    brand_declined: bool  # declined by the brand check, before any confidence rule
+    answer: str
+
+
+async def run(services: Any, questions: list[dict[str, Any]], stages: Stages) -> list[Outcome]:
+    answers = services.knowledge.answers
+    answers.confidence_floor = -1.0  # every confidence is seen; floors are applied afterwards
+    outcomes = []
+    for q in questions:
+        recall5 = False
+        if q["doc_id"]:
+            found = (await answers.search(q["question"], k=5, stages=stages)).passages
+            recall5 = any(relevant(p, q) for p in found)
+        answer = await answers.answer(q["question"], stages=stages)
+        facts = q["answer_contains"]
+        outcomes.append(
+            Outcome(
+                q=q,
+                recall5=recall5,
+                confidence=answer.confidence,
+                has_fact=bool(facts) and all(norm(f) in norm(answer.answer) for f in facts),
+                brand_declined=not answer.grounded,
+                answer=answer.answer,
             )
-    n, m = len(answerable), max(1, len(unanswerable))
+        )
+    return outcomes
+
+
+def declined(o: Outcome, floor: float) -> bool:
+    return o.brand_declined or o.confidence < floor
+
+
+def metrics(outcomes: list[Outcome], floor: float) -> dict[str, float]:
+    answerable = [o for o in outcomes if o.q["doc_id"]]
+    unanswerable = [o for o in outcomes if not o.q["doc_id"] and o.q["kind"] != "brand_mismatch"]
+    brands = [o for o in outcomes if o.q["kind"] == "brand_mismatch"]
+
+    def share(items: list[Outcome], test: Any) -> float:
+        return sum(1 for o in items if test(o)) / len(items) if items else float("nan")
+
     return {
-        "section recall@1": stats["r1"] / n, "section recall@5": stats["r5"] / n,
-        "document recall@1": stats["doc_r1"] / n, "document recall@5": stats["doc_r5"] / n,
-        "MRR (section)": rr / n, "nDCG@10 (section)": ndcg / n,
-        "answer contains gold fact": stats["fact"] / n,
-        "answerable answered 'don't know'": stats["false_no_answer"] / n,
-        "no-answer accuracy": stats["no_answer_ok"] / m,
-    }  # fmt: skip
+        "section recall@5": share(answerable, lambda o: o.recall5),
+        "gold facts in the answer": share(
+            answerable, lambda o: o.has_fact and not declined(o, floor)
+        ),
+        "unanswerable declined": share(unanswerable, lambda o: declined(o, floor)),
+        "brand-mismatch declined": share(brands, lambda o: declined(o, floor)),
+        "answerable wrongly declined": share(answerable, lambda o: declined(o, floor)),
+    }
+
+
+def calibrate(outcomes: list[Outcome]) -> float:
+    """The floor that does best on the development split: answerable questions answered with
+    their gold fact and unanswerable ones declined, each weighted by its share."""
+    dev = [o for o in outcomes if o.q["split"] == "dev"]
+    floors = sorted({round(o.confidence, 3) for o in dev} | {0.0})
+    best, best_score = 0.0, -1.0
+    for floor in floors:
+        m = metrics(dev, floor)
+        score = m["gold facts in the answer"] + m["unanswerable declined"]
+        if score > best_score + 1e-9:
+            best, best_score = floor, score
+    return best
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", default="edge", choices=["edge", "qdrant-local"])
-    parser.add_argument("--misses", action="store_true", help="print every miss")
+    parser.add_argument("--misses", action="store_true", help="print every miss (all stages)")
+    parser.add_argument("--only", choices=list(CONFIGS), help="run one configuration")
     args = parser.parse_args()
     questions = [
         json.loads(line)
         for line in (CORPUS / "questions.jsonl").read_text().splitlines()
         if line.strip()
     ]
+    configs = {args.only: CONFIGS[args.only]} if args.only else CONFIGS
     async with knowledge_app(vector_engine=args.engine) as services:
         chunks, seconds = await ingest_corpus(services)
-        results = {
-            mode: await evaluate(services, questions, mode, args.misses)
-            for mode in ("hybrid", "dense")
-        }
+        results = {name: await run(services, questions, s) for name, s in configs.items()}
+    floors = {name: calibrate(outcomes) for name, outcomes in results.items()}
     kinds = Counter(q["kind"] for q in questions)
-    print(f"corpus: {chunks} chunks ingested in {seconds:.1f} s; engine {args.engine}")
-    print(
-        f"questions: {len(questions)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
-    )
-    print(f"{'metric':<36}{'hybrid':>10}{'dense':>10}")
-    for metric in results["hybrid"]:
-        print(f"{metric:<36}{results['hybrid'][metric]:>10.3f}{results['dense'][metric]:>10.3f}")
+    splits = Counter(q["split"] for q in questions)
+    print(f"corpus: {chunks} chunks ingested in {seconds:.1f} s; engine {args.engine}; hybrid")
+    print(f"questions: {len(questions)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+    print(f"split: dev {splits['dev']} (confidence floor calibrated here), test {splits['test']}")
+    for split in ("test", "dev", "all"):
+        print(f"\n[{split}]{'':<30}" + "".join(f"{name[:14]:>16}" for name in results))
+        print(f"{'confidence floor (from dev)':<37}" + "".join(f"{floors[n]:>16.3f}" for n in results))
+        rows: dict[str, list[float]] = {}
+        for name, outcomes in results.items():
+            chosen = [o for o in outcomes if split == "all" or o.q["split"] == split]
+            for metric, value in metrics(chosen, floors[name]).items():
+                rows.setdefault(metric, []).append(value)
+        for metric, values in rows.items():
+            print(f"{metric:<37}" + "".join(f"{v:>16.3f}" for v in values))
+    if args.misses:
+        name = next(iter(results))
+        floor = floors[name]
+        print(f"\nmisses ({name}, floor {floor:.3f}):")
+        for o in results[name]:
+            q = o.q
+            if q["doc_id"] and (not o.has_fact or declined(o, floor)):
+                print(f"  MISS {q['id']} [{q['split']}] {q['question']!r} -> {o.answer[:150]!r} "
+                      f"(conf {o.confidence}, r@5 {o.recall5}, want {q['answer_contains']} in {q['doc_id']})")  # fmt: skip
+            elif not q["doc_id"] and not declined(o, floor):
+                print(f"  ANSWERED {q['id']} [{q['split']}] {q['question']!r} -> {o.answer[:100]!r} (conf {o.confidence})")  # fmt: skip
 
 
 if __name__ == "__main__":

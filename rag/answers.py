@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import importlib
 import ipaddress
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,8 +18,13 @@ import numpy as np
 
 from core.deadline import time_for_calls
 from core.logging import get_logger
+from rag.asks import Ask, asks, carries, is_condition, leans_back
+from rag.brands import Coverage, decline_message
 from rag.embeddings import EmbeddingPool, Vectors
+from rag.hinglish import normalise_question
+from rag.rerank import rerank
 from rag.retrieval import Passage, Retrieval, Retriever
+from rag.sparse import terms
 from rag.store import SearchFilter, SearchMode
 from rag.text import sentences
 
@@ -27,6 +33,21 @@ log = get_logger(__name__)
 NO_ANSWER = "I don't have that in our policies."
 MAX_QUOTE_CHARS = 360
 UNSEEN_PENALTY = 0.4
+RERANK_POOL = 15  # fused candidates the reranker orders
+CUE_WEIGHT = 0.15  # a sentence that states what is asked (the minutes, the fee)
+OVERLAP_WEIGHT = 0.2  # share of the question's words in a sentence
+SENTENCE_CACHE = 8192  # sentence vectors kept between questions: policy text repeats
+
+
+@dataclass(frozen=True, slots=True)
+class Stages:
+    """The answer pipeline's optional stages; all on in service, switched off one at a time by
+    the quality bench to measure what each earns."""
+
+    normalise: bool = True  # Hinglish phrases and conversational English, before retrieval
+    rerank: bool = True  # reorder the fused candidates
+    select_sentences: bool = True  # quote the sentence that states what is asked
+    brands: bool = True  # decline questions about brands no document covers
 
 
 class AnswerWriter(Protocol):
@@ -55,6 +76,7 @@ class Citation:
     version: int
     uri: str | None  # the document's public web address; None when it has none
     quote: str
+    supplier: str | None = None  # whose rules these are; None for Yatri's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +97,7 @@ def _cite(passage: Passage, quote: str) -> Citation:
         version=passage.doc_version,
         uri=public_uri(passage.uri),
         quote=quote,
+        supplier=passage.supplier or None,
     )
 
 
@@ -115,11 +138,13 @@ class AnswerService:
         self._writer = writer
         self.confidence_floor = confidence_floor
         self._passages = passages
+        self._coverage: tuple[int, Coverage] | None = None
+        self._sentence_vectors: OrderedDict[str, Vectors] = OrderedDict()
 
     async def confidence(self, question: str) -> float:
         """How confidently the documents answer ``question`` (the answer's own confidence),
         without writing the answer: understanding asks it of questions without a keyword."""
-        retrieval = await self._retriever.retrieve(question, k=self._passages)
+        retrieval = await self.search(question, k=self._passages)
         return self._confidence(retrieval)
 
     def _confidence(self, retrieval: Retrieval) -> float:
@@ -129,10 +154,55 @@ class AnswerService:
         similarity = max((p.similarity for p in passages[: self._passages]), default=0.0)
         return similarity - UNSEEN_PENALTY * retrieval.unseen_share
 
+    async def coverage(self) -> Coverage:
+        """The brands the live documents cover, rebuilt when the live set changes."""
+        live = await self._retriever.live()
+        if self._coverage is None or self._coverage[0] != id(live):
+            self._coverage = (id(live), Coverage.of(live.records.values()))
+        return self._coverage[1]
+
+    async def search(
+        self,
+        question: str,
+        *,
+        filter: SearchFilter | None = None,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        stages: Stages = Stages(),
+    ) -> Retrieval:
+        """The ``k`` best passages for ``question``: normalised, retrieved, then reranked."""
+        query = question
+        if stages.normalise:
+            query = (await self.coverage()).without_inherited(normalise_question(question))
+        pool = max(k, RERANK_POOL) if stages.rerank else k
+        retrieval = await self._retriever.retrieve(query, filter=filter, k=pool, mode=mode)
+        if not stages.rerank:
+            return retrieval
+        named = (await self.coverage()).named_suppliers(question)
+        ranked = rerank(
+            retrieval.passages, query=retrieval.query, wanted=asks(retrieval.query), suppliers=named
+        )
+        return replace(retrieval, passages=ranked[:k])
+
     async def answer(
-        self, question: str, *, filter: SearchFilter | None = None, mode: SearchMode = "hybrid"
+        self,
+        question: str,
+        *,
+        filter: SearchFilter | None = None,
+        mode: SearchMode = "hybrid",
+        stages: Stages = Stages(),
     ) -> Answer:
-        retrieval = await self._retriever.retrieve(question, filter=filter, k=5, mode=mode)
+        if stages.brands:
+            coverage = await self.coverage()
+            uncovered = coverage.uncovered(question)
+            if uncovered:
+                return Answer(
+                    answer=decline_message(uncovered, coverage),
+                    citations=[],
+                    confidence=0.0,
+                    grounded=False,
+                )
+        retrieval = await self.search(question, filter=filter, k=5, mode=mode, stages=stages)
         passages = retrieval.passages
         confidence = self._confidence(retrieval)
         if confidence < self.confidence_floor:
@@ -153,15 +223,21 @@ class AnswerService:
                     grounded=True,
                     generated=True,
                 )
-        # Retrieval's first passage (its fusion of meaning and exact terms ranks better than
-        # similarity alone), joined by what else the top passages hold from the same section:
-        # the neighbouring rows of a fare table, the rest of a rule.
+        # The first passage (fused, then reranked), joined by what else the top passages hold
+        # from the same section: the neighbouring rows of a fare table, the rest of a rule.
         candidates = [p for p in passages[: self._passages] if p.kind != "table"] or passages[:1]
         first = candidates[0]
         chosen = [first] + [
             p for p in candidates[1:] if (p.doc_id, p.section) == (first.doc_id, first.section)
         ]
-        quotes = [await self._quote(p, retrieval.question_vector) for p in chosen]
+        wanted = asks(retrieval.query)
+        quotes = [
+            await self._quote(
+                p, retrieval.question_vector, query=retrieval.query, wanted=wanted,
+                select=stages.select_sentences,
+            )
+            for p in chosen
+        ]  # fmt: skip
         return Answer(
             answer=" ".join(quotes),
             citations=[_cite(p, q) for p, q in zip(chosen, quotes, strict=True)],
@@ -169,15 +245,59 @@ class AnswerService:
             grounded=True,
         )
 
-    async def _quote(self, passage: Passage, question: Vectors) -> str:
-        """A short passage whole; from a long one, the two consecutive sentences closest to
-        the question."""
+    async def _quote(
+        self,
+        passage: Passage,
+        question: Vectors,
+        *,
+        query: str,
+        wanted: frozenset[Ask],
+        select: bool,
+    ) -> str:
+        """A short passage whole; from a long one, the sentence that states what the question
+        asks for (the amount, the time, the permission), closest in meaning and words, with the
+        neighbour that carries its condition or its subject."""
         parts = sentences(passage.text)
         if len(passage.text) <= MAX_QUOTE_CHARS or len(parts) <= 2:
             return passage.text
-        windows = [" ".join(parts[i : i + 2]) for i in range(len(parts) - 1)]
-        scores = (await self._embeddings.embed(windows)) @ question
-        return windows[int(np.argmax(scores))]
+        if not select:
+            windows = [" ".join(parts[i : i + 2]) for i in range(len(parts) - 1)]
+            closeness = (await self._embed(windows)) @ question
+            return windows[int(np.argmax(closeness))]
+        query_terms = set(terms(query))
+        similarity = (await self._embed(parts)) @ question
+        scores = [
+            float(similarity[i])
+            + CUE_WEIGHT * carries(part, wanted)
+            + OVERLAP_WEIGHT * _overlap(query_terms, part)
+            for i, part in enumerate(parts)
+        ]
+        best = int(np.argmax(scores))
+        start, stop = best, best + 1
+        if best > 0 and leans_back(parts[best]):
+            start = best - 1
+        if stop < len(parts) and is_condition(parts[stop]):
+            stop += 1
+        if (start, stop) == (best, best + 1):
+            # No evident link: the better neighbour, for context, while the quote stays short.
+            before = scores[best - 1] if best > 0 else float("-inf")
+            after = scores[best + 1] if best + 1 < len(parts) else float("-inf")
+            start, stop = (best - 1, best + 1) if before > after else (best, best + 2)
+        quote = " ".join(parts[start:stop])
+        return quote if len(quote) <= MAX_QUOTE_CHARS * 1.5 else parts[best]
+
+    async def _embed(self, texts: list[str]) -> Vectors:
+        """Vectors for ``texts``, from the cache where seen before."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._sentence_vectors]
+        if missing:
+            fresh = await self._embeddings.embed(missing)
+            for text, vector in zip(missing, fresh, strict=True):
+                self._sentence_vectors[text] = vector
+            while len(self._sentence_vectors) > SENTENCE_CACHE:
+                self._sentence_vectors.popitem(last=False)
+        for t in texts:
+            self._sentence_vectors.move_to_end(t)
+        return np.stack([self._sentence_vectors[t] for t in texts])
 
     async def _generate(self, question: str, passages: list[Passage]) -> str | None:
         """The writer's answer, given no longer than the request leaves for outbound calls;
@@ -190,3 +310,7 @@ class AnswerService:
         except Exception as e:  # any failure of the optional model falls back to extraction
             log.warning("llm answer failed", error=type(e).__name__)
             return None
+
+
+def _overlap(query_terms: set[str], sentence: str) -> float:
+    return len(query_terms & set(terms(sentence))) / len(query_terms) if query_terms else 0.0

@@ -1,11 +1,13 @@
 """The policy skill: a question for the documents, answered with citations, or an honest
-"I don't have that" with the closest documents."""
+"I don't have that" with the closest documents. On a voice channel the answer is short and
+names its source."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
 from rag.answers import AnswerService
+from rag.spoken import spoken_answer
 from sessions.turn import Turn
 
 
@@ -18,7 +20,7 @@ class PolicySkill:
             turn.say("I can't look up our policies right now.")
             return
         answer = await self._answers.answer(turn.text)
-        turn.say(answer.answer)
+        turn.say(answer.answer if turn.channel == "chat" else spoken_answer(answer))
         turn.data["citations"] = [asdict(c) for c in answer.citations]
         turn.data["grounded"] = answer.grounded
         if not answer.grounded and answer.closest:
