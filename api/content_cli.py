@@ -1,6 +1,9 @@
 """`yatri ingest` and `yatri docs`: the content team's commands, over the HTTP API of a running
 Yatri (the same path an upload from a browser takes). A file over the upload size is reported
-without being sent, with the server's own limit and setting (YATRI_UPLOAD_MAX_BYTES)."""
+without being sent, with the server's own limit and setting (YATRI_UPLOAD_MAX_BYTES).
+
+This module needs only an HTTP client (no app, no settings class), so that api/cli.py can start
+these commands on their own in a fraction of a second."""
 
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from core.settings import Settings
+from core.uploads import UPLOAD_MAX_BYTES, UPLOAD_TIMEOUT_S
 
 SUPPORTED = {".pdf", ".html", ".htm", ".md", ".markdown", ".docx", ".txt"}
 
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Yatri's content commands.")
 docs_cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Policy documents.")
 out = Console(width=160)
 err = Console(stderr=True)
@@ -41,8 +45,8 @@ TimeoutOption = Annotated[
 ]  # fmt: skip
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_KEY = "dev-content-key"
-DEFAULT_MAX_BYTES: int = Settings.model_fields["upload_max_bytes"].default
-DEFAULT_UPLOAD_TIMEOUT_S: float = Settings.model_fields["upload_timeout_s"].default
+DEFAULT_MAX_BYTES = UPLOAD_MAX_BYTES
+DEFAULT_UPLOAD_TIMEOUT_S = UPLOAD_TIMEOUT_S
 
 
 def collect(paths: list[Path]) -> list[Path]:
@@ -94,8 +98,17 @@ def ingest(
     ] = False,
     max_bytes: MaxBytesOption = DEFAULT_MAX_BYTES,
     timeout_s: TimeoutOption = DEFAULT_UPLOAD_TIMEOUT_S,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Validate and show what would change, chunk by chunk "
+            "(added, updated, unchanged, removed); publish nothing.",
+        ),
+    ] = False,
 ) -> None:
-    """Ingest policy documents; prints a summary with the reason for every failure."""
+    """Ingest policy documents; prints a summary with the reason for every failure and every
+    metadata warning (a value kept as text, a date's note)."""
     files = collect(paths)
     rows: list[dict[str, Any]] = []
     with (
@@ -104,9 +117,10 @@ def ingest(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err
         ) as progress,
     ):
-        task = progress.add_task("ingesting", total=len(files))
+        verb = "checking" if check else "ingesting"
+        task = progress.add_task(verb, total=len(files))
         for path in files:
-            progress.update(task, description=f"ingesting {path.name[:40]:<40}")
+            progress.update(task, description=f"{verb} {path.name[:40]:<40}")
             if not path.exists():
                 rows.append({"filename": str(path), "outcome": "failed", "reason": "not_found",
                              "detail": "no such file"})  # fmt: skip
@@ -121,6 +135,7 @@ def ingest(
                     "/v1/documents",
                     files={"files": (path.name, path.read_bytes())},
                     data={"source_uri": path.resolve().as_uri()},
+                    params={"dry_run": "true"} if check else None,
                 )
             except httpx.HTTPError as e:
                 err.print(f"[red]yatri: cannot reach {url}: {e}[/red]", soft_wrap=True)
@@ -133,13 +148,15 @@ def ingest(
                 rows.extend(r.json()["results"])
             progress.advance(task)
         if prune:
-            rows.extend(_prune(client, paths, files))
-    _summary(rows)
+            rows.extend(_prune(client, paths, files, dry_run=check))
+    _summary(rows, check=check)
     if any(r["outcome"] == "failed" for r in rows):
         raise typer.Exit(1)
 
 
-def _prune(client: httpx.Client, paths: list[Path], files: list[Path]) -> list[dict[str, Any]]:
+def _prune(
+    client: httpx.Client, paths: list[Path], files: list[Path], *, dry_run: bool
+) -> list[dict[str, Any]]:
     folders = [p.resolve().as_uri() + "/" for p in paths if p.is_dir()]
     present = {f.resolve().as_uri() for f in files}
     r = client.get("/v1/documents")
@@ -149,34 +166,58 @@ def _prune(client: httpx.Client, paths: list[Path], files: list[Path]) -> list[d
     for doc in r.json():
         uri = doc["source_uri"]
         if any(uri.startswith(f) for f in folders) and uri not in present:
-            deleted = client.delete(f"/v1/documents/{doc['doc_id']}")
-            if deleted.status_code not in (204, 404):
+            deleted = None if dry_run else client.delete(f"/v1/documents/{doc['doc_id']}")
+            if deleted is not None and deleted.status_code not in (204, 404):
                 raise _fail(deleted)
             gone.append({"filename": uri.rsplit("/", 1)[-1], "outcome": "deleted",
                          "doc_id": doc["doc_id"], "chunks": doc["chunks"]})  # fmt: skip
     return gone
 
 
-def _summary(rows: list[dict[str, Any]]) -> None:
+def _summary(rows: list[dict[str, Any]], *, check: bool = False) -> None:
     counts = Counter(r["outcome"] for r in rows)
-    table = Table(title="ingest summary")
-    for column in ("file", "outcome", "doc_id", "version", "chunks", "flagged", "reason"):
+    table = Table(title="ingest check: nothing published" if check else "ingest summary")
+    columns = ["file", "outcome", "doc_id", "version", "chunks", "flagged", "reason"]
+    if check:
+        columns.insert(5, "chunk changes")
+    for column in columns:
         table.add_column(column)
     colours = {"failed": "red", "added": "green", "updated": "cyan", "deleted": "yellow"}
     for r in rows:
         colour = colours.get(r["outcome"], "white")
         reason = f"{r.get('reason')}: {r.get('detail')}" if r["outcome"] == "failed" else ""
-        table.add_row(
+        cells = [
             r["filename"], f"[{colour}]{r['outcome']}[/{colour}]", r.get("doc_id") or "",
             str(r.get("version") or ""), str(r.get("chunks") or ""),
             str(r.get("flagged_chunks") or ""), reason,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if check:
+            cells.insert(5, _changes(r))
+        table.add_row(*cells)
     out.print(table)
+    warned = [(r["filename"], w) for r in rows for w in r.get("warnings") or []]
+    if warned:
+        notes = Table(title="metadata warnings: kept, not refused")
+        for column in ("file", "field", "detail"):
+            notes.add_column(column)
+        for filename, warning in warned:
+            notes.add_row(filename, warning["field"], warning["detail"])
+        out.print(notes)
+    totals = " ".join(
+        f"{k}={counts.get(k, 0)}" for k in ("added", "updated", "unchanged", "deleted", "failed")
+    )
     out.print(
-        " ".join(
-            f"{k}={counts.get(k, 0)}"
-            for k in ("added", "updated", "unchanged", "deleted", "failed")
-        )
+        f"{totals} warnings={len(warned)}" + (" (would be; nothing published)" if check else "")
+    )
+
+
+def _changes(row: dict[str, Any]) -> str:
+    """`+added ~updated =unchanged -removed`, or why there is none."""
+    changes = row.get("changes")
+    if changes is None:
+        return "" if row["outcome"] in ("failed", "deleted") else "unknown"
+    return (
+        f"+{changes['added']} ~{changes['updated']} ={changes['unchanged']} -{changes['removed']}"
     )
 
 
@@ -208,3 +249,7 @@ def delete_doc(
     if r.status_code != 204:
         raise _fail(r)
     out.print(f"deleted {doc_id}")
+
+
+cli.command("ingest")(ingest)
+cli.add_typer(docs_cli, name="docs")

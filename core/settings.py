@@ -9,6 +9,8 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.uploads import UPLOAD_MAX_BYTES, UPLOAD_TIMEOUT_S
+
 DEFAULT_SECRET = "development-only-secret-change-me-in-production"  # >= 32 bytes for HS256
 DEFAULT_CONTENT_KEY = "dev-content-key"
 DEFAULT_OPS_KEY = "dev-ops-key"
@@ -122,7 +124,7 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="How long a replaced document version stays searchable."
     )
     upload_max_bytes: int = Field(
-        default=20 * 2**20, ge=1024, description="Largest policy document, as uploaded: the "
+        default=UPLOAD_MAX_BYTES, ge=1024, description="Largest policy document, as uploaded: the "
         "document API's request body (all its files together) and `yatri ingest`'s per-file "
         "limit.",
     )  # fmt: skip
@@ -134,7 +136,7 @@ class Settings(BaseSettings):
         default=2000, ge=1, description="Most pages of one PDF document."
     )
     upload_timeout_s: float = Field(
-        default=300.0, gt=0, description="Deadline of one document upload, ingest included "
+        default=UPLOAD_TIMEOUT_S, gt=0, description="Deadline of one document upload, ingest included "
         "(504 past it); `yatri ingest` waits this long and 30 s more.",
     )  # fmt: skip
 

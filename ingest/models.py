@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
@@ -52,6 +53,18 @@ class DocumentMeta:
     supersedes: str | None  # doc_id this document replaces
     source_uri: str
     format: Literal["pdf", "html", "markdown", "docx", "text"]
+    # Free text found beside a parsed value: {"effective_date": "revised refund requirements"}.
+    notes: Mapping[str, str] = field(default_factory=dict)
+    # Fields Yatri does not use, and values it could not read as their field, as written.
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataWarning:
+    """A metadata value taken other than as written (kept as text, read in another form)."""
+
+    field: str
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,7 @@ class ParsedDocument:
     meta: DocumentMeta
     blocks: tuple[Block, ...]
     content_hash: str  # sha256 of the file's bytes
+    warnings: tuple[MetadataWarning, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,11 @@ import numpy as np
 
 from core.errors import YatriError
 from core.logging import get_logger
+from ingest.check import ChunkChanges, diff_chunks
 from ingest.chunking import chunk_document
 from ingest.limits import UploadLimits, check_size
 from ingest.loaders import load_document
-from ingest.models import Chunk, IngestError, ParsedDocument
+from ingest.models import Chunk, IngestError, MetadataWarning, ParsedDocument
 from rag.catalog import DocumentCatalog, DocumentRecord, EmbeddingCache
 from rag.embeddings import EmbeddingPool, Vectors
 from rag.sparse import Bm25
@@ -54,6 +55,8 @@ class FileResult:
     flagged_chunks: int = 0
     reason: str | None = None
     detail: str | None = None
+    warnings: tuple[MetadataWarning, ...] = ()
+    changes: ChunkChanges | None = None  # set by a check: what ingesting would change
 
 
 class IngestService:
@@ -93,7 +96,7 @@ class IngestService:
                     return FileResult(
                         filename, Outcome.UNCHANGED, doc_id=record.doc_id,
                         version=record.version, chunks=record.chunks,
-                        flagged_chunks=record.flagged_chunks,
+                        flagged_chunks=record.flagged_chunks, warnings=tuple(record.warnings),
                     )  # fmt: skip
             doc = await self._on_lane(
                 lambda: load_document(
@@ -114,7 +117,8 @@ class IngestService:
         previous = await self._catalog.get(doc.meta.doc_id)
         if previous is not None and previous.content_hash == doc.content_hash:
             return FileResult(filename, Outcome.UNCHANGED, doc_id=previous.doc_id,
-                              version=previous.version, chunks=previous.chunks)  # fmt: skip
+                              version=previous.version, chunks=previous.chunks,
+                              warnings=doc.warnings)  # fmt: skip
         chunks, sparse_vectors = await self._on_lane(lambda: self._prepare(doc))
         if not chunks:
             return FileResult(filename, Outcome.FAILED, doc_id=doc.meta.doc_id,
@@ -148,9 +152,11 @@ class IngestService:
             revision=revision, effective_date=doc.meta.effective_date,
             supersedes=doc.meta.supersedes, source_uri=doc.meta.source_uri,
             format=doc.meta.format, content_hash=doc.content_hash, chunks=len(chunks),
-            flagged_chunks=flagged, ingested_at=self._clock(),
+            flagged_chunks=flagged, ingested_at=self._clock(), notes=dict(doc.meta.notes),
+            extra=dict(doc.meta.extra), warnings=list(doc.warnings),
         )  # fmt: skip
-        await self._catalog.publish(record, previous=previous, chunk_terms=chunk_terms)
+        await self._catalog.publish(record, previous=previous, chunk_terms=chunk_terms,
+                                    chunk_hashes=[c.content_hash for c in chunks])  # fmt: skip
         if previous is not None:
             self._retire_later(previous.doc_id, previous.revision)
         log.info("document ingested", doc_id=record.doc_id, revision=revision,
@@ -158,6 +164,39 @@ class IngestService:
         return FileResult(
             filename, Outcome.UPDATED if previous else Outcome.ADDED, doc_id=record.doc_id,
             version=record.version, chunks=len(chunks), flagged_chunks=flagged,
+            warnings=doc.warnings,
+        )  # fmt: skip
+
+    async def check(self, data: bytes, *, filename: str, source_uri: str) -> FileResult:
+        """What ingesting the file would do, per chunk against the live version; nothing is
+        embedded, stored or published. Never raises for a bad file."""
+        try:
+            check_size(data, self.limits, filename)
+            doc = await self._on_lane(
+                lambda: load_document(
+                    data, filename=filename, source_uri=source_uri, limits=self.limits
+                )
+            )
+            chunks = await self._on_lane(lambda: chunk_document(doc))
+        except IngestError as e:
+            return FileResult(filename, Outcome.FAILED, reason=e.reason.value, detail=e.detail)
+        meta = doc.meta
+        if not chunks:
+            return FileResult(filename, Outcome.FAILED, doc_id=meta.doc_id, reason="empty",
+                              detail="no text to index", warnings=doc.warnings)  # fmt: skip
+        previous = await self._catalog.get(meta.doc_id)
+        before = [] if previous is None else await self._catalog.chunk_hashes(meta.doc_id)
+        outcome = (
+            Outcome.ADDED if previous is None
+            else Outcome.UNCHANGED if previous.content_hash == doc.content_hash
+            else Outcome.UPDATED
+        )  # fmt: skip
+        changes = None if before is None else diff_chunks(before, [c.content_hash for c in chunks])
+        return FileResult(
+            filename, outcome, doc_id=meta.doc_id, version=meta.version, chunks=len(chunks),
+            flagged_chunks=sum(1 for c in chunks if c.flags), warnings=doc.warnings,
+            changes=changes, detail=None if changes else "the live version was ingested before "
+            "its chunk hashes were kept: ingest it again to compare chunk by chunk",
         )  # fmt: skip
 
     async def _on_lane(self, work: Callable[[], _T]) -> _T:

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from core.errors import DependencyUnavailableError
 from core.redis_conn import RedisClient
+from ingest.models import MetadataWarning
 from rag.embeddings import DIMENSION, Vectors
 
 
@@ -35,6 +36,9 @@ class DocumentRecord(BaseModel):
     chunks: int
     flagged_chunks: int
     ingested_at: dt.datetime
+    notes: dict[str, str] = {}  # free text beside a parsed metadata value
+    extra: dict[str, str] = {}  # metadata fields Yatri does not use, or could not read, as text
+    warnings: list[MetadataWarning] = []  # how the metadata was read, as the ingest reported it
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class DocumentCatalog:
         self.n_key = base + "chunks"
         self.terms_key = base + "terms"  # doc_id -> the distinct terms of each live chunk
         self.revisions_key = base + "revisions"  # doc_id -> last revision ever given out
+        self.chunk_hashes_key = base + "chunk_hashes"  # doc_id -> live chunks' hashes, in order
 
     async def get(self, doc_id: str) -> DocumentRecord | None:
         raw = await self._call(self._redis.hget(self.docs_key, doc_id))
@@ -82,6 +87,12 @@ class DocumentCatalog:
         new upload's chunks can never be mistaken for (or retired as) an old revision's."""
         return int(await self._call(self._redis.hincrby(self.revisions_key, doc_id, 1)))
 
+    async def chunk_hashes(self, doc_id: str) -> list[str] | None:
+        """The live version's chunk content hashes in document order; None when it has none
+        recorded (not live, or published before they were kept)."""
+        raw = await self._call(self._redis.hget(self.chunk_hashes_key, doc_id))
+        return None if raw is None else [str(h) for h in orjson.loads(raw)]
+
     async def _terms(self, doc_id: str) -> list[list[str]]:
         raw = await self._call(self._redis.hget(self.terms_key, doc_id))
         return [] if raw is None else list(orjson.loads(raw))
@@ -92,6 +103,7 @@ class DocumentCatalog:
         *,
         previous: DocumentRecord | None,
         chunk_terms: Sequence[Iterable[str]],
+        chunk_hashes: Sequence[str] | None = None,
     ) -> None:
         """Make ``record`` the live version (replacing ``previous``) in one transaction."""
         delta: dict[str, int] = {}
@@ -105,6 +117,10 @@ class DocumentCatalog:
         pipe = self._redis.pipeline(transaction=True)
         pipe.hset(self.docs_key, record.doc_id, record.model_dump_json())
         pipe.hset(self.terms_key, record.doc_id, orjson.dumps(new_terms))
+        if chunk_hashes is None:
+            pipe.hdel(self.chunk_hashes_key, record.doc_id)
+        else:
+            pipe.hset(self.chunk_hashes_key, record.doc_id, orjson.dumps(list(chunk_hashes)))
         if previous is not None:
             pipe.hdel(self.hashes_key, previous.content_hash)
         pipe.hset(self.hashes_key, record.content_hash, record.doc_id)
@@ -122,6 +138,7 @@ class DocumentCatalog:
         pipe.hdel(self.docs_key, record.doc_id)
         pipe.hdel(self.hashes_key, record.content_hash)
         pipe.hdel(self.terms_key, record.doc_id)
+        pipe.hdel(self.chunk_hashes_key, record.doc_id)
         for terms in old_terms:
             for term in terms:
                 pipe.hincrby(self.df_key, term, -1)

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.auth import AGENT_SCOPE, CONTENT_SCOPE, TRAVELLER_SCOPE, booking_actor_from, decode_token
-from api.cli import cli
+from api.commands import cli
 from core.settings import Settings
 
 _ASSET = re.compile(

@@ -11,7 +11,7 @@ from rag.embeddings import TOKENIZER_PATH
 
 PROBE = """
 import sys
-import api.cli
+import api.commands
 from rag.embeddings import load_embedder
 vectors = load_embedder("onnx").embed(["cabin baggage on a domestic flight", "tatkal refund"])
 assert vectors.shape == (2, 384), vectors.shape

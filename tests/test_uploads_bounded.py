@@ -14,7 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import cli
+from api.commands import cli
 from api.content_cli import DEFAULT_MAX_BYTES
 from api.routes.knowledge import MULTIPART_ALLOWANCE
 from core.embedded import free_port

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ContentActor
@@ -97,6 +97,18 @@ async def answers(body: AnswerRequest, services: ServicesDep) -> AnswerResponse:
     return _out(answer)
 
 
+class MetadataWarningOut(BaseModel):
+    field: str = Field(description="The metadata field (or `front_matter`).")
+    detail: str = Field(description="What was found and how it was taken.")
+
+
+class ChunkChangesOut(BaseModel):
+    added: int = Field(description="Chunks the live version does not have.")
+    updated: int = Field(description="Chunks edited in place: embedded again.")
+    unchanged: int = Field(description="Chunks the live version has as they are.")
+    removed: int = Field(description="Live chunks the new version drops.")
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
@@ -111,6 +123,17 @@ class DocumentOut(BaseModel):
     chunks: int
     flagged_chunks: int
     ingested_at: dt.datetime
+    notes: dict[str, str] = Field(
+        default={}, description="Free text found beside a metadata value, by field: "
+        '`{"effective_date": "revised refund requirements"}`.',
+    )  # fmt: skip
+    extra: dict[str, str] = Field(
+        default={}, description="Metadata fields Yatri does not use, and values it could not "
+        "read as their field, as the document wrote them.",
+    )  # fmt: skip
+    warnings: list[MetadataWarningOut] = Field(
+        default=[], description="How the metadata was read, as its ingest reported it."
+    )
 
 
 class FileResultOut(BaseModel):
@@ -122,6 +145,16 @@ class FileResultOut(BaseModel):
     flagged_chunks: int = 0
     reason: str | None = None
     detail: str | None = None
+    warnings: list[MetadataWarningOut] = Field(
+        default=[], description="Metadata taken other than as written: a date's note kept beside "
+        "it, an unknown field or a value that is not its field's kind kept as text. Metadata "
+        "never fails a document; only a file that cannot be read does.",
+    )  # fmt: skip
+    changes: ChunkChangesOut | None = Field(
+        default=None, description="With `dry_run`: the file's chunks against the live version's "
+        "(all added for a new document); null otherwise, or when the live version predates "
+        "chunk records (then `detail` says so).",
+    )  # fmt: skip
 
 
 class UploadResponse(BaseModel):
@@ -135,7 +168,9 @@ class UploadResponse(BaseModel):
     summary="Upload policy documents (PDF, HTML, Markdown, DOCX, text); each file ingested alone",
     description="The request body is at most `YATRI_UPLOAD_MAX_BYTES` (413 past it); a file over "
     "another upload limit (expanded size, entries, pages, blocks) fails alone with reason "
-    "`too_large`. The upload answers within `YATRI_UPLOAD_TIMEOUT_S` or with a 504 problem.",
+    "`too_large`. The upload answers within `YATRI_UPLOAD_TIMEOUT_S` or with a 504 problem. "
+    "With `dry_run=true` each file is parsed and chunked and compared with the live version "
+    "(`changes`), and nothing is published (`yatri ingest --check`).",
 )
 async def upload_documents(
     services: ServicesDep,
@@ -143,6 +178,9 @@ async def upload_documents(
     files: list[UploadFile] = File(description="One or more policy documents."),  # noqa: B008
     source_uri: str | None = Form(  # noqa: B008
         default=None, max_length=2000, description="Where the single uploaded file lives."
+    ),
+    dry_run: bool = Query(  # noqa: B008
+        default=False, description="Validate and report what would change; publish nothing."
     ),
 ) -> UploadResponse:
     results = []
@@ -152,8 +190,9 @@ async def upload_documents(
             data = await upload.read()
             uri = source_uri if source_uri and len(files) == 1 else f"upload://{filename}"
             ingest = services.knowledge.ingest
-            result = await ingest.ingest(data, filename=filename, source_uri=uri)
-            log.info("document upload", actor=actor, filename=filename,
+            run = ingest.check if dry_run else ingest.ingest
+            result = await run(data, filename=filename, source_uri=uri)
+            log.info("document upload", actor=actor, filename=filename, dry_run=dry_run,
                      outcome=result.outcome.value, doc_id=result.doc_id)  # fmt: skip
             results.append(FileResultOut.model_validate(result, from_attributes=True))
     for upload in files[MAX_FILES_PER_UPLOAD:]:

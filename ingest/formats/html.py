@@ -10,13 +10,12 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
 
 from ingest.formats.common import (
-    META_KEYS,
-    RawMeta,
     corrupt,
     normalize,
     table_block,
 )
 from ingest.limits import UploadLimits, capped, check_tag_count, too_large
+from ingest.metadata import META_KEYS, RawMeta, normalize_key
 from ingest.models import Block
 
 _HTML_INLINE = frozenset(
@@ -32,13 +31,13 @@ def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, li
         soup = BeautifulSoup(data, "lxml")
     except Exception as e:  # lxml rarely fails, but a decoder error must not escape either
         raise corrupt("HTML", filename, e) from e
-    raw: RawMeta = {}
+    raw: dict[str, str] = {}
     if soup.html is not None and (lang := soup.html.get("lang")):
         raw["language"] = str(lang)
     if soup.title is not None and soup.title.string:
         raw["title"] = normalize(soup.title.string)
     for meta in soup.find_all("meta"):
-        name = str(meta.get("name") or "").strip().lower()
+        name = normalize_key(str(meta.get("name") or ""))
         if name in META_KEYS:
             raw[name] = str(meta.get("content") or "")
     for tag in soup.find_all(_HTML_DROP):
@@ -46,7 +45,7 @@ def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, li
     for br in soup.find_all("br"):
         br.replace_with("\n")
     walk = _HtmlWalk(limits=limits, filename=filename)
-    return raw, list(capped(walk.blocks(soup.body or soup), limits, filename))
+    return RawMeta(fields=raw), list(capped(walk.blocks(soup.body or soup), limits, filename))
 
 
 class _HtmlWalk:

@@ -7,13 +7,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from ingest.formats.common import (
-    RawMeta,
     decode_text,
     front_matter,
     normalize,
     table_block,
 )
 from ingest.limits import UploadLimits, check_text_elements
+from ingest.metadata import RawMeta
 from ingest.models import Block
 
 _MARKDOWN = MarkdownIt("commonmark").enable("table")

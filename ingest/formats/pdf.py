@@ -17,7 +17,6 @@ from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
 from ingest.formats.common import (
-    RawMeta,
     corrupt,
     normalize,
     property_meta,
@@ -25,6 +24,7 @@ from ingest.formats.common import (
     take_meta_lines,
 )
 from ingest.limits import UploadLimits, capped, too_large
+from ingest.metadata import RawMeta
 from ingest.models import Block, IngestError, IngestErrorReason
 
 
@@ -67,7 +67,7 @@ def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, li
     try:
         _check_limits(reader, limits, filename)
         info = reader.metadata
-        primary: RawMeta = {}
+        primary: dict[str, str] = {}
         if info is not None:
             primary = property_meta(title=info.title, subject=info.subject, keywords=info.keywords)
         outline = _pdf_outline(reader.outline, depth=1)
@@ -79,7 +79,8 @@ def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, li
         raise corrupt("PDF", filename, e) from e
     items = [i for i in items if not (isinstance(i, _PdfLine) and _PAGE_NUMBER.fullmatch(i.text))]
     body_meta, taken = take_meta_lines([i.text if isinstance(i, _PdfLine) else "" for i in items])
-    return body_meta | {k: v for k, v in primary.items() if v}, _pdf_blocks(items[taken:], outline)
+    fields = body_meta | {k: v for k, v in primary.items() if v}
+    return RawMeta(fields=fields), _pdf_blocks(items[taken:], outline)
 
 
 def _check_limits(reader: PdfReader, limits: UploadLimits, filename: str) -> None:

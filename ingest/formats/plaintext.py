@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ingest.formats.common import (
-    RawMeta,
     decode_text,
     front_matter,
     normalize,
     table_block,
 )
 from ingest.limits import UploadLimits, check_text_elements
+from ingest.metadata import RawMeta
 from ingest.models import Block
 
 _UNDERLINE_LEVEL = {"=": 1, "-": 2, "~": 3}

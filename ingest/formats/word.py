@@ -12,7 +12,6 @@ from docx.document import Document
 from docx.table import Table
 
 from ingest.formats.common import (
-    RawMeta,
     corrupt,
     normalize,
     property_meta,
@@ -20,6 +19,7 @@ from ingest.formats.common import (
     take_meta_lines,
 )
 from ingest.limits import UploadLimits, capped, check_zip
+from ingest.metadata import RawMeta
 from ingest.models import Block, IngestError
 
 
@@ -39,7 +39,7 @@ def parse(data: bytes, filename: str, limits: UploadLimits) -> tuple[RawMeta, li
         raise corrupt("DOCX", filename, e) from e
     # The leading "doc_id: ..." paragraphs are metadata, not content.
     body_meta, taken = take_meta_lines([b.text if b.kind == "paragraph" else "" for b in blocks])
-    return body_meta | {k: v for k, v in primary.items() if v}, blocks[taken:]
+    return RawMeta(fields=body_meta | {k: v for k, v in primary.items() if v}), blocks[taken:]
 
 
 def _docx_blocks(document: Document) -> Iterator[Block]:
