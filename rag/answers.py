@@ -21,7 +21,7 @@ from core.logging import get_logger
 from rag.asks import Ask, asks, carries, is_condition, leans_back
 from rag.brands import Coverage, decline_message
 from rag.embeddings import EmbeddingPool, Vectors
-from rag.hinglish import normalise_question
+from rag.hinglish import expanded_words, normalise_question
 from rag.rerank import rerank
 from rag.retrieval import Passage, Retrieval, Retriever
 from rag.sparse import terms
@@ -176,6 +176,14 @@ class AnswerService:
             query = (await self.coverage()).without_inherited(normalise_question(question))
         pool = max(k, RERANK_POOL) if stages.rerank else k
         retrieval = await self._retriever.retrieve(query, filter=filter, k=pool, mode=mode)
+        if stages.normalise and retrieval.unseen_terms:
+            # "guitar" is searched as "musical instrument" too: an everyday word the documents
+            # name otherwise is not a sign of an unknown topic. Unseen terms weigh the same (a
+            # document frequency of 0), so the share shrinks in proportion.
+            explained = set(terms(" ".join(expanded_words(question))))
+            left = tuple(t for t in retrieval.unseen_terms if t not in explained)
+            share = retrieval.unseen_share * len(left) / len(retrieval.unseen_terms)
+            retrieval = replace(retrieval, unseen_terms=left, unseen_share=share)
         if not stages.rerank:
             return retrieval
         named = (await self.coverage()).named_suppliers(question)
@@ -279,10 +287,9 @@ class AnswerService:
         if stop < len(parts) and is_condition(parts[stop]):
             stop += 1
         if (start, stop) == (best, best + 1):
-            # No evident link: the better neighbour, for context, while the quote stays short.
-            before = scores[best - 1] if best > 0 else float("-inf")
-            after = scores[best + 1] if best + 1 < len(parts) else float("-inf")
-            start, stop = (best - 1, best + 1) if before > after else (best, best + 2)
+            # No evident link: the next sentence for context, never the one before, so that
+            # the sentence that answers is said first.
+            stop = min(best + 2, len(parts))
         quote = " ".join(parts[start:stop])
         return quote if len(quote) <= MAX_QUOTE_CHARS * 1.5 else parts[best]
 

@@ -287,7 +287,7 @@ SYNONYMS = {
     "baby": "infant", "babies": "infants", "toddler": "infant child", "kid": "child",
     "kids": "children",
     "luggage": "baggage", "bags": "baggage", "suitcase": "baggage", "suitcases": "baggage",
-    "bike": "bicycle", "cycle": "bicycle",
+    "bike": "bicycle", "cycle": "bicycle", "bring": "carry", "fly with": "carry",
     "wheelchair": "special assistance", "disabled": "special assistance",
     "money back": "refund", "get back": "refund", "reimburse": "refund",
     "old": "senior citizen", "elderly": "senior citizen", "grandparents": "senior citizen",
@@ -315,6 +315,11 @@ def normalise_question(text: str) -> str:
         if pattern.search(out) and extra.lower() not in out.lower() and extra not in extras:
             extras.append(extra)
     return f"{out} {' '.join(extras)}".strip() if extras else out
+
+
+def expanded_words(text: str) -> list[str]:
+    """The everyday words in ``text`` that ``normalise_question`` gives policy synonyms."""
+    return [m.group(0) for pattern, _ in _SYNONYM_RULES for m in pattern.finditer(text)]
 
 
 # Function words that are also English words: they do not make a question Hinglish.
