@@ -9,7 +9,7 @@ section recall@5, gold facts in the answer (answerable questions whose answer ho
 fact), unanswerable declined, brand-mismatch declined (questions about a brand no document
 covers), and answerable questions wrongly declined.
 
-    python bench/rag_eval.py [--engine edge|qdrant-local] [--misses]
+    python bench/rag_eval.py [--engine edge|qdrant-local] [--embedding-engine NAME] [--misses]
 """
 
 from __future__ import annotations
@@ -122,6 +122,10 @@ def calibrate(outcomes: list[Outcome]) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", default="edge", choices=["edge", "qdrant-local"])
+    parser.add_argument(
+        "--embedding-engine", default=None, choices=["onnx", "onnx-int8-weights"],
+        help="the embedding engine (default: the settings' default)",
+    )  # fmt: skip
     parser.add_argument("--misses", action="store_true", help="print every miss (all stages)")
     parser.add_argument("--only", choices=list(CONFIGS), help="run one configuration")
     args = parser.parse_args()
@@ -131,18 +135,24 @@ async def main() -> None:
         if line.strip()
     ]
     configs = {args.only: CONFIGS[args.only]} if args.only else CONFIGS
-    async with knowledge_app(vector_engine=args.engine) as services:
+    overrides = {"embedding_engine": args.embedding_engine} if args.embedding_engine else {}
+    async with knowledge_app(vector_engine=args.engine, **overrides) as services:
         chunks, seconds = await ingest_corpus(services)
         results = {name: await run(services, questions, s) for name, s in configs.items()}
     floors = {name: calibrate(outcomes) for name, outcomes in results.items()}
     kinds = Counter(q["kind"] for q in questions)
     splits = Counter(q["split"] for q in questions)
-    print(f"corpus: {chunks} chunks ingested in {seconds:.1f} s; engine {args.engine}; hybrid")
-    print(f"questions: {len(questions)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})")
+    print(f"corpus: {chunks} chunks ingested in {seconds:.1f} s; engine {args.engine}; hybrid; "
+          f"embedding engine {args.embedding_engine or 'default'}")  # fmt: skip
+    print(
+        f"questions: {len(questions)} ({', '.join(f'{k} {v}' for k, v in sorted(kinds.items()))})"
+    )
     print(f"split: dev {splits['dev']} (confidence floor calibrated here), test {splits['test']}")
     for split in ("test", "dev", "all"):
         print(f"\n[{split}]{'':<30}" + "".join(f"{name[:14]:>16}" for name in results))
-        print(f"{'confidence floor (from dev)':<37}" + "".join(f"{floors[n]:>16.3f}" for n in results))
+        print(
+            f"{'confidence floor (from dev)':<37}" + "".join(f"{floors[n]:>16.3f}" for n in results)
+        )
         rows: dict[str, list[float]] = {}
         for name, outcomes in results.items():
             chosen = [o for o in outcomes if split == "all" or o.q["split"] == split]

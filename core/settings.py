@@ -107,7 +107,11 @@ class Settings(BaseSettings):
         default="yatri", pattern=r"^[a-z0-9_-]{1,32}$", description="Prefix of Yatri's Redis keys."
     )
     answer_confidence_floor: float = Field(
-        default=0.5, ge=0, le=1, description='Below this confidence an answer is "I don\'t know".'
+        default=0.49,
+        ge=0,
+        le=1,
+        description='Below this confidence an answer is "I don\'t know" (calibrated on the dev '
+        "split of the policy question set: bench/rag_eval.py).",
     )
     llm_base_url: str | None = Field(
         default=None,

@@ -129,7 +129,7 @@ class AnswerService:
         *,
         retriever: Retriever,
         embeddings: EmbeddingPool,
-        confidence_floor: float = 0.5,
+        confidence_floor: float = 0.49,
         passages: int = 3,
         writer: AnswerWriter | None = None,
     ) -> None:
@@ -144,8 +144,7 @@ class AnswerService:
     async def confidence(self, question: str) -> float:
         """How confidently the documents answer ``question`` (the answer's own confidence),
         without writing the answer: understanding asks it of questions without a keyword."""
-        retrieval = await self.search(question, k=self._passages)
-        return self._confidence(retrieval)
+        return (await self._search(question, k=self._passages))[1]
 
     def _confidence(self, retrieval: Retrieval) -> float:
         # Similarity alone is fooled by questions on topics next to ours ("airport lounge" near
@@ -171,6 +170,19 @@ class AnswerService:
         stages: Stages = Stages(),
     ) -> Retrieval:
         """The ``k`` best passages for ``question``: normalised, retrieved, then reranked."""
+        return (await self._search(question, filter=filter, k=k, mode=mode, stages=stages))[0]
+
+    async def _search(
+        self,
+        question: str,
+        *,
+        filter: SearchFilter | None = None,
+        k: int = 5,
+        mode: SearchMode = "hybrid",
+        stages: Stages = Stages(),
+    ) -> tuple[Retrieval, float]:
+        """The passages and the confidence, which is judged on the fused order: reranking a
+        wider pool must not lift a weak question over the floor."""
         query = question
         if stages.normalise:
             query = (await self.coverage()).without_inherited(normalise_question(question))
@@ -184,13 +196,14 @@ class AnswerService:
             left = tuple(t for t in retrieval.unseen_terms if t not in explained)
             share = retrieval.unseen_share * len(left) / len(retrieval.unseen_terms)
             retrieval = replace(retrieval, unseen_terms=left, unseen_share=share)
+        confidence = self._confidence(replace(retrieval, passages=retrieval.passages[:k]))
         if not stages.rerank:
-            return retrieval
+            return retrieval, confidence
         named = (await self.coverage()).named_suppliers(question)
         ranked = rerank(
             retrieval.passages, query=retrieval.query, wanted=asks(retrieval.query), suppliers=named
         )
-        return replace(retrieval, passages=ranked[:k])
+        return replace(retrieval, passages=ranked[:k]), confidence
 
     async def answer(
         self,
@@ -210,9 +223,10 @@ class AnswerService:
                     confidence=0.0,
                     grounded=False,
                 )
-        retrieval = await self.search(question, filter=filter, k=5, mode=mode, stages=stages)
+        retrieval, confidence = await self._search(
+            question, filter=filter, k=5, mode=mode, stages=stages
+        )
         passages = retrieval.passages
-        confidence = self._confidence(retrieval)
         if confidence < self.confidence_floor:
             return Answer(
                 answer=NO_ANSWER,

@@ -62,6 +62,7 @@ async def knowledge(
         data_dir=data_dir,
         redis_namespace=f"t{uuid.uuid4().hex[:8]}",
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        hotels_load_all=False,
     )
     endpoints = Endpoints(
         redis_url=redis_server.url,
