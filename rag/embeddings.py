@@ -126,6 +126,9 @@ class OnnxMiniLM:
             model = source
         tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        # The file pads every text to 128 tokens; texts here are padded (or not) by this code,
+        # with the mask to match, so a pad never counts as a token.
+        tokenizer.no_padding()
         session = _session(model, threads=threads)
         if variant == "int8-weights":
             return cls(session=session, tokenizer=tokenizer, model_id=MODEL_IDS[variant])
