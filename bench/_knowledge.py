@@ -22,6 +22,9 @@ CORPUS = Path(__file__).parent.parent / "examples" / "policies"
 
 @asynccontextmanager
 async def knowledge_app(**overrides: Any) -> AsyncIterator[Services]:
+    # The hotel sync loads its whole sandbox network into Redis after start-up (~30 CPU s, on
+    # the event loop and Redis): a policy benchmark would time that instead.
+    overrides.setdefault("hotels_enabled", False)
     data_dir = Path(tempfile.mkdtemp(prefix="yatri-bench-rag-"))
     runtime = EmbeddedRuntime(
         data_dir=data_dir, redis_url=None, temporal_address=None, qdrant_url=None
