@@ -4,6 +4,7 @@ started by the same launcher `yatri serve` uses."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,11 +13,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+import api.app
 from api.app import create_app
 from core.embedded import EmbeddedTemporal, EmbeddedValkey, Endpoints
 from core.logging import configure_logging
 from core.offline import use_offline_defaults
 from core.settings import Settings
+from rag.embeddings import Embedder, load_embedder
 
 use_offline_defaults()
 # A small hotel network, loaded on demand, in every app the tests start (in process or a
@@ -45,6 +48,26 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
 @pytest.fixture(scope="session", autouse=True)
 def _logging() -> None:
     configure_logging(level="INFO", json=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_embedding_model_per_process() -> Iterator[None]:
+    """Every app a test starts embeds with one loaded model per engine, as the voice tests share
+    their speech models: a process grew by about 70 MB an app start with a model loaded for
+    each, 15 MB with one shared. The model is read-only and thread-safe (the app runs it from
+    several lanes); each app still builds its own pool around it and closes that."""
+    loaded: dict[str, Embedder] = {}
+    lock = threading.Lock()
+
+    def load_once(engine: str) -> Embedder:
+        with lock:
+            if engine not in loaded:
+                loaded[engine] = load_embedder(engine)
+            return loaded[engine]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api.app, "load_embedder", load_once)
+        yield
 
 
 @pytest.fixture

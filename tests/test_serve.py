@@ -27,7 +27,9 @@ def _env(**extra: str) -> dict[str, str]:
 
 class Serve:
     def __init__(self, data_dir: Path, port: int, **env: str) -> None:
+        self.data_dir = data_dir
         self.port = port
+        self.signalled = False
         self.base = f"http://127.0.0.1:{port}"
         self.log = data_dir.parent / f"serve-{port}.log"
         self.process = subprocess.Popen(
@@ -56,6 +58,7 @@ class Serve:
         return psutil.Process(self.process.pid).children(recursive=True)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        self.signalled = True
         self.process.send_signal(sig)
         return self.process.wait(timeout=timeout)
 
@@ -65,13 +68,31 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "yatri-data"
 
 
+@pytest.fixture(scope="module")
+def started() -> Iterator[list[Serve]]:
+    """Every `yatri serve` the module's tests were given, killed at the end if still up."""
+    serves: list[Serve] = []
+    yield serves
+    for serve in serves:
+        if serve.process.poll() is None:
+            serve.process.kill()
+            serve.process.wait(timeout=30)
+
+
 @pytest.fixture
-def running(data_dir: Path) -> Iterator[Serve]:
-    serve = Serve(data_dir, free_port())
-    serve.wait_ready()
-    yield serve
-    if serve.process.poll() is None:
-        serve.stop(signal.SIGKILL)
+def running(started: list[Serve], tmp_path_factory: pytest.TempPathFactory) -> Serve:
+    """A ready `yatri serve` on its own data dir: the one the previous test left up, unless that
+    test stopped it (a start takes seconds: Redis, Temporal, the models), else a new one."""
+    if started and started[-1].process.poll() is None and not started[-1].signalled:
+        return started[-1]
+    serve = Serve(tmp_path_factory.mktemp("serve") / "yatri-data", free_port())
+    started.append(serve)
+    try:
+        serve.wait_ready()
+    except AssertionError:
+        serve.signalled = True  # never handed to another test
+        raise
+    return serve
 
 
 def _gone(processes: list[psutil.Process], timeout: float = 10) -> bool:
@@ -101,9 +122,9 @@ def test_ctrl_c_stops_children_too(running: Serve) -> None:
 
 
 @pytest.mark.slow
-def test_second_instance_on_the_same_data_dir_is_refused(running: Serve, data_dir: Path) -> None:
+def test_second_instance_on_the_same_data_dir_is_refused(running: Serve) -> None:
     second = subprocess.run(
-        [*YATRI, "serve", "--port", str(free_port()), "--data-dir", str(data_dir)],
+        [*YATRI, "serve", "--port", str(free_port()), "--data-dir", str(running.data_dir)],
         capture_output=True, text=True, timeout=60, env=_env(),
     )  # fmt: skip
     assert second.returncode == 1
@@ -148,9 +169,9 @@ def test_sessions_survive_a_restart_of_everything(data_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_doctor_reports_each_dependency(running: Serve, data_dir: Path) -> None:
+def test_doctor_reports_each_dependency(running: Serve) -> None:
     ok = subprocess.run(
-        [*YATRI, "doctor", "--data-dir", str(data_dir)],
+        [*YATRI, "doctor", "--data-dir", str(running.data_dir)],
         capture_output=True, text=True, timeout=60, env=_env(),
     )  # fmt: skip
     assert ok.returncode == 0, ok.stdout + ok.stderr
@@ -158,7 +179,7 @@ def test_doctor_reports_each_dependency(running: Serve, data_dir: Path) -> None:
         assert name in ok.stdout
     running.stop()
     down = subprocess.run(
-        [*YATRI, "doctor", "--data-dir", str(data_dir)],
+        [*YATRI, "doctor", "--data-dir", str(running.data_dir)],
         capture_output=True, text=True, timeout=60, env=_env(),
     )  # fmt: skip
     assert down.returncode == 1
