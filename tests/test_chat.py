@@ -14,21 +14,18 @@ from core.settings import Settings
 from fares.models import IST
 
 
-def _next(day: int, month: int) -> dt.date:
-    today = dt.datetime.now(IST).date()
-    candidate = dt.date(today.year, month, day)
-    return candidate if candidate >= today else dt.date(today.year + 1, month, day)
-
-
 async def test_flight_search_turn_returns_fares(client: httpx.AsyncClient) -> None:
-    r = await client.post("/v1/chat", json={"text": "flights from Delhi to Mumbai on 5 December"})
+    # A day well ahead: on the day itself, few flights are left to book by the evening.
+    when = dt.datetime.now(IST).date() + dt.timedelta(days=10)
+    text = f"flights from Delhi to Mumbai on {when.day} {when:%B}"
+    r = await client.post("/v1/chat", json={"text": text})
     assert r.status_code == 200
     body = r.json()
     assert body["intent"] == "search_flights"
     assert body["slots"] == {
         "origin": "DEL",
         "destination": "BOM",
-        "date": _next(5, 12).isoformat(),
+        "date": when.isoformat(),
     }
     fares = body["data"]["fares"]
     assert len(fares) >= 5
@@ -40,7 +37,7 @@ async def test_flight_search_turn_returns_fares(client: httpx.AsyncClient) -> No
             price["total_paise"] == price["base_paise"] + price["taxes_paise"] + price["fees_paise"]
         )
         assert price["total_paise"] > 100_000  # more than ₹1,000
-        assert dt.datetime.fromisoformat(fare["departure"]).date() == _next(5, 12)
+        assert dt.datetime.fromisoformat(fare["departure"]).date() == when
     totals = [f["price"]["total_paise"] for f in fares]
     assert totals == sorted(totals)
     assert "Delhi (DEL)" in body["reply"] and "Mumbai (BOM)" in body["reply"]

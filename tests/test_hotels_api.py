@@ -94,7 +94,8 @@ async def test_signed_pushes_are_applied_and_bad_ones_refused(
                 rate_paise=None, version=now_version())  # fmt: skip
     body = build_avail_notif(prop.hotel_id, [cell], echo_token="e-1")
     url = "/v1/hotels/webhooks/sandbox-channel"
-    r = await client.post(url, content=body, headers=_push(app, body))
+    headers = _push(app, body)
+    r = await client.post(url, content=body, headers=headers)
     assert r.status_code == 200, r.text
     assert etree.fromstring(r.content).find("{*}Success") is not None
     rooms_left = 0
@@ -105,7 +106,6 @@ async def test_signed_pushes_are_applied_and_bad_ones_refused(
             break
         await asyncio.sleep(0.05)
     assert rooms_left == 42
-    headers = _push(app, body)
     r = await client.post(url, content=body, headers=headers)  # the same signed request again
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
