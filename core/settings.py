@@ -187,7 +187,10 @@ class Settings(BaseSettings):
         default=True, description="Run the hotel availability sync (and its sandbox suppliers)."
     )
     hotels_properties: int = Field(
-        default=500_000, ge=100, le=2_000_000, description="Properties in the sandbox hotel network."
+        default=500_000,
+        ge=100,
+        le=2_000_000,
+        description="Properties in the sandbox hotel network.",
     )
     hotels_window_days: int = Field(
         default=30, ge=1, le=365, description="Nights on sale, from today (the rolling window)."
