@@ -86,7 +86,9 @@ def test_gold_answers_survive_under_their_section(
         for q in asked
         for answer in q["answer_contains"]
         if not any(
-            q["section"] in chunk.section_path and squash(answer) in squash(chunk.text)
+            # Round-2 questions are judged by document only (no gold section).
+            (q["section"] is None or q["section"] in chunk.section_path)
+            and squash(answer) in squash(chunk.text)
             for chunk in chunks[q["doc_id"]]
         )
     ]
