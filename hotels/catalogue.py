@@ -253,7 +253,9 @@ def _build(total: int) -> tuple[list[Destination], list[int]]:
         destinations.append(Destination(
             code=slug(REGIONS[state]), name=REGIONS[state], state=STATES[state],
             latitude=capital.latitude, longitude=capital.longitude,
-            areas=tuple(t.name for t in towns[:24]), aliases=(),
+            # Its towns' names find it too: "hotel in Calangute", "Panjim".
+            areas=tuple(t.name for t in towns[:24]),
+            aliases=tuple(dict.fromkeys(a for t in towns for a in (t.name, *t.aliases))),
         ))  # fmt: skip
         weights.append(sum(weights) * GOA_SHARE / (1 - region_share))
     if total < 10 * len(destinations):  # a small network: only the places with most hotels

@@ -270,3 +270,10 @@ async def test_a_supplier_down_during_a_load_is_filled_in_when_it_is_back(world:
     assert "delhi" not in world.sync.partial
     page = await world.service.search(city="Delhi", stay=stay, limit=50)
     assert any(o.hotel.supplier == "sandbox-feed" for o in page.offers)
+
+
+def test_a_region_is_found_by_its_towns_and_a_city_by_its_old_names() -> None:
+    for name, code in [("Calangute", "goa"), ("Panjim", "goa"), ("GOI", "goa"),
+                       ("Bombay", "mumbai"), ("Bangalore", "bengaluru")]:  # fmt: skip
+        found = CATALOGUE.resolve(name)
+        assert found is not None and found.code == code, name
