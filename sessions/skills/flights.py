@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from bookings.models import BookingStatus, Contact, FlightSelection, Traveller
-from bookings.service import BookingOrder, BookingService, actor_name, booking_id_for
+from bookings.service import BookingOrder, BookingService
 from bookings.views import booking_data
 from core.airports import AirportDirectory
-from core.errors import InvalidRequestError, SupplierError, YatriError
+from core.errors import InvalidRequestError, SupplierError
 from core.logging import get_logger
 from core.money import rupees
 from fares.models import Cabin, FareOffer, FareQuery, Passengers, cheapest_per_flight
@@ -20,6 +20,7 @@ from fares.service import FareService
 from fares.views import offer_json, result_json
 from sessions.passengers import passenger_type
 from sessions.replies import QUESTIONS, long_date, place, search_reply
+from sessions.skills.checkout import place_order
 from sessions.skills.party import contact_words, who
 from sessions.state import Frame, ShownOffer
 from sessions.turn import Next, Turn
@@ -188,14 +189,10 @@ class FlightsSkill:
                                    adults=offer.adults, children=offer.children,
                                    infants=offer.infants),
         )  # fmt: skip
-        # One booking per session and reviewed price: a repeated "yes" attaches to it.
-        booking_id = booking_id_for(actor=actor_name(traveller_id=turn.traveller_id),
-                                    idempotency_key=f"chat:{turn.session_id}:{review['id']}")  # fmt: skip
-        try:
-            answer = await self._bookings.book(booking_id=booking_id,
-                                               traveller_id=turn.traveller_id, order=order)  # fmt: skip
-        except YatriError as e:
-            turn.say(f"I couldn't book it: {e.detail}. Nothing was charged.")
+        answer = await place_order(
+            self._bookings, turn, order, traveller_id=turn.traveller_id, review_id=review["id"]
+        )
+        if answer is None:
             return Next.END
         record, outcome = answer.record, answer.outcome
         turn.data["booking"] = booking_data(record)

@@ -10,16 +10,17 @@ import secrets
 from typing import Any
 
 from bookings.models import BookingStatus, Contact, HotelSelection, Traveller
-from bookings.service import BookingOrder, BookingService, actor_name, booking_id_for
+from bookings.service import BookingOrder, BookingService
 from bookings.views import booking_data
 from core.airports import AirportDirectory
-from core.errors import InvalidRequestError, YatriError
+from core.errors import InvalidRequestError
 from core.logging import get_logger
 from core.money import rupees
 from hotels.models import Destination, RoomType
 from hotels.service import HotelService, StayRequest, UnknownDestinationError
 from sessions import commands as cmd
 from sessions.replies import long_date
+from sessions.skills.checkout import place_order
 from sessions.skills.party import contact_words, spoken_list
 from sessions.state import Frame
 from sessions.turn import Next, Turn
@@ -297,13 +298,10 @@ class HotelsSkill:
             contact=Contact(email=contact["email"], phone=contact["phone"]),
             hotel=HotelSelection.model_validate(selection),
         )  # fmt: skip
-        booking_id = booking_id_for(actor=actor_name(traveller_id=turn.traveller_id),
-                                    idempotency_key=f"chat:{turn.session_id}:{review['id']}")  # fmt: skip
-        try:
-            answer = await self._bookings.book(booking_id=booking_id,
-                                               traveller_id=turn.traveller_id, order=order)  # fmt: skip
-        except YatriError as e:
-            turn.say(f"I couldn't book it: {e.detail}. Nothing was charged.")
+        answer = await place_order(
+            self._bookings, turn, order, traveller_id=turn.traveller_id, review_id=review["id"]
+        )
+        if answer is None:
             return Next.END
         record, outcome = answer.record, answer.outcome
         turn.data["booking"] = booking_data(record)
