@@ -1,7 +1,8 @@
 """Provider-neutral telephony stream events and commands, and the checks every wire format shares.
 
-A serializer (`voice.twilio`, `voice.exotel`) turns one provider's websocket text into an
-`Event` and a `Command` into that provider's text; nothing else in Yatri sees the wire format.
+A serializer (`voice.serializer` with a provider's dialect: `voice.twilio`, `voice.exotel`,
+`voice.plivo`; or `voice.vonage`) turns one provider's websocket frames into an `Event` and a
+`Command` into that provider's frames; nothing else in Yatri sees the wire format.
 Inbound audio stays in the provider's encoding, described by `AudioIn.format`; decode it with
 `voice.audio.to_pcm16`.
 """
@@ -11,10 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Any, Literal, TypeAlias
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from voice.audio import AudioFormat, Framer
 
@@ -83,7 +83,15 @@ class CallStopped:
     reason: str
 
 
-Event: TypeAlias = Connected | CallStarted | AudioIn | MarkAck | DtmfIn | CallStopped
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A provider message the call does not act on (Plivo's `clearedAudio`, Vonage's
+    `websocket:cleared`): valid, so not an error, and named for the logs."""
+
+    name: str
+
+
+Event: TypeAlias = Connected | CallStarted | AudioIn | MarkAck | DtmfIn | CallStopped | Notice
 
 
 # --- outbound commands ---------------------------------------------------------------------
@@ -207,16 +215,6 @@ def split_frames(audio: bytes, fmt: AudioFormat, *, frame_ms: int) -> list[bytes
     return framer.flush(pad=True)
 
 
-class WireModel(BaseModel):
-    """Base of the pydantic models that check a provider's JSON before it is translated."""
-
-    # Unknown fields are ignored so a field the provider adds later does not drop calls.
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
-
-
-_M = TypeVar("_M", bound=WireModel)
-
-
 def load_message(text: str | bytes) -> tuple[str, dict[str, Any]]:
     """The `event` name and the whole message; FrameError unless a JSON object with one."""
     try:
@@ -229,15 +227,6 @@ def load_message(text: str | bytes) -> tuple[str, dict[str, Any]]:
     if not isinstance(event, str):
         raise FrameError("malformed_json", 'frame has no string "event"')
     return event, message
-
-
-def validate_message(model: type[_M], message: dict[str, Any], event: str) -> _M:
-    try:
-        return model.model_validate(message)
-    except ValidationError as e:
-        # Field locations only: pydantic's messages would echo payloads and phone numbers.
-        fields = ", ".join(".".join(map(str, err["loc"])) for err in e.errors())
-        raise FrameError("invalid_frame", f"bad or missing {fields}", event=event) from e
 
 
 def dump_message(message: dict[str, Any]) -> str:

@@ -1,10 +1,11 @@
 """What a voice call says, as each transport's messages: the app stream's JSON events and
-the telephony providers' media frames. The route owns the socket; these only format and send."""
+the telephony providers' media frames. These only format and send on a socket given them."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -83,24 +84,38 @@ class AppOutput:
 
 
 class Serializer(Protocol):
+    """One provider's wire format (`voice.serializer.JsonSerializer`, `voice.vonage`)."""
+
+    # Whether the provider echoes marks once the audio before them has played.
+    acknowledges_marks: bool
+
     @property
     def stream_sid(self) -> str | None: ...
 
-    def parse(self, text: str | bytes) -> Event: ...
+    def parse(self, frame: str | bytes) -> Event: ...
 
-    def serialize(self, command: Command, *, stream_sid: str) -> list[str]: ...
+    def serialize(self, command: Command, *, stream_sid: str) -> Sequence[str | bytes]: ...
+
+
+class FrameSink(TextSink, Protocol):
+    """A socket's send side for text and binary frames."""
+
+    async def send_bytes(self, data: bytes) -> None: ...
 
 
 class TelephonyOutput:
     """Reply audio as the provider's media frames with a mark after each sentence; the marks
-    the provider echoes back say what the caller has heard."""
+    the provider echoes back say what the caller has heard. Where a provider has no marks
+    (Vonage), playback is taken to last as long as the audio sent."""
 
-    def __init__(self, socket: TextSink, serializer: Serializer, *, stream_sid: str) -> None:
+    def __init__(self, socket: FrameSink, serializer: Serializer, *, stream_sid: str) -> None:
         self._socket = socket
         self._serializer = serializer
         self._stream_sid = stream_sid
         self._pending: dict[str, str] = {}
         self._marks = 0
+        self._loop = asyncio.get_running_loop()
+        self._playing_until = 0.0
         self.heard: list[str] = []
 
     async def speech_started(self) -> None:
@@ -116,13 +131,17 @@ class TelephonyOutput:
         pass
 
     async def audio(self, chunk: AudioChunk) -> None:
-        self._marks += 1
-        name = f"reply-{self._marks}"
-        self._pending[name] = chunk.text
-        commands: list[Command] = [AudioOut(chunk.pcm16, chunk.sample_rate), Mark(name)]
+        commands: list[Command] = [AudioOut(chunk.pcm16, chunk.sample_rate)]
+        if self._serializer.acknowledges_marks:
+            self._marks += 1
+            name = f"reply-{self._marks}"
+            self._pending[name] = chunk.text
+            commands.append(Mark(name))
+        else:
+            seconds = len(chunk.pcm16) / 2 / chunk.sample_rate
+            self._playing_until = max(self._loop.time(), self._playing_until) + seconds
         for command in commands:
-            for text in self._serializer.serialize(command, stream_sid=self._stream_sid):
-                await self._socket.send_text(text)
+            await self._send(command)
 
     async def reply_done(self, *, metrics: TurnMetrics) -> None:
         log.info("voice reply sent", stream_sid=self._stream_sid, **metrics.as_dict())
@@ -132,16 +151,25 @@ class TelephonyOutput:
         log.info("voice reply cut", stream_sid=self._stream_sid, heard=len(self.heard),
                  unheard=len(self._pending))  # fmt: skip
         self._pending.clear()
-        for text in self._serializer.serialize(Clear(), stream_sid=self._stream_sid):
-            await self._socket.send_text(text)
+        self._playing_until = 0.0
+        await self._send(Clear())
 
     async def error(self, *, code: str, detail: str) -> None:
         log.warning("voice turn failed", stream_sid=self._stream_sid, code=code, detail=detail)
 
     def playing(self) -> bool:
-        return bool(self._pending)
+        if self._serializer.acknowledges_marks:
+            return bool(self._pending)
+        return self._loop.time() < self._playing_until
 
     def acknowledged(self, name: str) -> None:
         sentence = self._pending.pop(name, None)
         if sentence is not None:
             self.heard.append(sentence)
+
+    async def _send(self, command: Command) -> None:
+        for frame in self._serializer.serialize(command, stream_sid=self._stream_sid):
+            if isinstance(frame, bytes):
+                await self._socket.send_bytes(frame)
+            else:
+                await self._socket.send_text(frame)

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from core.errors import DependencyUnavailableError
 from core.redis_conn import RedisClient
 
-StreamKind = Literal["app", "twilio"]
+StreamKind = Literal["app", "twilio", "plivo", "vonage"]
 
 # 32 random bytes, URL-safe base64: 43 characters.
 _TOKEN_BYTES = 32

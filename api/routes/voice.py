@@ -1,30 +1,29 @@
 """Voice over websockets: the app's audio stream and the telephony providers' media streams.
 
 Every stream runs one `voice.call.VoiceCall`. A stream proves it may be served before it takes
-a slot: the app's `start` carries a stream token (`POST /v1/voice/tokens`), a Twilio stream
-the token Yatri's TwiML gave its call (`POST /v1/telephony/twilio/voice`), an Exotel stream
-the Basic credentials of the Voicebot applet's URL. The token names the session, so a socket
-joins only the conversation it was let into. This module moves frames between the socket and
-the call; `api/voice_streams.py` holds the limits every stream shares.
+a slot: the app's `start` carries a stream token (`POST /v1/voice/tokens`); a Twilio, Plivo or
+Vonage stream the token Yatri's answer webhook gave its call (`api/routes/voice_access.py`);
+an Exotel stream the Basic credentials of the Voicebot applet's URL. The token names the
+session, so a socket joins only the conversation it was let into. A telephony route hands its
+socket to `voice.telephony`; `api/voice_streams.py` holds the limits every stream shares.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import MutableMapping
 from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.deps import Services
 from api.turns import turn_handler
 from api.voice_streams import (
     CLOSE_INVALID_DATA,
     CLOSE_NORMAL,
     CLOSE_POLICY,
+    Socket,
     StreamClosed,
     VoiceStream,
     call_config,
@@ -32,14 +31,9 @@ from api.voice_streams import (
     serve_stream,
 )
 from sessions.engine import SESSION_ID_PATTERN, new_session_id
-from voice.audio import StreamResampler, to_pcm16
-from voice.call import VoiceCall, VoiceEngines
-from voice.exotel import ExotelSerializer
-from voice.frames import AudioIn, CallStarted, CallStopped, FrameError, MarkAck
-from voice.outputs import AppOutput, Serializer, TelephonyOutput, send_json
-from voice.stt import SAMPLE_RATE
-from voice.twilio import TwilioSerializer
-from voice.webhooks import basic_credentials_match
+from voice.call import TurnHandler, VoiceCall, VoiceEngines
+from voice.outputs import AppOutput, send_json
+from voice.telephony import Provider, ProviderAccess, StreamRefused, serve_telephony
 
 router = APIRouter(tags=["voice"])
 
@@ -174,96 +168,76 @@ async def _app_frames(stream: VoiceStream, call: VoiceCall) -> None:
 
 @router.websocket("/v1/telephony/twilio", name="telephony_twilio")
 async def telephony_twilio(ws: WebSocket) -> None:
-    await _telephony(ws, provider="twilio", serializer=TwilioSerializer())
+    await _telephony(ws, provider="twilio")
 
 
 @router.websocket("/v1/telephony/exotel", name="telephony_exotel")
 async def telephony_exotel(ws: WebSocket) -> None:
-    await _telephony(ws, provider="exotel", serializer=ExotelSerializer())
+    await _telephony(ws, provider="exotel")
 
 
-async def _telephony(ws: WebSocket, *, provider: str, serializer: Serializer) -> None:
+@router.websocket("/v1/telephony/plivo", name="telephony_plivo")
+async def telephony_plivo(ws: WebSocket) -> None:
+    await _telephony(ws, provider="plivo")
+
+
+@router.websocket("/v1/telephony/vonage", name="telephony_vonage")
+async def telephony_vonage(ws: WebSocket) -> None:
+    await _telephony(ws, provider="vonage")
+
+
+async def _telephony(ws: WebSocket, *, provider: Provider) -> None:
     async def run(stream: VoiceStream, engines: VoiceEngines) -> None:
         services = stream.services
-        if provider == "exotel":
-            _check_exotel_credentials(stream)
-        call: VoiceCall | None = None
-        output: TelephonyOutput | None = None
-        resampler: StreamResampler | None = None
+        exotel = services.settings.exotel_stream_auth
+        access = ProviderAccess(
+            tokens=services.stream_tokens,
+            calls=services.calls,
+            new_session_id=new_session_id,
+            session_id_pattern=SESSION_ID_PATTERN,
+            exotel_stream_auth=exotel.get_secret_value() if exotel else None,
+            authorization=stream.ws.headers.get("authorization", ""),
+        )
+
+        def turn_for(session_id: str, caller: str | None) -> TurnHandler:
+            return turn_handler(services, session_id=session_id, channel="phone", caller=caller)
+
         try:
-            while True:
-                message = await stream.receive()
-                raw = message.get("text") or message.get("bytes") or b""
-                try:
-                    event = serializer.parse(raw)
-                except FrameError as e:
-                    raise StreamClosed(CLOSE_INVALID_DATA, f"{e.reason}: {e.detail}") from e
-                match event:
-                    case CallStarted() if call is None:
-                        session_id, caller = await _bind_call(services, provider, event)
-                        source = f"caller:{caller}" if caller else f"call:{event.call_id}"
-                        stream.admit(source=source, anonymous=False)
-                        output = TelephonyOutput(
-                            stream.socket, serializer, stream_sid=event.stream_id
-                        )
-                        call = VoiceCall(
-                            engines=engines,
-                            turn=turn_handler(
-                                services, session_id=session_id, channel="phone", caller=caller
-                            ),
-                            output=output,
-                            config=call_config(services, transport=provider),
-                        )
-                        stream.call = call
-                        if event.format.sample_rate != SAMPLE_RATE:
-                            resampler = StreamResampler(
-                                src_hz=event.format.sample_rate, dst_hz=SAMPLE_RATE
-                            )
-                    case AudioIn() if call is not None:
-                        pcm = to_pcm16(event.audio, event.format)
-                        await call.feed(resampler.process(pcm) if resampler else pcm)
-                    case MarkAck() if output is not None:
-                        output.acknowledged(event.name)
-                    case CallStopped():
-                        return
-                    case _:
-                        pass  # connected, dtmf
-        finally:
-            if call is not None:
-                await call.close()
+            await serve_telephony(_Line(stream), provider=provider, engines=engines,
+                                  access=access, turn_for=turn_for,
+                                  config=call_config(services, transport=provider))  # fmt: skip
+        except StreamRefused as e:
+            if e.kind == "malformed":
+                raise StreamClosed(CLOSE_INVALID_DATA, e.reason) from e
+            raise refused(e.reason) from e
 
     await serve_stream(ws, transport=provider, run=run)
 
 
-async def _bind_call(
-    services: Services, provider: str, event: CallStarted
-) -> tuple[str, str | None]:
-    """The session and caller number of an authenticated call's stream."""
-    if provider == "twilio":
-        # Twilio passes no credential of its own we could bind to the call: the token Yatri's
-        # TwiML issued for this call SID is the proof, and it carries the session and the
-        # caller from Twilio's signed voice webhook (the stream's own parameters are not).
-        token = event.custom.get("token", "")
-        grant = await services.stream_tokens.redeem(token, kind="twilio")
-        if grant is None:
-            raise refused("a valid stream token parameter is required: "
-                          "POST /v1/telephony/twilio/voice issues one")  # fmt: skip
-        if grant.call_id != event.call_id:
-            raise refused("the stream token is for another call")
-        return grant.session_id, grant.caller
-    # Exotel's Basic credentials were checked on the upgrade: the start event is Exotel's.
-    session_id = event.custom.get("session_id") or ""
-    if not re.fullmatch(SESSION_ID_PATTERN, session_id):
-        session_id = await services.calls.session_for(
-            provider=provider, call_id=event.call_id, proposed=new_session_id()
-        )
-    return session_id, event.caller
+class _Line(Socket):
+    """A provider's socket as `voice.telephony` needs it: text and binary frames both ways
+    (sends serialised on one lock), under the stream's limits and admission."""
 
+    def __init__(self, stream: VoiceStream) -> None:
+        super().__init__(stream.ws)
+        self._stream = stream
 
-def _check_exotel_credentials(stream: VoiceStream) -> None:
-    expected = stream.services.settings.exotel_stream_auth
-    if expected is None:
-        raise refused("Exotel streams are not configured on this server")
-    presented = stream.ws.headers.get("authorization", "")
-    if not basic_credentials_match(presented, expected=expected.get_secret_value()):
-        raise refused("Exotel stream credentials are missing or wrong")
+    async def receive(self) -> str | bytes:
+        message = await self._stream.receive()
+        text = message.get("text")
+        return text if text is not None else message.get("bytes") or b""
+
+    async def send_bytes(self, data: bytes) -> None:
+        if self.gone:
+            return
+        async with self._lock:
+            try:
+                await self.ws.send_bytes(data)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                self.gone = True
+
+    def admit(self, *, source: str) -> None:
+        self._stream.admit(source=source, anonymous=False)
+
+    def attach(self, call: VoiceCall) -> None:
+        self._stream.call = call
