@@ -299,6 +299,14 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(
         default=None, description="Twilio auth token: verifies X-Twilio-Signature on webhooks."
     )
+    plivo_auth_token: SecretStr | None = Field(
+        default=None, description="Plivo auth token: verifies X-Plivo-Signature-V3 on the answer "
+        "webhook (POST /v1/telephony/plivo/answer); unset: Plivo calls are refused.",
+    )  # fmt: skip
+    vonage_signature_secret: SecretStr | None = Field(
+        default=None, description="Vonage signature secret: verifies the signed-webhook JWT on "
+        "the answer webhook (/v1/telephony/vonage/answer); unset: Vonage calls are refused.",
+    )  # fmt: skip
     asr_webhook_secret: SecretStr | None = Field(
         default=None, description="Shared secret of the generic signed ASR webhook."
     )

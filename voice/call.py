@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -144,6 +144,13 @@ class CallOutput(Protocol):
         ...
 
 
+@runtime_checkable
+class Closeable(Protocol):
+    """An engine that holds threads or processes until it is closed."""
+
+    def close(self) -> None: ...
+
+
 class VoiceEngines:
     """The models every call shares, loaded once at start-up, and the count of decodes in
     flight that decides whether a call may spend decode capacity on a partial."""
@@ -164,6 +171,7 @@ class VoiceEngines:
         self._new_vad = new_vad
         self._vad_executor = ThreadPoolExecutor(max_workers=vad_threads, thread_name_prefix="vad")
         self.decoding = 0
+        self.closed = False
 
     def new_vad(self) -> VoiceActivityDetector:
         return self._new_vad()
@@ -185,7 +193,17 @@ class VoiceEngines:
             self.decoding -= 1
 
     def close(self) -> None:
-        self._vad_executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the VAD threads and close the engines that hold resources (the decode and
+        synthesis threads, espeak-ng's processes); the Silero model holds none. Every engine
+        is closed even if one fails (its error is raised after); a second call does nothing."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.ExitStack() as stack:
+            for engine in (self.tts, self.stt):
+                if isinstance(engine, Closeable):
+                    stack.callback(engine.close)
+            stack.callback(self._vad_executor.shutdown, wait=True, cancel_futures=True)
 
 
 class VoiceCall:

@@ -1,25 +1,29 @@
-"""Letting voice streams in: a stream token for the app's stream, and the TwiML that connects a
-Twilio call to its media stream with a token for that call. A token opens one stream, once,
-on the session it names (voice/stream_tokens.py)."""
+"""Letting voice streams in: a stream token for the app's stream, and the providers' answer
+webhooks (Twilio's TwiML, Plivo's XML, Vonage's NCCO) that connect a call to its media stream
+with a token for that call. A token opens one stream, once, on the session it names
+(voice/stream_tokens.py); the signature checks and documents are voice/answers.py."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from xml.sax.saxutils import quoteattr
 
+import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import optional_traveller
 from api.deps import Services, ServicesDep
 from api.problems import PROBLEM_RESPONSES
-from core.errors import (
-    ConflictError,
-    ForbiddenError,
-    InvalidRequestError,
-    NotFoundError,
-)
+from core.errors import ForbiddenError, InvalidRequestError, NotFoundError
 from sessions.engine import SESSION_ID_PATTERN, new_session_id
+from voice.answers import (
+    check_plivo_request,
+    check_vonage_request,
+    grant_stream,
+    plivo_stream_xml,
+    vonage_ncco,
+)
 from voice.stream_tokens import StreamGrant
 from voice.webhooks import check_twilio_request
 
@@ -155,16 +159,11 @@ async def twilio_voice(
     call_id = params.get("CallSid", "")
     if not 0 < len(call_id) <= 128:
         raise InvalidRequestError("the Twilio post lacks a CallSid")
-    tokens, ttl_s = services.stream_tokens, services.settings.session_ttl_s
-    if not await tokens.first_answer(provider="twilio", call_id=call_id, ttl_s=ttl_s):
-        raise ConflictError("this call was already connected to its stream", reason="replay")
-    bound = await services.calls.session_for(
-        provider="twilio", call_id=call_id, proposed=session_id or new_session_id()
-    )
-    caller = params.get("From", "")[:40] or None
-    token = await tokens.mint(
-        StreamGrant(kind="twilio", session_id=bound, caller=caller, call_id=call_id)
-    )
+    token, _ = await grant_stream(
+        tokens=services.stream_tokens, calls=services.calls, provider="twilio", call_id=call_id,
+        caller=params.get("From", "")[:40] or None, proposed_session=session_id or new_session_id(),
+        ttl_s=services.settings.session_ttl_s,
+    )  # fmt: skip
     # Twilio drops a query string from a stream URL: the token travels as a <Parameter>.
     twiml = (
         '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
@@ -173,6 +172,116 @@ async def twilio_voice(
         "</Stream></Connect></Response>"
     )
     return Response(twiml, media_type="application/xml")
+
+
+@webhook_router.post(
+    "/v1/telephony/plivo/answer",
+    responses={
+        **PROBLEM_RESPONSES,
+        200: {
+            "description": "Plivo XML connecting the call to its audio stream.",
+            "content": {"application/xml": {}},
+        },
+    },
+    summary="Plivo's answer URL: connect the call to its audio stream",
+    description="Point a Plivo application's answer URL here (POST). The post must carry a "
+    "valid `X-Plivo-Signature-V3` and its nonce; the answer is a two-way μ-law `<Stream>` to "
+    "`/v1/telephony/plivo` whose `extraHeaders` carry a single-use token bound to this "
+    "CallUUID, its `From` number and its session (`session_id` in the URL continues a "
+    "conversation). A call is connected once: the same call posted again is a 409.",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "CallUUID": {"type": "string"},
+                            "From": {"type": "string"},
+                            "To": {"type": "string"},
+                        },
+                        "required": ["CallUUID"],
+                    },
+                }
+            }
+        }
+    },
+)
+async def plivo_answer(
+    request: Request,
+    services: ServicesDep,
+    session_id: Annotated[str | None, Query(pattern=SESSION_ID_PATTERN)] = None,
+    x_plivo_signature_v3: Annotated[str, Header()] = "",
+    x_plivo_signature_v3_nonce: Annotated[str, Header()] = "",
+) -> Response:
+    auth_token = services.settings.plivo_auth_token
+    if auth_token is None:
+        raise NotFoundError("Plivo calls are not configured on this server")
+    params = check_plivo_request(
+        url=str(request.url), body=await request.body(), nonce=x_plivo_signature_v3_nonce,
+        signature=x_plivo_signature_v3, auth_token=auth_token.get_secret_value(),
+    )  # fmt: skip
+    call_id = params.get("CallUUID", "")
+    if not 0 < len(call_id) <= 128:
+        raise InvalidRequestError("the Plivo post lacks a CallUUID")
+    token, _ = await grant_stream(
+        tokens=services.stream_tokens, calls=services.calls, provider="plivo", call_id=call_id,
+        caller=params.get("From", "")[:40] or None, proposed_session=session_id or new_session_id(),
+        ttl_s=services.settings.session_ttl_s,
+    )  # fmt: skip
+    xml = plivo_stream_xml(stream_url=_ws_url(request, "telephony_plivo"), token=token)
+    return Response(xml, media_type="application/xml")
+
+
+@webhook_router.api_route(
+    "/v1/telephony/vonage/answer",
+    methods=["GET", "POST"],
+    responses=PROBLEM_RESPONSES,
+    summary="Vonage's answer URL: connect the call to its websocket",
+    description="Point a Vonage application's answer URL here (GET with query parameters, or "
+    "POST with a JSON body) with signed webhooks on: the request must carry Vonage's JWT "
+    "(`Authorization: Bearer`, HS256 under the signature secret). The answer is an NCCO that "
+    "connects the call to `/v1/telephony/vonage` as 16 kHz L16, its headers a single-use token "
+    "bound to this call `uuid`, its `from` number and its session. A call is connected once: "
+    "the same call asked again is a 409.",
+)
+async def vonage_answer(
+    request: Request,
+    services: ServicesDep,
+    session_id: Annotated[str | None, Query(pattern=SESSION_ID_PATTERN)] = None,
+    authorization: Annotated[str, Header()] = "",
+) -> list[dict[str, Any]]:
+    secret = services.settings.vonage_signature_secret
+    if secret is None:
+        raise NotFoundError("Vonage calls are not configured on this server")
+    body = await request.body()
+    check_vonage_request(authorization=authorization, body=body, secret=secret.get_secret_value())
+    fields = _vonage_fields(request, body)
+    call_id = fields.get("uuid")
+    if not isinstance(call_id, str) or not 0 < len(call_id) <= 128:
+        raise InvalidRequestError("the Vonage answer lacks the call's uuid")
+    caller = fields.get("from")
+    token, _ = await grant_stream(
+        tokens=services.stream_tokens, calls=services.calls, provider="vonage", call_id=call_id,
+        caller=caller[:40] if isinstance(caller, str) and caller else None,
+        proposed_session=session_id or new_session_id(), ttl_s=services.settings.session_ttl_s,
+    )  # fmt: skip
+    return vonage_ncco(
+        stream_url=_ws_url(request, "telephony_vonage"), token=token, call_id=call_id
+    )
+
+
+def _vonage_fields(request: Request, body: bytes) -> dict[str, Any]:
+    """The answer's call fields: the query string of a GET, the JSON object of a POST."""
+    if request.method == "GET" or not body:
+        return dict(request.query_params)
+    try:
+        fields = orjson.loads(body)
+    except orjson.JSONDecodeError as e:
+        raise InvalidRequestError("the Vonage answer body is not JSON") from e
+    if not isinstance(fields, dict):
+        raise InvalidRequestError("the Vonage answer body is not a JSON object")
+    return fields
 
 
 def _ws_url(request: Request, name: str) -> str:
