@@ -50,6 +50,17 @@ async def grant_stream(
     return await tokens.mint(grant), session_id
 
 
+def twilio_stream_twiml(*, stream_url: str, token: str) -> str:
+    """TwiML connecting the call to its media stream with the token as a parameter (Twilio
+    drops a query string from a stream URL)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
+        f"<Stream url={quoteattr(stream_url)}>"
+        f'<Parameter name="token" value={quoteattr(token)}/>'
+        "</Stream></Connect></Response>"
+    )
+
+
 # --- Plivo ------------------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ their socket to.
 serializer, binds the call to its session and caller once the stream starts (a single-use
 stream token for Twilio, Plivo and Vonage; Exotel's Basic credentials), resamples the caller's
 audio to 16 kHz for the call, and passes the provider's mark acknowledgements to the output.
-What cannot be served ends the stream with a `StreamRefused` the route turns into a close.
+What cannot be served ends the stream with a `StreamEnded` the route turns into a close.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from voice.frames import AudioIn, CallStarted, CallStopped, FrameError, MarkAck
 from voice.outputs import Serializer, TelephonyOutput
 from voice.plivo import PlivoSerializer, token_from_header
 from voice.stream_tokens import StreamTokens
+from voice.streams import Line, StreamEnded
 from voice.stt import SAMPLE_RATE
 from voice.twilio import TwilioSerializer
 from voice.vonage import VonageSerializer
@@ -43,36 +44,6 @@ _ANSWER_ROUTES: dict[Provider, str] = {
     "plivo": "POST /v1/telephony/plivo/answer",
     "vonage": "the answer URL /v1/telephony/vonage/answer",
 }
-
-
-class StreamRefused(Exception):
-    """The stream cannot be served: `malformed` (a frame the provider's protocol does not
-    allow) or `unauthenticated` (no valid credential for this call)."""
-
-    def __init__(self, kind: Literal["malformed", "unauthenticated"], reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-
-
-class Line(Protocol):
-    """One provider websocket as the transport needs it; the route adapts its socket."""
-
-    async def receive(self) -> str | bytes:
-        """The next frame, text or binary, under the stream's limits."""
-        ...
-
-    async def send_text(self, text: str) -> None: ...
-
-    async def send_bytes(self, data: bytes) -> None: ...
-
-    def admit(self, *, source: str) -> None:
-        """Take a stream slot for `source`, or end the stream."""
-        ...
-
-    def attach(self, call: VoiceCall) -> None:
-        """The call now running on this line (its silence budget applies)."""
-        ...
 
 
 class CallDirectory(Protocol):
@@ -117,11 +88,12 @@ async def serve_telephony(
             try:
                 event = serializer.parse(frame)
             except FrameError as e:
-                raise StreamRefused("malformed", f"{e.reason}: {e.detail}") from e
+                raise StreamEnded("malformed", f"{e.reason}: {e.detail}") from e
             match event:
                 case CallStarted() if call is None:
                     session_id, caller = await bind_call(access, provider, event)
-                    line.admit(source=f"caller:{caller}" if caller else f"call:{event.call_id}")
+                    source = f"caller:{caller}" if caller else f"call:{event.call_id}"
+                    line.admit(source=source, anonymous=False)
                     output = TelephonyOutput(line, serializer, stream_sid=event.stream_id)
                     call = VoiceCall(engines=engines, turn=turn_for(session_id, caller),
                                      output=output, config=config)  # fmt: skip
@@ -163,16 +135,16 @@ async def bind_call(
         token = token_from_header(token)
     grant = await access.tokens.redeem(token, kind=provider)
     if grant is None:
-        raise StreamRefused("unauthenticated", "a valid stream token parameter is required: "
+        raise StreamEnded("unauthenticated", "a valid stream token parameter is required: "
                             f"{_ANSWER_ROUTES[provider]} issues one")  # fmt: skip
     if grant.call_id != event.call_id:
-        raise StreamRefused("unauthenticated", "the stream token is for another call")
+        raise StreamEnded("unauthenticated", "the stream token is for another call")
     return grant.session_id, grant.caller
 
 
 def _check_exotel_credentials(access: ProviderAccess) -> None:
     expected = access.exotel_stream_auth
     if expected is None:
-        raise StreamRefused("unauthenticated", "Exotel streams are not configured on this server")
+        raise StreamEnded("unauthenticated", "Exotel streams are not configured on this server")
     if not basic_credentials_match(access.authorization, expected=expected):
-        raise StreamRefused("unauthenticated", "Exotel stream credentials are missing or wrong")
+        raise StreamEnded("unauthenticated", "Exotel stream credentials are missing or wrong")

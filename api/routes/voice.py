@@ -4,19 +4,17 @@ Every stream runs one `voice.call.VoiceCall`. A stream proves it may be served b
 a slot: the app's `start` carries a stream token (`POST /v1/voice/tokens`); a Twilio, Plivo or
 Vonage stream the token Yatri's answer webhook gave its call (`api/routes/voice_access.py`);
 an Exotel stream the Basic credentials of the Voicebot applet's URL. The token names the
-session, so a socket joins only the conversation it was let into. A telephony route hands its
-socket to `voice.telephony`; `api/voice_streams.py` holds the limits every stream shares.
+session, so a socket joins only the conversation it was let into. A route only accepts the
+socket and hands it to `voice.app_stream` or `voice.telephony`, which run the call on it;
+`api/voice_streams.py` holds the limits every stream shares.
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from typing import Any
+import contextlib
+from collections.abc import Iterator
 
-import numpy as np
-import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.turns import turn_handler
 from api.voice_streams import (
@@ -31,9 +29,10 @@ from api.voice_streams import (
     serve_stream,
 )
 from sessions.engine import SESSION_ID_PATTERN, new_session_id
+from voice.app_stream import serve_app_stream
 from voice.call import TurnHandler, VoiceCall, VoiceEngines
-from voice.outputs import AppOutput, send_json
-from voice.telephony import Provider, ProviderAccess, StreamRefused, serve_telephony
+from voice.streams import StreamEnded
+from voice.telephony import Provider, ProviderAccess, serve_telephony
 
 router = APIRouter(tags=["voice"])
 
@@ -71,18 +70,25 @@ says the caller heard it), and `clear` on barge-in.
 **WS /v1/telephony/exotel**: Exotel's voicebot stream (snake_case events, base64 PCM16 at
 8 kHz by default; replies in 100 ms chunks, multiples of 320 bytes; `clear`). The applet's URL
 carries Basic credentials (`wss://KEY:TOKEN@host/v1/telephony/exotel`, checked against
-`YATRI_EXOTEL_STREAM_AUTH`); the `call_sid` maps to one session in Redis. Close codes as for
-the app stream.
+`YATRI_EXOTEL_STREAM_AUTH`); the `call_sid` maps to one session in Redis.
+
+**WS /v1/telephony/plivo**: Plivo Audio Streams (`start`, `media` with base64 μ-law 8 kHz,
+`dtmf`, `playedStream`, `clearedAudio`, `stop`). Point the application's answer URL at
+`POST /v1/telephony/plivo/answer` (X-Plivo-Signature-V3 checked with `YATRI_PLIVO_AUTH_TOKEN`):
+its XML opens a two-way stream here whose `extraHeaders` carry a single-use token bound to the
+CallUUID. Replies go back as `playAudio` (`audio/x-mulaw`, 8000 Hz, 20 ms), a `checkpoint`
+after each sentence, and `clearAudio` on barge-in.
+
+**WS /v1/telephony/vonage**: the Vonage Voice API websocket: a first text message
+`websocket:connected` (`content-type: audio/l16;rate=16000` and the NCCO's headers), then
+binary 16-bit PCM frames (640 bytes per 20 ms at 16 kHz) both ways; `{"action": "clear"}` on
+barge-in. Point the application's answer URL at `/v1/telephony/vonage/answer` with signed
+webhooks on (the JWT is checked with `YATRI_VONAGE_SIGNATURE_SECRET`): its NCCO connects the
+call here with a single-use token bound to the call's uuid in the headers.
+
+Close codes as for the app stream: a malformed frame closes with 1007 and the reason (e.g.
+`bad_payload: ...`), a missing or wrong credential with 1008.
 """
-
-
-class _Start(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: str
-    token: str = Field(default="", max_length=64)
-    session_id: str | None = Field(default=None, pattern=SESSION_ID_PATTERN)
-    language: str = "en"
 
 
 # --- the app stream ------------------------------------------------------------------------
@@ -92,75 +98,18 @@ class _Start(BaseModel):
 async def voice_stream(ws: WebSocket) -> None:
     async def run(stream: VoiceStream, engines: VoiceEngines) -> None:
         services = stream.services
-        start = _start_control(await stream.receive())
-        grant = await services.stream_tokens.redeem(start.token, kind="app")
-        if grant is None:
-            raise refused("a valid stream token is required: POST /v1/voice/tokens")
-        if start.session_id is not None and start.session_id != grant.session_id:
-            raise refused("the stream token is for another session")
-        traveller = grant.traveller_id
-        source = f"traveller:{traveller}" if traveller else f"address:{stream.address}"
-        stream.admit(source=source, anonymous=traveller is None)
-        call = VoiceCall(
-            engines=engines,
-            turn=turn_handler(
-                services, session_id=grant.session_id, channel="voice", traveller_id=traveller
-            ),
-            output=AppOutput(stream.socket),
-            config=call_config(services, transport="app"),
-        )
-        stream.call = call
-        await send_json(
-            stream.socket, {"type": "ready", "session_id": grant.session_id, "sample_rate": 16000}
-        )
-        try:
-            await _app_frames(stream, call)
-        finally:
-            await call.close()
+
+        def turn_for(session_id: str, traveller: str | None) -> TurnHandler:
+            return turn_handler(services, session_id=session_id, channel="voice",
+                                traveller_id=traveller)  # fmt: skip
+
+        with _closing():
+            await serve_app_stream(_Line(stream), engines=engines,
+                                   tokens=services.stream_tokens, turn_for=turn_for,
+                                   config=call_config(services, transport="app"),
+                                   session_id_pattern=SESSION_ID_PATTERN)  # fmt: skip
 
     await serve_stream(ws, transport="app", run=run)
-
-
-def _start_control(message: MutableMapping[str, Any]) -> _Start:
-    text = message.get("text")
-    if not isinstance(text, str):
-        raise StreamClosed(CLOSE_POLICY, "the first message must be a start control")
-    try:
-        start = _Start.model_validate_json(text)
-    except ValidationError as e:
-        fields = ", ".join(".".join(map(str, err["loc"])) for err in e.errors())
-        raise StreamClosed(CLOSE_POLICY, f"invalid start control: {fields}") from e
-    if start.type != "start":
-        raise StreamClosed(CLOSE_POLICY, "the first message must be a start control")
-    if start.language != "en":
-        raise StreamClosed(CLOSE_POLICY, f"language {start.language!r} is not served")
-    return start
-
-
-async def _app_frames(stream: VoiceStream, call: VoiceCall) -> None:
-    socket = stream.socket
-    while True:
-        message = await stream.receive()
-        data = message.get("bytes")
-        if data is not None:
-            if len(data) % 2:
-                await send_json(socket, {"type": "error", "code": "bad_audio",
-                                         "detail": "odd byte count: not PCM16"})  # fmt: skip
-                continue
-            await call.feed(np.frombuffer(data, dtype="<i2").astype(np.int16))
-            continue
-        try:
-            control = orjson.loads(message.get("text") or "")
-            kind = control.get("type") if isinstance(control, dict) else None
-        except orjson.JSONDecodeError:
-            kind = None
-        if kind == "stop":
-            raise StreamClosed(CLOSE_NORMAL, "stopped")
-        if kind == "interrupt":
-            await call.interrupt()
-            continue
-        await send_json(socket, {"type": "error", "code": "bad_control",
-                                 "detail": 'expected {"type": "interrupt"} or {"type": "stop"}'})  # fmt: skip
 
 
 # --- telephony ------------------------------------------------------------------------------
@@ -202,21 +151,34 @@ async def _telephony(ws: WebSocket, *, provider: Provider) -> None:
         def turn_for(session_id: str, caller: str | None) -> TurnHandler:
             return turn_handler(services, session_id=session_id, channel="phone", caller=caller)
 
-        try:
+        with _closing():
             await serve_telephony(_Line(stream), provider=provider, engines=engines,
                                   access=access, turn_for=turn_for,
                                   config=call_config(services, transport=provider))  # fmt: skip
-        except StreamRefused as e:
-            if e.kind == "malformed":
-                raise StreamClosed(CLOSE_INVALID_DATA, e.reason) from e
-            raise refused(e.reason) from e
 
     await serve_stream(ws, transport=provider, run=run)
 
 
+@contextlib.contextmanager
+def _closing() -> Iterator[None]:
+    """A transport's `StreamEnded` as the close code and reason the stream ends with."""
+    try:
+        yield
+    except StreamEnded as e:
+        match e.kind:
+            case "stopped":
+                raise StreamClosed(CLOSE_NORMAL, e.reason) from e
+            case "malformed":
+                raise StreamClosed(CLOSE_INVALID_DATA, e.reason) from e
+            case "protocol":
+                raise StreamClosed(CLOSE_POLICY, e.reason) from e
+            case "unauthenticated":
+                raise refused(e.reason) from e
+
+
 class _Line(Socket):
-    """A provider's socket as `voice.telephony` needs it: text and binary frames both ways
-    (sends serialised on one lock), under the stream's limits and admission."""
+    """The socket as `voice.streams.Line`: text and binary frames both ways (sends serialised
+    on one lock), under the stream's limits and admission."""
 
     def __init__(self, stream: VoiceStream) -> None:
         super().__init__(stream.ws)
@@ -236,8 +198,12 @@ class _Line(Socket):
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self.gone = True
 
-    def admit(self, *, source: str) -> None:
-        self._stream.admit(source=source, anonymous=False)
+    @property
+    def address(self) -> str:
+        return self._stream.address
+
+    def admit(self, *, source: str, anonymous: bool) -> None:
+        self._stream.admit(source=source, anonymous=anonymous)
 
     def attach(self, call: VoiceCall) -> None:
         self._stream.call = call

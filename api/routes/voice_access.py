@@ -6,7 +6,6 @@ with a token for that call. A token opens one stream, once, on the session it na
 from __future__ import annotations
 
 from typing import Annotated, Any
-from xml.sax.saxutils import quoteattr
 
 import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
@@ -22,6 +21,7 @@ from voice.answers import (
     check_vonage_request,
     grant_stream,
     plivo_stream_xml,
+    twilio_stream_twiml,
     vonage_ncco,
 )
 from voice.stream_tokens import StreamGrant
@@ -164,13 +164,7 @@ async def twilio_voice(
         caller=params.get("From", "")[:40] or None, proposed_session=session_id or new_session_id(),
         ttl_s=services.settings.session_ttl_s,
     )  # fmt: skip
-    # Twilio drops a query string from a stream URL: the token travels as a <Parameter>.
-    twiml = (
-        '<?xml version="1.0" encoding="UTF-8"?><Response><Connect>'
-        f"<Stream url={quoteattr(_ws_url(request, 'telephony_twilio'))}>"
-        f'<Parameter name="token" value={quoteattr(token)}/>'
-        "</Stream></Connect></Response>"
-    )
+    twiml = twilio_stream_twiml(stream_url=_ws_url(request, "telephony_twilio"), token=token)
     return Response(twiml, media_type="application/xml")
 
 
