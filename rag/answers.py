@@ -22,7 +22,8 @@ from rag.asks import Ask, asks, carries, is_condition, leans_back
 from rag.brands import Coverage, decline_message
 from rag.embeddings import EmbeddingPool, Vectors
 from rag.hinglish import expanded_words, normalise_question
-from rag.rerank import rerank
+from rag.ranges import fit
+from rag.rerank import contrast, rerank
 from rag.retrieval import Passage, Retrieval, Retriever
 from rag.sparse import terms
 from rag.store import SearchFilter, SearchMode
@@ -36,6 +37,10 @@ UNSEEN_PENALTY = 0.4
 RERANK_POOL = 15  # fused candidates the reranker orders
 CUE_WEIGHT = 0.15  # a sentence that states what is asked (the minutes, the fee)
 OVERLAP_WEIGHT = 0.2  # share of the question's words in a sentence
+BAND_WEIGHT = (
+    0.3  # a row whose band holds the question's quantity ("2 days" in "24 hours to 3 days")
+)
+CONTRAST_WEIGHT = 0.2  # a sentence about the other side ("international" to a domestic question)
 SENTENCE_CACHE = 8192  # sentence vectors kept between questions: policy text repeats
 
 
@@ -185,7 +190,7 @@ class AnswerService:
         wider pool must not lift a weak question over the floor."""
         query = question
         if stages.normalise:
-            query = (await self.coverage()).without_inherited(normalise_question(question))
+            query = await self._without_inherited(normalise_question(question))
         pool = max(k, RERANK_POOL) if stages.rerank else k
         retrieval = await self._retriever.retrieve(query, filter=filter, k=pool, mode=mode)
         if stages.normalise and retrieval.unseen_terms:
@@ -204,6 +209,15 @@ class AnswerService:
             retrieval.passages, query=retrieval.query, wanted=asks(retrieval.query), suppliers=named
         )
         return replace(retrieval, passages=ranked[:k]), confidence
+
+    async def _without_inherited(self, question: str) -> str:
+        """``question`` without brand names known only through their parent, unless the
+        documents name them after all ("Sleeper Class" is a row of the railways' tables)."""
+        stripped = (await self.coverage()).without_inherited(question)
+        removed = set(terms(question)) - set(terms(stripped))
+        if removed and not await self._retriever.unseen(removed):
+            return question
+        return stripped
 
     async def answer(
         self,
@@ -250,7 +264,12 @@ class AnswerService:
         candidates = [p for p in passages[: self._passages] if p.kind != "table"] or passages[:1]
         first = candidates[0]
         chosen = [first] + [
-            p for p in candidates[1:] if (p.doc_id, p.section) == (first.doc_id, first.section)
+            p
+            for p in candidates[1:]
+            if (p.doc_id, p.section) == (first.doc_id, first.section)
+            and (
+                stages.rerank is False or fit(retrieval.query, p.text) >= 0
+            )  # not another band's row
         ]
         wanted = asks(retrieval.query)
         quotes = [
@@ -292,6 +311,8 @@ class AnswerService:
             float(similarity[i])
             + CUE_WEIGHT * carries(part, wanted)
             + OVERLAP_WEIGHT * _overlap(query_terms, part)
+            - CONTRAST_WEIGHT * contrast(query, part)
+            + (BAND_WEIGHT * fit(query, part) if passage.kind != "text" else 0.0)
             for i, part in enumerate(parts)
         ]
         best = int(np.argmax(scores))

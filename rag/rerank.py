@@ -6,10 +6,12 @@ whether it is the named brand's document."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rag.asks import Ask, carries
+from rag.ranges import fit
 from rag.retrieval import Passage
 from rag.sparse import terms
 from rag.text import sentences
@@ -22,6 +24,45 @@ class RerankWeights:
     cue: float = 0.12  # the passage states what is asked (the minutes, the fee)
     overlap: float = 0.25  # share of the question's words in the passage, its title and section
     brand: float = 0.3  # the named supplier's document (or, negated, another supplier's)
+    contrast: float = 0.2  # the passage is about the other side of a pair the question names
+    band: float = 0.15  # a table row whose band holds the question's quantity (or, negated, not)
+
+
+# Qualifiers that split a rule in two: a question about one side is not answered by a passage
+# about the other ("web check-in for domestic flights" is not the international routes' rule).
+# Where ``assumed`` is set, a question that names neither side is taken to be about the first
+# (an Indian marketplace's traveller flies domestic unless they say otherwise).
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    first: re.Pattern[str]
+    second: re.Pattern[str]
+    assumed: bool
+
+
+def _pair(first: str, second: str, *, assumed: bool = False) -> _Pair:
+    return _Pair(re.compile(first, re.IGNORECASE), re.compile(second, re.IGNORECASE), assumed)
+
+
+_CONTRASTS = (
+    _pair(r"\b(?:domestic|within india)\b", r"\b(?:international|abroad|videsh|overseas)\b",
+          assumed=True),
+    _pair(r"\bnon[- ]?ac\b", r"(?<!non-)(?<!non )\bac\b(?![- ]?(?:1|2|3|first|chair))"),
+    _pair(r"\bconfirmed\b", r"\b(?:waitlisted|waiting list|rac)\b"),
+)  # fmt: skip
+
+
+def contrast(question: str, text: str) -> float:
+    """1 when ``text`` speaks only of the side of a pair that ``question`` does not ask about;
+    0.5 when the question names neither side and the text is only about the exceptional one."""
+    worst = 0.0
+    for pair in _CONTRASTS:
+        asks = (bool(pair.first.search(question)), bool(pair.second.search(question)))
+        has = (bool(pair.first.search(text)), bool(pair.second.search(text)))
+        if asks in ((True, False), (False, True)) and has == (not asks[0], not asks[1]):
+            worst = 1.0
+        elif pair.assumed and asks == (False, False) and has == (False, True):
+            worst = max(worst, 0.5)
+    return worst
 
 
 def rerank(
@@ -54,6 +95,8 @@ def rerank(
             + weights.cue * cue
             + weights.overlap * overlap
             + weights.brand * brand
+            - weights.contrast * contrast(query, f"{head} {p.text}")
+            + weights.band * (fit(query, p.text) if p.kind != "text" else 0.0)
         )
         scored.append((score, rank, p))
     scored.sort(key=lambda s: (-s[0], s[1]))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ class Retrieval:
     passages: list[Passage]
     unseen_terms: tuple[str, ...]  # query terms no live chunk contains
     unseen_share: float  # their share of the query's IDF mass: high when asked about the unknown
+    term_weights: Mapping[str, float] = field(default_factory=dict)  # query term -> its IDF
 
 
 class Retriever:
@@ -65,6 +66,12 @@ class Retriever:
 
     async def live(self) -> LiveSet:
         return await self._catalog.live(today=self._clock().astimezone(IST).date())
+
+    async def unseen(self, search_terms: Iterable[str]) -> set[str]:
+        """Those of ``search_terms`` (as `rag.sparse.terms` gives them) that no live chunk has."""
+        wanted = sorted(set(search_terms))
+        df, _ = await self._catalog.document_frequencies(wanted)
+        return {t for t in wanted if df.get(t, 0) == 0}
 
     async def retrieve(
         self,
@@ -134,6 +141,7 @@ class Retriever:
             passages=passages,
             unseen_terms=unseen,
             unseen_share=sum(idf[t] for t in unseen) / sum(idf.values()) if idf else 0.0,
+            term_weights=idf,
         )
 
 

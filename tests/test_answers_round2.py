@@ -18,6 +18,8 @@ from rag.answers import NO_ANSWER, Stages
 from rag.asks import Ask, asks
 from rag.brands import named_brands
 from rag.hinglish import normalise_question
+from rag.ranges import bands, fit
+from rag.rerank import contrast
 from rag.spoken import spoken_answer
 
 CORPUS = Path(__file__).parent.parent / "examples" / "policies"
@@ -26,6 +28,9 @@ DOCUMENTS = [
     "skyindia-pets-policy.html",
     "skyindia-baggage-2026.md",
     "neelkamal-travels-policy.txt",
+    "indiglide-cancellation-refund.html",
+    "rail-eticket-cancellation-refund.md",
+    "saffronwings-web-checkin-no-show.txt",
 ]
 # A rule written as prose: the definition of gate closure comes first, the minutes later.
 GATE_RULES = b"""---
@@ -105,6 +110,52 @@ def test_brands_are_recognised_from_the_general_list() -> None:
     ]
     assert [b.name for b in named_brands("My Air India Express flight")] == ["Air India Express"]
     assert named_brands("Kya Taj Mahal ke paas hotel milega?") == []
+
+
+def test_a_quantity_is_placed_in_the_band_of_a_table_row() -> None:
+    two_days = normalise_question("Saver ticket 2 din pehle cancel kiya, kitna charge?")
+    assert fit(two_days, "Time before departure: 24 hours to 3 days; Saver: INR 3,999") == 1.0
+    assert fit(two_days, "Time before departure: 3 to 7 days; Saver: INR 3,499") == -1.0
+    assert fit(two_days, "Time before departure: Less than 2 hours; Saver: none") == -1.0
+    assert fit("a 4 year old child", "Age of child: Below 5 years; Fare: Free") == 1.0
+    assert fit("a 13 year old", "Age: 12+ years; Fare: Adult") == 1.0
+    # A delay is not a time before departure, and a question without a quantity has no band.
+    assert fit("my flight was moved by 3 hours", "Time before departure: 2 hours to 3 days") == 0
+    assert fit("what is the cancellation fee?", "Time before departure: More than 7 days") == 0
+    assert bands("More than 48 hours") == [bands("48 hours or more")[0]]
+
+
+def test_a_passage_about_the_other_side_of_a_rule_is_told_apart() -> None:
+    international = "For international routes web check-in opens 24 hours before departure."
+    assert contrast("web check-in for domestic flights?", international) == 1.0
+    assert contrast("web check-in for international flights?", international) == 0.0
+    assert contrast("when does web check-in open?", international) == 0.5  # domestic assumed
+    assert contrast("refund for a non-AC bus?", "If the AC of an AC bus fails") == 1.0
+    assert contrast("refund for a non-AC bus?", "Both AC and non-AC buses") == 0.0
+
+
+async def test_the_row_for_the_asked_time_before_departure_is_answered(
+    knowledge: Services,
+) -> None:
+    answer = await knowledge.knowledge.answers.answer(
+        "IndiGlide Saver ticket 2 din pehle cancel karne pe kitna charge lagega?"
+    )
+    assert answer.grounded and "INR 3,999" in answer.answer, answer.answer
+    assert "INR 3,499" not in answer.answer  # not the neighbouring band's row
+    sleeper = await knowledge.knowledge.answers.answer(
+        "What is the cancellation charge for a confirmed Sleeper class ticket cancelled 4 days "
+        "before the journey?"
+    )  # "Sleeper Class" is a covered railway's class that the tables name: it is searched
+    assert sleeper.grounded and "INR 120" in sleeper.answer, sleeper.answer
+
+
+async def test_a_domestic_question_is_not_answered_with_the_international_rule(
+    knowledge: Services,
+) -> None:
+    answer = await knowledge.knowledge.answers.answer(
+        "When does web check-in open for Saffron Wings domestic flights?"
+    )
+    assert answer.grounded and "48 hours before departure" in answer.answer, answer.answer
 
 
 async def test_the_sentence_with_the_minutes_is_chosen(knowledge: Services) -> None:
