@@ -196,6 +196,15 @@ async def twilio_voice(
                         },
                         "required": ["CallUUID"],
                     },
+                    "examples": {
+                        "incoming call": {
+                            "value": {
+                                "CallUUID": "12345678-1234-1234-1234-123456789abc",
+                                "From": "919000000001",
+                                "To": "918000000000",
+                            }
+                        },
+                    },
                 }
             }
         }
@@ -227,18 +236,20 @@ async def plivo_answer(
     return Response(xml, media_type="application/xml")
 
 
-@webhook_router.api_route(
-    "/v1/telephony/vonage/answer",
-    methods=["GET", "POST"],
-    responses=PROBLEM_RESPONSES,
-    summary="Vonage's answer URL: connect the call to its websocket",
-    description="Point a Vonage application's answer URL here (GET with query parameters, or "
-    "POST with a JSON body) with signed webhooks on: the request must carry Vonage's JWT "
+_VONAGE_ANSWER: dict[str, Any] = {
+    "responses": PROBLEM_RESPONSES,
+    "summary": "Vonage's answer URL: connect the call to its websocket",
+    "description": "Point a Vonage application's answer URL here (GET with query parameters, "
+    "or POST with a JSON body) with signed webhooks on: the request must carry Vonage's JWT "
     "(`Authorization: Bearer`, HS256 under the signature secret). The answer is an NCCO that "
     "connects the call to `/v1/telephony/vonage` as 16 kHz L16, its headers a single-use token "
     "bound to this call `uuid`, its `from` number and its session. A call is connected once: "
     "the same call asked again is a 409.",
-)
+}
+
+
+@webhook_router.get("/v1/telephony/vonage/answer", **_VONAGE_ANSWER)
+@webhook_router.post("/v1/telephony/vonage/answer", **_VONAGE_ANSWER)
 async def vonage_answer(
     request: Request,
     services: ServicesDep,
