@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -72,11 +72,10 @@ from sessions.llm_commands import LlmCommandProposer
 from sessions.redis_store import RedisCallDirectory, RedisSessionStore
 from voice.admission import AdmissionLimits, StreamAdmission
 from voice.call import VoiceEngines
-from voice.cities import SpokenCities
 from voice.espeak import EspeakTts
 from voice.faster_whisper import WhisperStt
-from voice.normalise import normalise
 from voice.piper import PiperTts
+from voice.places import SpokenPlaces
 from voice.silero import SileroVad
 from voice.stream_tokens import StreamTokens
 from voice.tts import TextToSpeech
@@ -106,11 +105,10 @@ audited.
 """
 
 
-def transcript_normaliser(airports: AirportDirectory) -> Callable[[str], str]:
+def transcript_normaliser(airports: AirportDirectory) -> SpokenPlaces:
     """Spoken forms rewritten, then misheard Indian city names corrected (both transports and
-    the ASR webhooks use this)."""
-    cities = SpokenCities.from_airports(airports)
-    return lambda text: cities.correct(normalise(text))
+    the ASR webhooks use this as a function of the text; the streams also score places)."""
+    return SpokenPlaces.from_airports(airports)
 
 
 def load_voice_engines(settings: Settings, *, airports: AirportDirectory) -> VoiceEngines:
@@ -124,9 +122,8 @@ def load_voice_engines(settings: Settings, *, airports: AirportDirectory) -> Voi
     tts: TextToSpeech = (
         PiperTts.load() if settings.voice_tts_engine == "piper" else EspeakTts.load()
     )
-    return VoiceEngines(
-        stt=stt, new_vad=vad.new_stream, tts=tts, normalise=transcript_normaliser(airports)
-    )
+    places = transcript_normaliser(airports)
+    return VoiceEngines(stt=stt, new_vad=vad.new_stream, tts=tts, normalise=places, places=places)
 
 
 @asynccontextmanager

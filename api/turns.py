@@ -3,6 +3,8 @@ engine as chat, on the call's session, within the request deadline."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from api.deps import Services
 from core.deadline import answer_within
 from voice.call import SpokenReply, TurnHandler
@@ -22,7 +24,7 @@ def turn_handler(
     one-time code to, and proves nothing by itself."""
     settings = services.settings
 
-    async def handle(text: str) -> SpokenReply:
+    async def handle(text: str, *, unsure: Mapping[str, str] | None = None) -> SpokenReply:
         async with answer_within(
             settings.request_timeout_s, reserve_s=settings.request_reply_reserve_s
         ):
@@ -32,6 +34,7 @@ def turn_handler(
                 channel=channel,
                 traveller_id=traveller_id,
                 caller=caller,
+                unsure=unsure,
             )
         return SpokenReply(
             text=result.reply,

@@ -4,6 +4,13 @@ by espeak-ng, and the human recordings of pocketsphinx-testdata, all decoded by 
 
     python bench/voice_accuracy.py [--limit N] [--sets piper,espeak,pocketsphinx]
                                    [--espeak-wpm W] [--prompt TEXT] [--misses]
+    python bench/voice_accuracy.py --routes held-out [--limit N]    # places first (issue 16)
+
+`--routes held-out` speaks 60 routes between cities that no clip, no round-1 utterance and no
+city-correction test names, chosen by a hash split of core.airports' cities fixed before any
+tuning (`_voice_set.held_out`: first byte of SHA-256 of the name odd); `--routes tuning` the
+other half, which is what the places-first settings were chosen on. Both voices read them; every
+pipeline (naive, round 1, Yatri, and each biasing trick) reads the same clips in the same run.
 
 WER compares text normalised the same way on both sides: `voice.normalise`, lower case, no
 punctuation, "mr" read as "mister", and spelled codes ("X7K2QP", "x-7-k") split into their
@@ -32,7 +39,18 @@ from pathlib import Path
 
 import jiwer
 import numpy as np
-from _voice_set import HUMAN_DIR, SEED, TODAY, Utterance, build_utterances, human_utterances, iata
+from _voice_routes import print_scores, run_variants, variants
+from _voice_set import (
+    HUMAN_DIR,
+    ROUTE_SEED,
+    SEED,
+    TODAY,
+    Utterance,
+    build_routes,
+    build_utterances,
+    human_utterances,
+    iata,
+)
 
 from core.airports import AirportDirectory, load_airports
 from intents.nlu import understand
@@ -42,12 +60,14 @@ from voice.espeak import EspeakOptions, EspeakTts
 from voice.faster_whisper import DEFAULT_PROMPT, WhisperStt
 from voice.normalise import normalise
 from voice.piper import PiperTts
+from voice.places import SpokenPlaces
 from voice.stt import SAMPLE_RATE
 from voice.tts import TextToSpeech
 
 CACHE_DIR = Path(__file__).resolve().parent / "results" / "voice_cache"
 SETS = ("piper", "espeak", "pocketsphinx")
 DEFAULT_UTTERANCES = 120
+DEFAULT_ROUTES = 60
 # A caller pauses between sentences; the engines' per-sentence chunks are joined with this gap.
 SENTENCE_GAP_S = 0.2
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")  # "16th" without a month is a word, not a code
@@ -384,7 +404,41 @@ def print_city_misses(name: str, s: SetScore) -> None:
         )
 
 
+async def run_routes(args: argparse.Namespace) -> None:
+    """Held-out (or tuning) routes through every pipeline, per voice."""
+    airports = load_airports()
+    n = args.limit if args.limit is not None else DEFAULT_ROUTES
+    tuning = args.routes == "tuning"
+    utterances = build_routes(n, seed=ROUTE_SEED, airports=airports, tuning=tuning)
+    places = SpokenPlaces.from_airports(airports)
+    chosen = variants(airports)
+    stt = WhisperStt.load()
+    try:
+        for name in (s for s in args.sets if s != "pocketsphinx"):
+            clips = await synthesised(
+                name,
+                utterances,
+                cache_dir=args.cache_dir,
+                espeak_options=EspeakOptions(words_per_minute=args.espeak_wpm),
+            )
+            started = time.perf_counter()
+            scores = await run_variants(stt, clips, places=places, airports=airports, chosen=chosen)
+            print(f"  {name}: {len(clips)} clips x {len(chosen)} pipelines in "
+                  f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+            print_scores(f"{name}, {args.routes} routes ({len(clips)} clips)", scores)
+            if args.misses:
+                for variant in ("naive", "Yatri"):
+                    print(f"\n{name} {variant}: cities missed")
+                    for miss in scores[variant].misses:
+                        print(f"  {miss}")
+    finally:
+        stt.close()
+
+
 async def run(args: argparse.Namespace) -> None:
+    if args.routes is not None:
+        await run_routes(args)
+        return
     airports = load_airports()
     scoring = Scoring(airports, SpokenCities.from_airports(airports), args.prompt)
     n = args.limit if args.limit is not None else DEFAULT_UTTERANCES
@@ -448,6 +502,9 @@ def main() -> None:
         "--prompt", default=DEFAULT_PROMPT, help="STT prompt (default: DEFAULT_PROMPT)"
     )
     parser.add_argument("--misses", action="store_true", help="print every imperfect transcript")
+    parser.add_argument(
+        "--routes", choices=("held-out", "tuning"), default=None, help="places-first route sets"
+    )
     args = parser.parse_args()
     if args.limit is not None and args.limit <= 0:
         parser.error("--limit must be positive")

@@ -1,6 +1,8 @@
 """Regenerate the spoken test clips in tests/data/voice/ with the Piper voice en_US-joe-medium.
 
-    python bench/voice_make_clips.py
+    python bench/voice_make_clips.py [--all]
+
+Only missing clips are made unless `--all` is given (the committed ones stay byte for byte).
 
 Piper speaks at 22.05 kHz; the clips are stored as the 16 kHz mono PCM16 WAVs the STT takes.
 Speaks through Yatri's own TTS adapter (voice/piper.py, the only module that imports the GPL
@@ -10,6 +12,7 @@ piper package); the tests only read the WAVs.
 from __future__ import annotations
 
 import asyncio
+import sys
 import wave
 from pathlib import Path
 
@@ -25,6 +28,7 @@ CLIPS = {
     "two_adults_bangalore_goa": "Book two adults from Bangalore to Goa tomorrow.",
     "tatkal_cancellation_fee": "What is the cancellation fee for my tatkal ticket?",
     "first_of_january_chennai": "I want to fly to Chennai on the first of January.",
+    "guwahati_lucknow_5_march": "Book two adults from Guwahati to Lucknow on the fifth of March.",
 }
 
 
@@ -35,11 +39,14 @@ async def speak(tts: PiperTts, text: str) -> np.ndarray:
 
 
 def main() -> None:
+    every = "--all" in sys.argv[1:]
     tts = PiperTts.load()
     OUT.mkdir(parents=True, exist_ok=True)
     for name, text in CLIPS.items():
-        pcm16k = asyncio.run(speak(tts, text))
         path = OUT / f"{name}.wav"
+        if path.exists() and not every:
+            continue
+        pcm16k = asyncio.run(speak(tts, text))
         with wave.open(str(path), "wb") as wav:
             wav.setnchannels(1)
             wav.setsampwidth(2)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,10 +139,12 @@ class TurnEngine:
         channel: str,
         traveller_id: str | None = None,
         caller: str | None = None,
+        unsure: Mapping[str, str] | None = None,
     ) -> TurnResult:
         """One turn. `traveller_id` is a signed-in traveller (chat, app); `caller` the number a
         phone call comes from, which identifies no one until its owner says the code sent to
-        it (sessions/skills/identity.py)."""
+        it (sessions/skills/identity.py). `unsure` maps places written with doubt (a city
+        guessed for misheard speech, lower case) to the words heard: read back before use."""
         session_id = session_id or new_session_id()
         caller = e164(caller) if caller else None
         async with self._store.lock(session_id):
@@ -170,6 +172,7 @@ class TurnEngine:
             if reset:
                 turn.say("I had to start our conversation afresh.")
             parse = await self._parser.parse(text, today=turn.today, context=_context(state))
+            parse = _doubted(parse, unsure or {})
             parse = await self._clarified(turn, parse)
             intent = parse.intent if turn.lines and state.clarify else await self._turn(turn, parse)
             conversation.owner = conversation.owner or turn.traveller_id
@@ -413,6 +416,21 @@ def _context(state: DialogueState) -> ParseContext:
                         known=dict(top.slots) if top else dict(state.search),
                         offers_shown=len(state.offers),
                         intent=_FLOW_INTENT.get(top.flow) if top else None)  # fmt: skip
+
+
+def _doubted(parse: Parse, unsure: Mapping[str, str]) -> Parse:
+    """Origins and destinations written with doubt become places to confirm, asked about in the
+    words heard ("Did you mean Guwahati, not “Goa hati”?")."""
+    if not unsure:
+        return parse
+    slots = tuple(
+        dataclasses.replace(s, value=unsure[s.value.lower()], confidence=0.0,
+                            candidates=(s.normalized,))
+        if s.name in ("origin", "destination") and s.normalized and s.value.lower() in unsure
+        else s
+        for s in parse.slots
+    )  # fmt: skip
+    return dataclasses.replace(parse, slots=slots)
 
 
 def _code_commands(text: str, commands: list[cmd.Command]) -> list[cmd.Command]:

@@ -31,7 +31,15 @@ from core.logging import get_logger
 from core.telemetry import VOICE_BARGE_INS, VOICE_RTF, VOICE_STAGE_SECONDS
 from voice.audio import PCM16
 from voice.normalise import normalise
-from voice.stt import SAMPLE_RATE, LocalAgreement, SpeechToText, Transcript, TranscriptionError
+from voice.places import Heard, SpokenPlaces
+from voice.stt import (
+    SAMPLE_RATE,
+    LocalAgreement,
+    Rewrites,
+    SpeechToText,
+    Transcript,
+    TranscriptionError,
+)
 from voice.tts import AudioChunk, TextToSpeech, lead_and_rest, speakable
 from voice.vad import (
     VAD_FRAME_MS,
@@ -59,8 +67,12 @@ class SpokenReply:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-TurnHandler = Callable[[str], Awaitable[SpokenReply]]
-"""Final transcript in, reply out: the api layer binds it to the turn engine and a session."""
+class TurnHandler(Protocol):
+    """Final transcript in, reply out: the api layer binds it to the turn engine and a session.
+    `unsure` (given only when there are some) maps each city written with doubt, lower case,
+    to the words heard for it, for the dialogue to read back before searching."""
+
+    def __call__(self, text: str, *, unsure: Mapping[str, str] = ...) -> Awaitable[SpokenReply]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +174,16 @@ class VoiceEngines:
         new_vad: Callable[[], VoiceActivityDetector],
         tts: TextToSpeech,
         normalise: Callable[[str], str] = normalise,
+        places: SpokenPlaces | None = None,
         vad_threads: int = 2,
     ) -> None:
         self.stt = stt
         self.tts = tts
         # Spoken forms -> the text the turn engine reads (dates, counts, misheard city names).
         self.normalise = normalise
+        # With `places`, final decodes score the directory's readings of each place (and the
+        # prompt follows the slot the dialogue expects); `read` turns a transcript into text.
+        self.places = places
         self._new_vad = new_vad
         self._vad_executor = ThreadPoolExecutor(max_workers=vad_threads, thread_name_prefix="vad")
         self.decoding = 0
@@ -185,12 +201,23 @@ class VoiceEngines:
             self._vad_executor, lambda: [vad.speech_probability(f) for f in frames]
         )
 
-    async def transcribe(self, pcm16_16k: PCM16, *, prompt: str | None = None) -> Transcript:
+    async def transcribe(
+        self, pcm16_16k: PCM16, *, prompt: str | None = None, rewrites: Rewrites | None = None
+    ) -> Transcript:
         self.decoding += 1
         try:
-            return await self.stt.transcribe(pcm16_16k, prompt=prompt)
+            if rewrites is None:
+                return await self.stt.transcribe(pcm16_16k, prompt=prompt)
+            return await self.stt.transcribe(pcm16_16k, prompt=prompt, rewrites=rewrites)
         finally:
             self.decoding -= 1
+
+    def read(self, transcript: Transcript) -> Heard:
+        """The text the turn engine reads, and the places in it to confirm first."""
+        if self.places is None:
+            return Heard(self.normalise(transcript.text).strip())
+        heard = self.places.read(transcript)
+        return Heard(heard.text.strip(), heard.doubts)
 
     def close(self) -> None:
         """Stop the VAD threads and close the engines that hold resources (the decode and
@@ -244,6 +271,7 @@ class VoiceCall:
         self.turns: list[TurnMetrics] = []
         self.barge_ins = 0
         self._heard_at = time.monotonic()
+        self._expecting: str | None = None  # what the dialogue asked for last (its `expecting`)
 
     @property
     def closed(self) -> bool:
@@ -316,7 +344,9 @@ class VoiceCall:
         elif not self._config.streaming:
             pass
         elif before is EndpointerState.SPEAKING and after is EndpointerState.TRAILING_SILENCE:
-            self._speculative = asyncio.create_task(self._decode(self._utterance_audio()))
+            self._speculative = asyncio.create_task(
+                self._decode(self._utterance_audio(), final=True)
+            )
         elif before is EndpointerState.TRAILING_SILENCE and after is EndpointerState.SPEAKING:
             self._drop_speculative()
 
@@ -344,7 +374,7 @@ class VoiceCall:
         decode = self._speculative
         self._speculative = None
         if decode is None:
-            decode = asyncio.create_task(self._decode(audio))
+            decode = asyncio.create_task(self._decode(audio, final=True))
         self._turns_started += 1
         task = asyncio.create_task(
             self._finish_turn(
@@ -377,9 +407,18 @@ class VoiceCall:
 
     # --- recognition -------------------------------------------------------------------------
 
-    async def _decode(self, audio: PCM16) -> Transcript:
+    async def _decode(self, audio: PCM16, *, final: bool = False) -> Transcript:
         padded = np.concatenate([audio, np.zeros(_DECODE_TAIL_SAMPLES, dtype=np.int16)])
-        transcript = await self._engines.transcribe(padded)
+        places = self._engines.places
+        if places is None:
+            transcript = await self._engines.transcribe(padded)
+        else:
+            # Partials only show progress; the final decode checks the places it heard.
+            transcript = await self._engines.transcribe(
+                padded,
+                prompt=places.prompt(self._expecting),
+                rewrites=places.rewrites if final else None,
+            )
         VOICE_RTF.observe(transcript.real_time_factor)
         return transcript
 
@@ -425,8 +464,9 @@ class VoiceCall:
             await self._out.error(code=e.problem_type, detail=e.detail)
             return
         final_at = time.perf_counter()
+        heard = self._engines.read(transcript)
         metrics = TurnMetrics(
-            transcript=self._engines.normalise(transcript.text).strip(),
+            transcript=heard.text,
             reason=endpoint.reason,
             endpoint_decision_s=endpoint.decision_ms / 1000,
             endpoint_to_final_s=final_at - endpoint_at,
@@ -448,11 +488,11 @@ class VoiceCall:
             if self._closed:
                 # The caller hung up after speaking: still answer, so the conversation is whole.
                 with contextlib.suppress(YatriError):
-                    await self._turn(metrics.transcript)
+                    await self._answer(heard)
                 return
             await self._out.final(text=metrics.transcript, metrics=metrics)
             try:
-                reply = await self._turn(metrics.transcript)
+                reply = await self._answer(heard)
             except YatriError as e:
                 await self._out.error(code=e.problem_type, detail=e.detail)
                 return
@@ -467,6 +507,14 @@ class VoiceCall:
                 return  # the caller spoke over this turn before its reply was ready
             self._speak_task = asyncio.create_task(self._speak(reply.text, reply_at, metrics))
             await asyncio.wait([self._speak_task])
+
+    async def _answer(self, heard: Heard) -> SpokenReply:
+        unsure = heard.unsure()
+        reply = await (self._turn(heard.text, unsure=unsure) if unsure else self._turn(heard.text))
+        data = reply.data.get("data")
+        expecting = data.get("expecting") if isinstance(data, Mapping) else None
+        self._expecting = expecting if isinstance(expecting, str) else None
+        return reply
 
     async def _speak(self, text: str, reply_at: float, metrics: TurnMetrics) -> None:
         spoken = speakable(text)

@@ -4,6 +4,8 @@ Whisper tiny.en spells unfamiliar names by ear ("Daradun", "Bengal or", "Goa had
 matches names exactly, so a near miss loses the route. `SpokenCities.correct` compares each
 short span in a travel position ("from X", "to X", "X to") with every city name and alias in
 `core.airports`, by spelling and by sound, and rewrites close matches to the canonical city.
+`SpokenCities.places` lists the spans in travel positions that may name a city, with the closest
+cities, for a decoder to score against the audio (voice/places.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import jellyfish
 import numpy as np
@@ -109,6 +112,18 @@ class _Words:
 
 
 @dataclass(frozen=True, slots=True)
+class PlaceSpan:
+    """Words in a travel position that may name a city: the closest cities, best first, and
+    `name`, the city the words are as written (None when they are no Indian city's name)."""
+
+    start: int  # character offsets in the text
+    end: int
+    heard: str
+    cities: tuple[str, ...]
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _Span:
     start: int  # character offsets in the text
     end: int
@@ -128,12 +143,14 @@ class SpokenCities:
         names: Iterable[CityName],
         common_words: Iterable[str],
         other_places: Iterable[str] = (),
+        places_abroad: Iterable[str] = (),
         threshold: float = 0.75,
         common_threshold: float = 0.88,
     ) -> None:
         """A span is rewritten when its score (0..1) reaches `threshold`, or `common_threshold`
         when every word in it is one of `common_words`; a common word alone never is, nor one of
-        `other_places` (cities the NLU does not know, such as foreign ones: "Lahore")."""
+        `other_places` (cities the NLU does not know, such as foreign ones: "Lahore").
+        `places_abroad` (towns abroad such as "Mobile") are offered by `places` for scoring."""
         names = list(names)
         unique = {(_letters(n.spoken), n.city, n.tier) for n in names if _letters(n.spoken)}
         entries = sorted(unique)
@@ -147,6 +164,7 @@ class SpokenCities:
         self._known = {_letters(p): p.lower().split() for p in other_places if _letters(p)}
         self._known |= {_letters(n.spoken): n.spoken.lower().split() for n in names}
         self._common = frozenset(common_words) - self._known.keys()
+        self._abroad = frozenset(_letters(p) for p in places_abroad) - self._known.keys()
         self._threshold = threshold
         self._common_threshold = common_threshold
 
@@ -169,7 +187,68 @@ class SpokenCities:
             names.append(CityName(name, airport.city, airport.tier))
         if common_words is None:
             common_words = top_n_list("en", _COMMON_WORDS, wordlist="small")
-        return cls(names=names, common_words=common_words, other_places=other_places)
+        return cls(
+            names=names,
+            common_words=common_words,
+            other_places=other_places,
+            places_abroad=airports.abroad_cities,
+        )
+
+    def places(self, text: str, *, limit: int = 4, floor: float = 0.55) -> list[PlaceSpan]:
+        """Spans of one to three words in travel positions that may name an Indian city, each
+        with up to `limit` cities scoring at least `floor`, best first: names as written
+        ("Goa" may be "Guwahati misheard"), near spellings ("Daradun"), and towns abroad that
+        are ordinary words ("to Mobile"); never another common word alone ("to board")."""
+        words = _Words.of(text)
+        found: list[PlaceSpan] = []
+        for i in range(len(words.lowered)):
+            for j in range(i, min(i + _MAX_SPAN_WORDS, len(words.lowered))):
+                if words.lowered[j] in _NEVER_IN_SPAN or (j > i and not words.joined(j)):
+                    break
+                if words.after_trigger(i) or words.before_trigger(j):
+                    span = self._place(words, i=i, j=j, limit=limit, floor=floor)
+                    if span is not None:
+                        found.append(span)
+        return found
+
+    def _place(
+        self, words: _Words, *, i: int, j: int, limit: int, floor: float
+    ) -> PlaceSpan | None:
+        said = words.lowered[i : j + 1]
+        spoken = "".join(said)
+        start, end = words.matches[i].start(), words.matches[j].end()
+        if len(spoken) < _MIN_LETTERS or spoken not in self._canonical and spoken in self._known:
+            return None  # a place the NLU answers for itself ("Lahore")
+        if any(len(w.group(0)) > 1 and w.group(0).isupper() for w in words.matches[i : j + 1]):
+            return None
+        if len(said) == 1 and said[0] in self._common and spoken not in self._abroad:
+            return None  # "to board": a word, not a name misheard
+        names = [w for w in said if w in self._known]
+        if len(said) > 1 and (len(names) > 1 or names and any(w in self._common for w in said)):
+            return None
+        common = all(w in self._common for w in said) and spoken not in self._abroad
+        cities = self._closest(
+            spoken, limit=limit, floor=self._common_threshold if common else floor
+        )
+        name = self._canonical.get(spoken) if self._known.get(spoken) == said else None
+        if names and len(said) > 1:
+            # "Goa, Adh" read as "Goa" only drops a word, which a forced decoder scores cheaply.
+            inside = {self._canonical.get(w) for w in names}
+            cities = tuple(c for c in cities if c not in inside)
+        if not cities or cities == (name,):
+            return None
+        return PlaceSpan(start, end, words.text[start:end], cities, name)
+
+    def _closest(self, spoken: str, *, limit: int, floor: float) -> tuple[str, ...]:
+        scores = self._scores(spoken)
+        order = np.argsort(-(scores + self._bonus))
+        out: list[str] = []
+        for k in order:
+            if scores[k] < floor or len(out) == limit:
+                break
+            if self._cities[k] not in out:
+                out.append(self._cities[k])
+        return tuple(out)
 
     def correct(self, text: str) -> str:
         """`text` with misheard city names in travel positions replaced by canonical names."""
@@ -200,7 +279,7 @@ class SpokenCities:
             return None
         if len(spoken) < _MIN_LETTERS or not self._may_be_a_name(words, i=i, j=j):
             return None
-        common = all(w in self._common for w in said)
+        common = all(w in self._common for w in said) and spoken not in self._abroad
         if common and len(said) == 1:
             return None
         score, city = self._best(spoken) if anchored else (0.0, "")
@@ -266,6 +345,11 @@ class SpokenCities:
 
     def _best(self, spoken: str) -> tuple[float, str]:
         """The closest city to `spoken`, by the mean of four similarities in [0, 1]."""
+        scores = self._scores(spoken)
+        best = int(np.argmax(scores + self._bonus))
+        return float(scores[best]), self._cities[best]
+
+    def _scores(self, spoken: str) -> np.ndarray[Any, np.dtype[np.float64]]:
         spelling = process.cdist([spoken], self._letters, scorer=Indel.normalized_similarity)
         prefix = process.cdist([spoken], self._letters, scorer=JaroWinkler.normalized_similarity)
         sound = process.cdist(
@@ -274,9 +358,10 @@ class SpokenCities:
         skeleton = process.cdist(
             [_skeleton(spoken)], self._skeletons, scorer=Indel.normalized_similarity
         )
-        scores = (spelling[0] + prefix[0] + sound[0] + skeleton[0]) / 4
-        best = int(np.argmax(scores + self._bonus))
-        return float(scores[best]), self._cities[best]
+        scores: np.ndarray[Any, np.dtype[np.float64]] = (
+            spelling[0] + prefix[0] + sound[0] + skeleton[0]
+        ) / 4
+        return scores
 
 
 def _letters(text: str) -> str:

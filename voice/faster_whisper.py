@@ -23,7 +23,7 @@ from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
 
 from core.errors import StartupError
 from voice.audio import PCM16
-from voice.stt import SAMPLE_RATE, Transcript, TranscriptionError, Word
+from voice.stt import SAMPLE_RATE, Rewrites, Scored, Transcript, TranscriptionError, Word
 
 # Whisper reads the prompt as the text before the clip, so a plausible sentence full of the
 # names callers say biases spelling ("Goa" over "go", "tatkal" over "tackle") better than a list.
@@ -45,6 +45,11 @@ _TOKENS_PER_S = 8
 _NO_SPEECH_PROB = 0.6
 _NO_SPEECH_LOGPROB = -1.0
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+# Readings scored per clip at most: each costs a forced pass of the decoder (a few ms).
+MAX_REWRITES = 32
+_MIN_PROBABILITY = 1e-12
+_ENCODED_PER_S = 50  # encoder output frames a second of audio
+_SCORE_TAIL_S = 0.5
 
 
 def bundled_model_dir() -> Path:
@@ -128,8 +133,13 @@ class WhisperStt:
             window_s=window_s,
         )
 
-    async def transcribe(self, pcm16_16k: PCM16, *, prompt: str | None = None) -> Transcript:
-        """Decode a whole clip; `prompt` replaces the default vocabulary prompt for this call."""
+    async def transcribe(
+        self, pcm16_16k: PCM16, *, prompt: str | None = None, rewrites: Rewrites | None = None
+    ) -> Transcript:
+        """Decode a whole clip; `prompt` replaces the default vocabulary prompt for this call.
+        `rewrites` gets the hypothesis and names other readings; the hypothesis and up to
+        `MAX_REWRITES` of them are scored by forcing each through the decoder on the same
+        encoded audio (`Transcript.scored`, best first)."""
         if pcm16_16k.dtype != np.int16 or pcm16_16k.ndim != 1:
             raise ValueError(
                 f"expected 1-D int16 samples at {SAMPLE_RATE} Hz, "
@@ -140,28 +150,39 @@ class WhisperStt:
         loop = asyncio.get_running_loop()
         self._in_flight += 1
         try:
-            return await loop.run_in_executor(self._executor, self._decode, audio, initial_prompt)
+            return await loop.run_in_executor(
+                self._executor, self._decode, audio, initial_prompt, rewrites
+            )
         finally:
             self._in_flight -= 1
 
-    def _decode_window(
-        self, audio: np.ndarray[Any, np.dtype[np.float32]], *, prompt: str, window_s: float
-    ) -> str:
-        """Greedy decode of `audio` zero-padded to `window_s`, straight through CTranslate2."""
+    def _encode(self, audio: np.ndarray[Any, np.dtype[np.float32]], *, window_s: float) -> Any:
+        """`audio` zero-padded to `window_s` through the encoder."""
         padded = np.zeros(math.ceil(window_s * SAMPLE_RATE), dtype=np.float32)
         padded[: len(audio)] = audio
+        features = self._model.feature_extractor(padded)[:, :-1]
+        # The encoder's convolutions halve the frames: keep an even count.
+        features = features[:, : features.shape[1] - features.shape[1] % 2]
+        return self._model.model.encode(
+            ctranslate2.StorageView.from_array(np.ascontiguousarray(features[np.newaxis])),
+            to_cpu=False,
+        )
+
+    def _start(self, prompt: str) -> list[int]:
+        tokenizer = self._tokenizer
+        tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        if prompt:
+            tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip()), *tokens]
+        return tokens
+
+    def _decode_window(
+        self, audio: np.ndarray[Any, np.dtype[np.float32]], *, prompt: str, window_s: float
+    ) -> tuple[str, Any]:
+        """Greedy decode of `audio` zero-padded to `window_s`, straight through CTranslate2;
+        the text and the encoded audio."""
         try:
-            features = self._model.feature_extractor(padded)[:, :-1]
-            # The encoder's convolutions halve the frames: keep an even count.
-            features = features[:, : features.shape[1] - features.shape[1] % 2]
-            encoded = self._model.model.encode(
-                ctranslate2.StorageView.from_array(np.ascontiguousarray(features[np.newaxis])),
-                to_cpu=False,
-            )
-            tokenizer = self._tokenizer
-            tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-            if prompt:
-                tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip()), *tokens]
+            encoded = self._encode(audio, window_s=window_s)
+            tokens = self._start(prompt)
             budget = _TOKENS_BASE + math.ceil(_TOKENS_PER_S * len(audio) / SAMPLE_RATE)
             result = self._model.model.generate(
                 encoded,
@@ -175,25 +196,60 @@ class WhisperStt:
         except (RuntimeError, ValueError) as e:
             raise TranscriptionError(f"Whisper failed to decode the clip: {e}") from e
         if result.no_speech_prob > _NO_SPEECH_PROB and result.scores[0] < _NO_SPEECH_LOGPROB:
-            return ""
-        return trim_repeats(str(tokenizer.decode(result.sequences_ids[0])).strip())
+            return "", encoded
+        text = trim_repeats(str(self._tokenizer.decode(result.sequences_ids[0])).strip())
+        return text, encoded
+
+    def _score(self, encoded: Any, *, audio_s: float, texts: list[str]) -> tuple[Scored, ...]:
+        """Each of `texts` forced through the decoder on `encoded`: log P(text | audio), best
+        first. No prompt: the prompt biased the hypothesis; the check listens without it. Only
+        the encoded frames that hold the speech are attended to (whisper.cpp's `audio_ctx`):
+        the cross-attention over each reading costs per frame, 2-3x less for a short clip."""
+        if not texts:
+            return ()
+        frames = math.ceil((audio_s + _SCORE_TAIL_S) * _ENCODED_PER_S)
+        speech = np.asarray(encoded)[:, :frames]
+        batch = np.ascontiguousarray(np.repeat(speech, len(texts), axis=0))
+        tokens = [self._tokenizer.encode(" " + t.strip()) for t in texts]
+        try:
+            results = self._model.model.align(
+                ctranslate2.StorageView.from_array(batch), self._start(""), tokens, 2 * frames
+            )
+        except (RuntimeError, ValueError) as e:
+            raise TranscriptionError(f"Whisper failed to score readings: {e}") from e
+        scored = [
+            Scored(text, float(np.log(np.maximum(r.text_token_probs, _MIN_PROBABILITY)).sum()))
+            for text, r in zip(texts, results, strict=True)
+        ]
+        return tuple(sorted(scored, key=lambda x: -x.logprob))
 
     def close(self) -> None:
         """Stop the decode threads once running decodes finish; call at shutdown."""
         self._executor.shutdown(wait=True, cancel_futures=True)
 
-    def _decode(self, audio: np.ndarray[Any, np.dtype[np.float32]], prompt: str) -> Transcript:
+    def _decode(
+        self,
+        audio: np.ndarray[Any, np.dtype[np.float32]],
+        prompt: str,
+        rewrites: Rewrites | None = None,
+    ) -> Transcript:
         started = time.perf_counter()
         audio_s = len(audio) / SAMPLE_RATE
         window_s = max(self._window_s, audio_s + _WINDOW_TAIL_S)
         if window_s < FULL_WINDOW_S and not self._word_timestamps:
-            text = self._decode_window(audio, prompt=prompt, window_s=window_s)
+            text, encoded = self._decode_window(audio, prompt=prompt, window_s=window_s)
+            scored: tuple[Scored, ...] = ()
+            if rewrites is not None and text:
+                others = [t for t in dict.fromkeys(rewrites(text)) if t != text][:MAX_REWRITES]
+                if others:
+                    scored = self._score(encoded, audio_s=audio_s, texts=[text, *others])
             return Transcript(
                 text=text,
                 words=_split_words(text, end_s=audio_s, probability=1.0),
                 language=_LANGUAGE,
                 audio_s=audio_s,
                 decode_s=time.perf_counter() - started,
+                scored=scored,
             )
         try:
             segments, info = self._model.transcribe(

@@ -7,7 +7,7 @@ Engines live one per module (`voice/faster_whisper.py`); nothing here imports on
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,14 +29,29 @@ class Word:
 
 
 @dataclass(frozen=True, slots=True)
+class Scored:
+    """A reading of the clip and the decoder's log-probability of it given the audio."""
+
+    text: str
+    logprob: float
+
+
+Rewrites = Callable[[str], Sequence[str]]
+"""The hypothesis in, other readings of it to score against the same audio (the places a
+directory says the heard words may be)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
-    """What an engine heard in one clip, and how long it took to decode."""
+    """What an engine heard in one clip, and how long it took to decode. `scored` holds the
+    hypothesis and the rewrites asked for, each scored on the audio (empty when none were)."""
 
     text: str
     words: tuple[Word, ...]
     language: str
     audio_s: float
     decode_s: float
+    scored: tuple[Scored, ...] = ()
 
     @property
     def real_time_factor(self) -> float:
@@ -55,8 +70,11 @@ class TranscriptionError(YatriError):
 class SpeechToText(Protocol):
     """Transcribes a whole clip of 16 kHz mono PCM16 without blocking the event loop."""
 
-    async def transcribe(self, pcm16_16k: PCM16, *, prompt: str | None = None) -> Transcript:
-        """`prompt` biases decoding towards expected vocabulary; None uses the engine default."""
+    async def transcribe(
+        self, pcm16_16k: PCM16, *, prompt: str | None = None, rewrites: Rewrites | None = None
+    ) -> Transcript:
+        """`prompt` biases decoding towards expected vocabulary; None uses the engine default.
+        `rewrites` names other readings of the hypothesis to score (`Transcript.scored`)."""
         ...
 
 
