@@ -159,10 +159,6 @@ class JsonSerializer:
         self._state = StreamState()
 
     @property
-    def dialect(self) -> Dialect:
-        return self._dialect
-
-    @property
     def stream_sid(self) -> str | None:
         """The stream id from the start event, once it has arrived."""
         return self._state.stream_id

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeAlias, get_args
+from typing import Literal, Protocol, TypeAlias
 
 from voice.audio import StreamResampler, to_pcm16
 from voice.call import CallConfig, TurnHandler, VoiceCall, VoiceEngines
@@ -29,7 +29,6 @@ from voice.vonage import VonageSerializer
 from voice.webhooks import basic_credentials_match
 
 Provider: TypeAlias = Literal["twilio", "exotel", "plivo", "vonage"]
-PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 
 _SERIALIZERS: dict[Provider, Callable[[], Serializer]] = {
     "twilio": TwilioSerializer,
