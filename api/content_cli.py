@@ -8,6 +8,7 @@ these commands on their own in a fraction of a second."""
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +48,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_KEY = "dev-content-key"
 DEFAULT_MAX_BYTES = UPLOAD_MAX_BYTES
 DEFAULT_UPLOAD_TIMEOUT_S = UPLOAD_TIMEOUT_S
+UPLOADS_IN_FLIGHT = 3  # files posted at once by `yatri ingest`
 
 
 def collect(paths: list[Path]) -> list[Path]:
@@ -119,34 +121,47 @@ def ingest(
     ):
         verb = "checking" if check else "ingesting"
         task = progress.add_task(verb, total=len(files))
-        for path in files:
-            progress.update(task, description=f"{verb} {path.name[:40]:<40}")
-            if not path.exists():
-                rows.append({"filename": str(path), "outcome": "failed", "reason": "not_found",
-                             "detail": "no such file"})  # fmt: skip
+
+        def post(path: Path) -> httpx.Response:
+            return client.post(
+                "/v1/documents",
+                files={"files": (path.name, path.read_bytes())},
+                data={"source_uri": path.resolve().as_uri()},
+                params={"dry_run": "true"} if check else None,
+            )
+
+        # A few files in flight at once, so the server parses one while it embeds another;
+        # the summary keeps the files' order.
+        with ThreadPoolExecutor(max_workers=UPLOADS_IN_FLIGHT) as pool:
+            pending: list[tuple[Path, Future[httpx.Response] | dict[str, Any]]] = []
+            for path in files:
+                if not path.exists():
+                    pending.append((path, {"filename": str(path), "outcome": "failed",
+                                           "reason": "not_found", "detail": "no such file"}))  # fmt: skip
+                elif (size := path.stat().st_size) > max_bytes:
+                    pending.append((path, _too_large(path, f"{size} bytes, more than {max_bytes}")))
+                else:
+                    future = pool.submit(post, path)
+                    future.add_done_callback(lambda _: progress.advance(task))
+                    pending.append((path, future))
+                    continue
                 progress.advance(task)
-                continue
-            if (size := path.stat().st_size) > max_bytes:
-                rows.append(_too_large(path, f"{size} bytes, more than {max_bytes}"))
-                progress.advance(task)
-                continue
-            try:
-                r = client.post(
-                    "/v1/documents",
-                    files={"files": (path.name, path.read_bytes())},
-                    data={"source_uri": path.resolve().as_uri()},
-                    params={"dry_run": "true"} if check else None,
-                )
-            except httpx.HTTPError as e:
-                err.print(f"[red]yatri: cannot reach {url}: {e}[/red]", soft_wrap=True)
-                raise typer.Exit(1) from e
-            if r.status_code == 413:  # the server's limit is lower than this CLI's
-                rows.append(_too_large(path, _problem_detail(r)))
-            elif r.status_code != 200:
-                raise _fail(r)
-            else:
-                rows.extend(r.json()["results"])
-            progress.advance(task)
+            for path, outcome in pending:
+                if isinstance(outcome, dict):
+                    rows.append(outcome)
+                    continue
+                progress.update(task, description=f"{verb} {path.name[:40]:<40}")
+                try:
+                    r = outcome.result()
+                except httpx.HTTPError as e:
+                    err.print(f"[red]yatri: cannot reach {url}: {e}[/red]", soft_wrap=True)
+                    raise typer.Exit(1) from e
+                if r.status_code == 413:  # the server's limit is lower than this CLI's
+                    rows.append(_too_large(path, _problem_detail(r)))
+                elif r.status_code != 200:
+                    raise _fail(r)
+                else:
+                    rows.extend(r.json()["results"])
         if prune:
             rows.extend(_prune(client, paths, files, dry_run=check))
     _summary(rows, check=check)

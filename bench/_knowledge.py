@@ -16,6 +16,7 @@ from api.content_cli import collect
 from api.deps import Services
 from core.embedded import EmbeddedRuntime
 from core.settings import Settings
+from ingest.pipeline import INGEST_CONCURRENCY, Upload
 
 CORPUS = Path(__file__).parent.parent / "examples" / "policies"
 
@@ -46,15 +47,19 @@ async def knowledge_app(**overrides: Any) -> AsyncIterator[Services]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def ingest_corpus(services: Services) -> tuple[int, float]:
-    """Ingest the sample corpus; (chunks, seconds)."""
+async def ingest_corpus(
+    services: Services, *, concurrency: int = INGEST_CONCURRENCY
+) -> tuple[int, float]:
+    """Ingest the sample corpus as one upload of every file (as `POST /v1/documents` with many
+    files, or `yatri ingest FOLDER`); (chunks, seconds)."""
     started = time.perf_counter()
+    uploads = [
+        Upload(data=path.read_bytes(), filename=path.name, source_uri=path.resolve().as_uri())
+        for path in collect([CORPUS])
+    ]
     chunks = 0
-    for path in collect([CORPUS]):
-        result = await services.knowledge.ingest.ingest(
-            path.read_bytes(), filename=path.name, source_uri=path.resolve().as_uri()
-        )
+    for result in await services.knowledge.ingest.ingest_many(uploads, concurrency=concurrency):
         if result.outcome.value == "failed":
-            raise RuntimeError(f"{path.name}: {result.reason}: {result.detail}")
+            raise RuntimeError(f"{result.filename}: {result.reason}: {result.detail}")
         chunks += result.chunks
     return chunks, time.perf_counter() - started

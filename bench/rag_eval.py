@@ -123,7 +123,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--engine", default="edge", choices=["edge", "qdrant-local"])
     parser.add_argument(
-        "--embedding-engine", default=None, choices=["onnx", "onnx-int8-weights"],
+        "--embedding-engine", default=None, choices=["onnx", "onnx-l3", "onnx-int8-weights"],
         help="the embedding engine (default: the settings' default)",
     )  # fmt: skip
     parser.add_argument("--misses", action="store_true", help="print every miss (all stages)")

@@ -96,11 +96,13 @@ class Settings(BaseSettings):
         default="edge",
         description="Embedded vector engine when YATRI_QDRANT_URL is unset: qdrant-edge or qdrant-client local mode.",
     )
-    embedding_engine: Literal["onnx", "onnx-int8-weights", "sentence-transformers"] = Field(
-        default="onnx",
-        description="all-MiniLM-L6-v2 as dynamically quantised int8 ONNX (onnxruntime), the "
-        "package's int8-weight ONNX run in fp32 (the engine before, for comparison) or the "
-        "original (sentence-transformers).",
+    embedding_engine: Literal["onnx", "onnx-l3", "onnx-int8-weights", "sentence-transformers"] = (
+        Field(
+            default="onnx",
+            description="all-MiniLM-L6-v2 as dynamically quantised int8 ONNX (onnxruntime), the "
+            "package's int8-weight ONNX run in fp32 (the engine before, for comparison) or the "
+            "original (sentence-transformers).",
+        )
     )
     qdrant_collection: str = Field(default="policies", description="Collection of policy chunks.")
     redis_namespace: str = Field(

@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,6 +31,10 @@ from rag.sparse import Bm25
 from rag.store import SparseVector, StoredChunk, VectorStore
 
 log = get_logger(__name__)
+
+# Files of one upload ingested at once: while one file's chunks are on the model's two workers,
+# the next is parsed, chunked and its neighbours' writes go to Redis and the vector store.
+INGEST_CONCURRENCY = 3
 
 _T = TypeVar("_T")
 
@@ -59,6 +63,13 @@ class FileResult:
     changes: ChunkChanges | None = None  # set by a check: what ingesting would change
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    data: bytes
+    filename: str
+    source_uri: str
+
+
 class IngestService:
     def __init__(
         self,
@@ -83,6 +94,26 @@ class IngestService:
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._retiring: dict[asyncio.Task[None], tuple[str, int]] = {}
+
+    async def ingest_many(
+        self,
+        files: Sequence[Upload],
+        *,
+        check: bool = False,
+        concurrency: int = INGEST_CONCURRENCY,
+    ) -> list[FileResult]:
+        """Ingest (or, with ``check``, check) several files, a few at a time; results in the
+        order given. Two versions of one document are still ingested one after the other."""
+        gate = asyncio.Semaphore(max(1, concurrency))
+        run = self.check if check else self.ingest
+
+        async def one(upload: Upload) -> FileResult:
+            async with gate:
+                return await run(
+                    upload.data, filename=upload.filename, source_uri=upload.source_uri
+                )
+
+        return list(await asyncio.gather(*(one(u) for u in files)))
 
     async def ingest(self, data: bytes, *, filename: str, source_uri: str) -> FileResult:
         """Ingest one file. Never raises for a bad file: the result says what went wrong."""

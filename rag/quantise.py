@@ -37,7 +37,7 @@ def quantised_model(source: Path, *, cache_dir: Path | None = None) -> Path:
     folder = cache_dir or model_cache_dir()
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     key = hashlib.sha256(f"{digest}:{RECIPE}:{ort.__version__}".encode()).hexdigest()[:16]
-    target = folder / f"minilm-l6-{key}.onnx"
+    target = folder / f"{_prefix(source)}-{key}.onnx"
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,6 +45,10 @@ def quantised_model(source: Path, *, cache_dir: Path | None = None) -> Path:
         built = _build(source, Path(work))
         os.replace(built, target)
     return target
+
+
+def _prefix(source: Path) -> str:
+    return "minilm-l3" if "L3" in source.name else "minilm-l6"
 
 
 def _build(source: Path, work: Path) -> Path:
@@ -66,5 +70,12 @@ def _build(source: Path, work: Path) -> Path:
     model.save_model_to_file(str(fused))
     # 3. Dynamic int8 quantisation of the matrix products, per output channel.
     out = work / "model.onnx"
-    quantize_dynamic(str(fused), str(out), weight_type=QuantType.QInt8, per_channel=True)
+    quantize_dynamic(
+        str(fused),
+        str(out),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        # Shape inference cannot type some fused outputs of the L3 export: they are fp32.
+        extra_options={"DefaultTensorType": 1},  # onnx.TensorProto.FLOAT
+    )
     return out

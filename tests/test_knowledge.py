@@ -20,6 +20,7 @@ from api.content_cli import collect
 from api.deps import Services
 from core.embedded import EmbeddedTemporal, EmbeddedValkey, Endpoints
 from core.settings import Settings
+from ingest.pipeline import Upload
 from rag.answers import NO_ANSWER
 from rag.store import SearchFilter
 
@@ -312,3 +313,30 @@ async def test_a_document_deleted_and_uploaded_again_keeps_its_chunks(kapp: Fast
     await knowledge.ingest.drain()  # the retirement of the deleted revision runs now
     assert await knowledge.store.count(only) == first.chunks == again.chunks
     assert (await knowledge.retriever.retrieve("Zephyr luggage", filter=only)).passages
+
+
+async def test_an_upload_of_many_files_keeps_their_order_and_each_versions_turn(
+    kapp: FastAPI,
+) -> None:
+    """Files of one upload are ingested a few at a time: results come back in the order given,
+    and two versions of one document in the same upload are applied in that order."""
+    knowledge = services(kapp).knowledge
+    ids = [f"zephyr-{uuid.uuid4().hex[:6]}" for _ in range(4)]
+    uploads = [
+        Upload(_doc(ids[0], 1, 10), "a.md", "t://a"),
+        Upload(b"%PDF-1.4 not really", "broken.pdf", "t://broken"),
+        Upload(_doc(ids[1], 1, 12), "b.md", "t://b"),
+        Upload(_doc(ids[0], 2, 15), "a2.md", "t://a"),
+        *(Upload(_doc(doc_id, 1, 20), f"{doc_id}.md", f"t://{doc_id}") for doc_id in ids[2:]),
+    ]
+    results = await knowledge.ingest.ingest_many(uploads, concurrency=3)
+    assert [r.filename for r in results] == [u.filename for u in uploads]
+    assert [r.outcome.value for r in results] == [
+        "added", "failed", "added", "updated", "added", "added"
+    ]  # fmt: skip
+    record = await knowledge.catalog.get(ids[0])
+    assert record is not None and record.version == 2
+    passages = (
+        await knowledge.retriever.retrieve("Zephyr luggage", filter=SearchFilter(doc_ids=(ids[0],)))
+    ).passages
+    assert passages and all("15 kg" in p.text for p in passages)

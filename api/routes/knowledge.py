@@ -16,6 +16,7 @@ from api.problems import PROBLEM_RESPONSES
 from core.deadline import answer_within
 from core.errors import NotFoundError
 from core.logging import get_logger
+from ingest.pipeline import Upload
 from rag.answers import Answer
 from rag.store import SearchFilter
 
@@ -183,18 +184,24 @@ async def upload_documents(
         default=False, description="Validate and report what would change; publish nothing."
     ),
 ) -> UploadResponse:
-    results = []
+    accepted = files[:MAX_FILES_PER_UPLOAD]
     async with answer_within(services.settings.upload_timeout_s):
-        for upload in files[:MAX_FILES_PER_UPLOAD]:
-            filename = upload.filename or "upload"
-            data = await upload.read()
-            uri = source_uri if source_uri and len(files) == 1 else f"upload://{filename}"
-            ingest = services.knowledge.ingest
-            run = ingest.check if dry_run else ingest.ingest
-            result = await run(data, filename=filename, source_uri=uri)
-            log.info("document upload", actor=actor, filename=filename, dry_run=dry_run,
-                     outcome=result.outcome.value, doc_id=result.doc_id)  # fmt: skip
-            results.append(FileResultOut.model_validate(result, from_attributes=True))
+        uploads = [
+            Upload(
+                data=await upload.read(),
+                filename=upload.filename or "upload",
+                source_uri=source_uri
+                if source_uri and len(files) == 1
+                else f"upload://{upload.filename or 'upload'}",
+            )
+            for upload in accepted
+        ]
+        done = await services.knowledge.ingest.ingest_many(uploads, check=dry_run)
+    results = []
+    for result in done:
+        log.info("document upload", actor=actor, filename=result.filename, dry_run=dry_run,
+                 outcome=result.outcome.value, doc_id=result.doc_id)  # fmt: skip
+        results.append(FileResultOut.model_validate(result, from_attributes=True))
     for upload in files[MAX_FILES_PER_UPLOAD:]:
         results.append(
             FileResultOut(
