@@ -99,9 +99,10 @@ class Settings(BaseSettings):
     embedding_engine: Literal["onnx", "onnx-l3", "onnx-int8-weights", "sentence-transformers"] = (
         Field(
             default="onnx",
-            description="all-MiniLM-L6-v2 as dynamically quantised int8 ONNX (onnxruntime), the "
-            "package's int8-weight ONNX run in fp32 (the engine before, for comparison) or the "
-            "original (sentence-transformers).",
+            description="all-MiniLM-L6-v2 as dynamically quantised int8 ONNX (onnxruntime), "
+            "paraphrase-MiniLM-L3-v2 quantised the same way (onnx-l3: faster ingest, lower answer "
+            "quality; the small-model extra), the package's int8-weight ONNX run in fp32 (the "
+            "engine before, for comparison) or the original (sentence-transformers).",
         )
     )
     qdrant_collection: str = Field(default="policies", description="Collection of policy chunks.")
