@@ -22,6 +22,7 @@ from rapidfuzz.distance import Indel, JaroWinkler
 from wordfreq import top_n_list
 
 from core.airports import AirportDirectory, Tier
+from voice.normalise import NUMBER_WORDS
 
 # A span starts after one of these ("from Daradun") or ends before one ("Riper to Goa").
 _BEFORE_SPAN = frozenset(
@@ -46,7 +47,7 @@ _NEVER_IN_SPAN = frozenset(
      # Travel words too rare in English to count as common: "for Sleeper", "for Diwali".
      "sleeper", "seater", "sitting", "chair", "coach", "diwali", "holi", "dussehra", "navratri",
      "pongal", "onam", "eid", "puja", "durga", "ganesh", "chhath", "kumbh", "mela"}
-)  # fmt: skip
+) | NUMBER_WORDS  # fmt: skip
 # English words this common are what the caller said, not a misheard name ("in cash" is not
 # "in Kashi", "to board" is not "to Baroda"); they join a rewrite only in a close match of
 # several words ("luck now", "Bengal or").

@@ -24,6 +24,8 @@ _ORDINALS = {w: i for i, w in enumerate(_ORD_UNITS, 1)} | {
     w: i for i, w in enumerate(_ORD_TEENS, 10)
 }
 _ORDINALS |= {"twentieth": 20, "thirtieth": 30}
+# Every spoken number word: never part of a place name ("to twenty fifth" is a date).
+NUMBER_WORDS = frozenset(_CARDINALS) | frozenset(_ORDINALS)
 
 
 def _alt(words: list[str]) -> str:
