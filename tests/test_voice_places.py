@@ -156,3 +156,9 @@ async def test_a_city_heard_with_confidence_is_searched_at_once(app: FastAPI) ->
     found = await turn("Flights from Delhi to Guwahati tomorrow.")
     assert "Did you mean" not in found.text
     assert found.data["slots"]["destination"] == "GAU" and found.data["data"].get("offers")
+
+
+def test_a_date_after_a_place_is_never_read_as_part_of_it() -> None:
+    text = "Book two adults from Embry Kapur to Magdagran, 27th of September."
+    assert all(r.endswith(("to", "27th")) for r in PLACES.rewrites(text))
+    assert PLACES(text) == "Book 2 adults from Ambikapur to Bagdogra, 27 september."

@@ -54,7 +54,8 @@ _NEVER_IN_SPAN = frozenset(
 _COMMON_WORDS = 15_000
 _MAX_SPAN_WORDS = 3
 _MIN_LETTERS = 3
-_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
+# Digits are words too ("27th"), so their letters never pass for a name; they end a span.
+_WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 # A sentence end between two words stops a span; a comma or hyphen does not ("Goa, Hadi").
 _SENTENCE_BREAK = re.compile(r"[.?!;:]")
 # An unstressed "to" run into the next name ("Dapatna") or the one before ("Bopalta").
@@ -204,7 +205,7 @@ class SpokenCities:
         found: list[PlaceSpan] = []
         for i in range(len(words.lowered)):
             for j in range(i, min(i + _MAX_SPAN_WORDS, len(words.lowered))):
-                if words.lowered[j] in _NEVER_IN_SPAN or (j > i and not words.joined(j)):
+                if _ends_span(words.lowered[j]) or (j > i and not words.joined(j)):
                     break
                 if words.after_trigger(i) or words.before_trigger(j):
                     span = self._place(words, i=i, j=j, limit=limit, floor=floor)
@@ -257,7 +258,7 @@ class SpokenCities:
         candidates: list[_Span] = []
         for i in range(len(words.lowered)):
             for j in range(i, min(i + _MAX_SPAN_WORDS, len(words.lowered))):
-                if words.lowered[j] in _NEVER_IN_SPAN or (j > i and not words.joined(j)):
+                if _ends_span(words.lowered[j]) or (j > i and not words.joined(j)):
                     break
                 span = self._match(words, i=i, j=j)
                 if span is not None:
@@ -318,7 +319,8 @@ class SpokenCities:
     def _rare(self, words: _Words, k: int) -> bool:
         word = words.lowered[k]
         return not (
-            word in self._common
+            not word.isalpha()
+            or word in self._common
             or word in self._known
             or word in _NEVER_IN_SPAN
             or word in _BEFORE_SPAN
@@ -363,6 +365,10 @@ class SpokenCities:
             spelling[0] + prefix[0] + sound[0] + skeleton[0]
         ) / 4
         return scores
+
+
+def _ends_span(word: str) -> bool:
+    return word in _NEVER_IN_SPAN or not word.replace("'", "").isalpha()
 
 
 def _letters(text: str) -> str:
