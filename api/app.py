@@ -33,6 +33,7 @@ from api.routes import (
     travellers,
     voice,
     voice_access,
+    web,
 )
 from api.routes import intents as intent_routes
 from api.understanding import intent_parser
@@ -500,6 +501,7 @@ def create_app(
     app.include_router(hotels.pushes, dependencies=[Depends(rate_limited("webhooks"))])
     app.include_router(travellers.router, dependencies=[Depends(rate_limited("travellers"))])
     app.include_router(problems.router)
+    app.include_router(web.router)
     # A plain route, not a mount: the MCP transport answers at exactly /mcp.
     app.router.routes.append(Route(MCP_PATH, agent_tools, include_in_schema=False))
     mount_docs(app)
