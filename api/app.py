@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from starlette.routing import Route
 
-from api.booking_backends import BOOKINGS_DB, booking_backends
+from api.booking_backends import booking_backends, open_audit_log, open_profiles
 from api.deps import Knowledge, Services
 from api.hotel_backends import build_hotels, running_hotels
 from api.mcp_server import MCP_PATH, AgentTools
@@ -38,10 +38,9 @@ from api.routes import (
 from api.routes import intents as intent_routes
 from api.understanding import intent_parser
 from bookings.agents import AgentBookings
-from bookings.audit import SqliteAuditLog
 from bookings.consent import AgentGate, ApprovalCodes
 from bookings.pricing import FareServicePricer
-from bookings.profiles import SANDBOX_PROFILES, SqliteProfileStore
+from bookings.profiles import SANDBOX_PROFILES
 from bookings.quotes import AgentRateLimit, RedisBookingQuotes, RedisChangeQuotes, SandboxSmsOutbox
 from bookings.service import BookingService
 from bookings.temporal import connect_temporal
@@ -326,7 +325,7 @@ async def _services(
             wait_s=settings.booking_wait_s,
             quote_ttl_s=settings.quote_ttl_s,
         )
-        audit = await SqliteAuditLog.open(settings.data_dir / BOOKINGS_DB)
+        audit = await open_audit_log(settings)
         stack.push_async_callback(audit.close)
         services.audit = audit
         services.agent_gate = AgentGate(
@@ -355,7 +354,7 @@ async def _services(
                 timeout_s=settings.llm_command_timeout_s,
             )  # fmt: skip
             stack.push_async_callback(proposer.aclose)
-        profiles = await SqliteProfileStore.open(settings.data_dir / BOOKINGS_DB)
+        profiles = await open_profiles(settings)
         stack.push_async_callback(profiles.close)
         if settings.sandbox_profiles:
             await profiles.seed(SANDBOX_PROFILES)

@@ -15,6 +15,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bookings.activities import BookingActivities
+from bookings.audit import SqliteAuditLog
+from bookings.postgres_audit import PostgresAuditLog, PostgresProfileStore
+from bookings.postgres_store import PostgresBookingStore
+from bookings.profiles import SqliteProfileStore
 from bookings.store import SqliteBookingStore
 from bookings.suppliers.hotel_network import NetworkHotel, RecordChange
 from bookings.suppliers.sandbox import SandboxBookingAirline, SandboxLedger, SandboxPayments
@@ -34,7 +38,7 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class BookingBackends:
-    store: SqliteBookingStore
+    store: SqliteBookingStore | PostgresBookingStore
     ledger: SandboxLedger
     activities: BookingActivities
     hotel: NetworkHotel
@@ -61,7 +65,7 @@ async def booking_backends(
                 Catalogue, properties=settings.hotels_properties, seed=settings.hotels_seed
             )
         inventory = Inventory(catalogue, window_days=settings.hotels_window_days)
-    store = await SqliteBookingStore.open(settings.data_dir / BOOKINGS_DB)
+    store = await open_booking_store(settings)
     try:
         ledger = await SandboxLedger.open(settings.data_dir / SANDBOX_DB)
         try:
@@ -89,6 +93,26 @@ async def booking_backends(
             await ledger.close()
     finally:
         await store.close()
+
+
+async def open_booking_store(settings: Settings) -> SqliteBookingStore | PostgresBookingStore:
+    """The booking record: PostgreSQL when `database_url` is set, else the SQLite file in the
+    data directory. The audit log and profiles below follow the same choice."""
+    if settings.database_url:
+        return await PostgresBookingStore.open(settings.database_url)
+    return await SqliteBookingStore.open(settings.data_dir / BOOKINGS_DB)
+
+
+async def open_audit_log(settings: Settings) -> SqliteAuditLog | PostgresAuditLog:
+    if settings.database_url:
+        return await PostgresAuditLog.open(settings.database_url)
+    return await SqliteAuditLog.open(settings.data_dir / BOOKINGS_DB)
+
+
+async def open_profiles(settings: Settings) -> SqliteProfileStore | PostgresProfileStore:
+    if settings.database_url:
+        return await PostgresProfileStore.open(settings.database_url)
+    return await SqliteProfileStore.open(settings.data_dir / BOOKINGS_DB)
 
 
 async def _sweep(hotel: NetworkHotel) -> None:

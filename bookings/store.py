@@ -4,8 +4,8 @@ Why SQLite and not Redis or Temporal's own state: a booking must outlive every p
 every cache flush (Redis is a cache here), and Temporal drops a closed workflow's history
 after the namespace's retention (a day on the dev server), while a booking lives for years.
 SQLite is embedded, durable on fsync, and lets the API process and worker processes on one
-host share the file. At scale the same `BookingStore` port takes a PostgreSQL adapter (the SQL
-here is portable); that adapter is not written yet.
+host share the file. At scale the same `BookingStore` port runs on PostgreSQL
+(bookings/postgres_store.py, chosen by YATRI_DATABASE_URL), with the same guarantees.
 
 Writes come from the workflow's activities, so each is idempotent: a status change is keyed by
 (booking, step) and a replayed activity changes nothing. Each write is one IMMEDIATE transaction

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         default=None, description="Qdrant server URL; unset uses embedded Qdrant on disk."
     )
     qdrant_api_key: SecretStr | None = Field(default=None, description="Qdrant server API key.")
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the bookings database (booking records, the agents' audit "
+        "log, traveller profiles); unset keeps them in SQLite in the data directory.",
+    )
     temporal_address: str | None = Field(
         default=None, description="Temporal frontend host:port; unset starts the dev server."
     )

