@@ -83,7 +83,8 @@
     }
   };
   var ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"];
-  var QUICK_CHOICES = 3;  // chips under the log; every card has its own button
+  var QUICK_CHOICES = 3;
+  var MAX_PENDING_FRAMES = 400;  // 8 s of 20 ms frames held while the stream opens  // chips under the log; every card has its own button
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -135,6 +136,7 @@
     this.voice = null;
     this.stats = { audioReceived: 0, audioStarted: 0, audioEnded: 0, audioStopped: 0, clears: 0 };
     this.build();
+    this.publishStats();
     this.loadConfig();
   }
 
@@ -579,7 +581,7 @@
     }
     var echo = String(option("echoCancellation", "on")) !== "off" && option("echoCancellation", true) !== false;
     var voice = this.voice = { ws: null, ctx: null, stream: null, node: null, sources: [], playhead: 0,
-      replyEnded: false, partial: null, closedByUs: false };
+      replyEnded: false, partial: null, closedByUs: false, ready: false, pending: [] };
     performance.mark("yatri:speak");
     this.setVoiceState("connecting");
     var Ctx = window.AudioContext || window.webkitAudioContext;
@@ -594,6 +596,8 @@
       if (self.voice !== voice) { stream.getTracks().forEach(function (tr) { tr.stop(); }); return null; }
       voice.stream = stream;
       return voice.ctx.audioWorklet.addModule(ORIGIN + "/web/mic-worklet.js?v=" + VERSION).then(function () {
+        // Listen from the click on: what is said before the stream is ready is sent when it is.
+        self.startMicrophone(voice);
         return fetch(ORIGIN + "/v1/voice/tokens", { method: "POST", headers: self.headers(),
           body: JSON.stringify(self.sessionId ? { session_id: self.sessionId } : {}) });
       }).then(function (r) {
@@ -651,7 +655,11 @@
     var first = true;
     node.port.onmessage = function (event) {
       if (first) { performance.mark("yatri:capture"); first = false; }
-      if (voice.ws && voice.ws.readyState === WebSocket.OPEN) voice.ws.send(event.data);
+      if (voice.ready && voice.ws.readyState === WebSocket.OPEN) voice.ws.send(event.data);
+      else if (!voice.ready) {
+        voice.pending.push(event.data);
+        if (voice.pending.length > MAX_PENDING_FRAMES) voice.pending.shift();
+      }
     };
     source.connect(node);
     node.connect(mute);
@@ -665,12 +673,8 @@
       case "ready":
         this.rememberSession(m.session_id);
         performance.mark("yatri:ready");
-        try {
-          this.startMicrophone(voice);
-        } catch (e) {
-          this.stopVoice(this.t("voiceUnavailable", { why: e.message }));
-          return;
-        }
+        voice.ready = true;
+        voice.pending.splice(0).forEach(function (frame) { voice.ws.send(frame); });
         this.setVoiceState("listening");
         break;
       case "speech_started":
