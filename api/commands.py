@@ -23,6 +23,7 @@ from api.content_cli import docs_cli, ingest
 from api.transport import server_config
 from bookings.temporal import TemporalClient, connect_temporal, probe_worker
 from bookings.worker import build_worker
+from core import tracing
 from core.airports import load_airports
 from core.embedded import DataDirLock, EmbeddedRuntime, Endpoints, bind_socket, read_runtime
 from core.errors import StartupError, YatriError
@@ -79,6 +80,7 @@ def serve(
         max_in_flight=max_in_flight, header_timeout_s=header_timeout, body_timeout_s=body_timeout,
     )  # fmt: skip
     configure_logging(level=settings.log_level, json=settings.log_json)
+    tracing.configure(service_name="yatri-api")
     lock = DataDirLock(settings.data_dir)
     runtime = EmbeddedRuntime(
         data_dir=settings.data_dir,
@@ -123,6 +125,7 @@ def worker(
     """Run only the Temporal worker, against YATRI_TEMPORAL_ADDRESS (or a running `yatri serve`)."""
     settings = _settings(data_dir=data_dir)
     configure_logging(level=settings.log_level, json=settings.log_json)
+    tracing.configure(service_name="yatri-worker")
     address = settings.temporal_address or _runtime_value(settings.data_dir, "temporal_address")
     if not address:
         raise _fail("set YATRI_TEMPORAL_ADDRESS, or start `yatri serve` on this data dir first")

@@ -5,6 +5,7 @@ internals; inside it, load shedding."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import time
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_body, problem_response
+from core import tracing
 from core.logging import get_logger
 from core.telemetry import (
     HTTP_IN_FLIGHT,
@@ -35,6 +37,10 @@ class BodyTooLargeError(Exception):
 
 class BodyTimeoutError(Exception):
     pass
+
+
+def _text_headers(headers: Mapping[bytes, bytes]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers.items()}
 
 
 class RequestContextMiddleware:
@@ -101,7 +107,10 @@ class RequestContextMiddleware:
                 response_started = True
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                extra = [(b"x-request-id", request_id.encode())]
+                if (trace := tracing.trace_id()) is not None:
+                    extra.append((b"x-trace-id", trace.encode()))
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         received = 0
@@ -129,6 +138,11 @@ class RequestContextMiddleware:
             declared = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:
             declared = 0
+        request_span = contextlib.ExitStack()
+        request_span.enter_context(tracing.extracted(_text_headers(headers)))
+        http_span = request_span.enter_context(
+            tracing.span(f"HTTP {method}", server=True, **{"http.method": method, "url.path": path})
+        )
         try:
             if declared > max_body_bytes:
                 raise BodyTooLargeError
@@ -151,6 +165,11 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path_format", None) or getattr(route, "path", "unmatched")
+            http_span.update_name(f"HTTP {method} {template}")
+            http_span.set_attribute("http.route", template)
+            http_span.set_attribute("http.status_code", status)
+            if status >= 500:
+                tracing.mark_error(f"HTTP {status}")
             HTTP_REQUESTS.labels(method, template, str(status)).inc()
             HTTP_LATENCY.labels(method, template).observe(elapsed)
             log.info(
@@ -160,6 +179,7 @@ class RequestContextMiddleware:
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
             )
+            request_span.close()
             structlog.contextvars.clear_contextvars()
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, Interceptor, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -22,6 +22,7 @@ from bookings.workflows import (
     MODIFY_WORKFLOW,
     WorkerProbeWorkflow,
 )
+from core import tracing
 from core.errors import DependencyUnavailableError
 
 # Other modules name the client through this alias, so that only this module imports the SDK's
@@ -35,13 +36,26 @@ class TemporalHealth:
     latency_ms: float
 
 
+def _interceptors() -> list[Interceptor]:
+    """With tracing on, workflow starts carry the request's trace to the worker, whose workflow
+    and activity spans join it (the client's interceptors apply to workers built on it)."""
+    if not tracing.enabled():
+        return []
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    return [TracingInterceptor()]
+
+
 async def connect_temporal(address: str, *, namespace: str, timeout_s: float = 20.0) -> Client:
     """Connect, retrying while a just-started dev server finishes booting."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             return await Client.connect(
-                address, namespace=namespace, data_converter=pydantic_data_converter
+                address,
+                namespace=namespace,
+                data_converter=pydantic_data_converter,
+                interceptors=_interceptors(),
             )
         except RuntimeError as e:
             if time.monotonic() > deadline:

@@ -11,6 +11,7 @@ import orjson
 import structlog
 
 from core.redaction import redact_value
+from core.tracing import add_trace_id
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -29,6 +30,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        add_trace_id,
         _redact,
     ]
     renderer: Any = (

@@ -16,6 +16,7 @@ from typing import TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_random_exponential
 
+from core import tracing
 from core.errors import BulkheadFullError, CircuitOpenError, SupplierError, SupplierTimeoutError
 from core.telemetry import BREAKER_STATE, BREAKER_TRANSITIONS, BULKHEAD_IN_FLIGHT, BULKHEAD_REJECTED
 
@@ -216,7 +217,17 @@ async def call_with_resilience(
         out_of_time = deadline.remaining() <= state.upcoming_sleep
         return out_of_time or state.attempt_number >= options.max_attempts
 
+    attempts = 0
+
     async def attempt() -> T:
+        nonlocal attempts
+        attempts += 1
+        with tracing.span(
+            "supplier.attempt", supplier=supplier, attempt=attempts, breaker=breaker.state.value
+        ):
+            return await one_attempt()
+
+    async def one_attempt() -> T:
         if deadline.expired:
             raise SupplierTimeoutError("the caller's deadline passed", supplier=supplier)
         async with breaker.guard(), bulkhead.slot(deadline):

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core import tracing
 from core.airports import AirportDirectory
 from core.deadline import call_deadline
 from core.errors import InvalidRequestError, SupplierError, SupplierTimeoutError
@@ -110,6 +111,11 @@ class FareService:
 
     async def _live(self, query: FareQuery, deadline: Deadline) -> list[FareOffer]:
         name = self._supplier.name
+        with tracing.span("supplier.call", supplier=name, operation="search"):
+            return await self._live_call(query, deadline)
+
+    async def _live_call(self, query: FareQuery, deadline: Deadline) -> list[FareOffer]:
+        name = self._supplier.name
         started = time.perf_counter()
         try:
             offers = await call_with_resilience(
@@ -131,6 +137,12 @@ class FareService:
         """Fresh fares (at most ``fresh_s`` old), or the last known ones flagged as stale when
         the airline cannot answer in time; raises ``SupplierError`` when neither exists. The
         airline gets ``timeout_s`` (default: the service's), cut to what the request has left."""
+        with tracing.span("fares.search", origin=query.origin, destination=query.destination):
+            result = await self._search(query, timeout_s=timeout_s)
+            tracing.set_attributes(source=result.source.value, age_ms=result.age_ms)
+            return result
+
+    async def _search(self, query: FareQuery, *, timeout_s: float | None) -> FareResult:
         self.validate(query)
         deadline = call_deadline(timeout_s or self._deadline_s)
         if self._cache is None:

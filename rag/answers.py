@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from core import tracing
 from core.deadline import time_for_calls
 from core.logging import get_logger
 from rag.asks import Ask, asks, carries, is_condition, leans_back
@@ -226,6 +227,19 @@ class AnswerService:
         filter: SearchFilter | None = None,
         mode: SearchMode = "hybrid",
         stages: Stages = Stages(),
+    ) -> Answer:
+        with tracing.span("policy.answer"):
+            answer = await self._answer(question, filter=filter, mode=mode, stages=stages)
+            tracing.set_attributes(grounded=answer.grounded, confidence=answer.confidence)
+            return answer
+
+    async def _answer(
+        self,
+        question: str,
+        *,
+        filter: SearchFilter | None,
+        mode: SearchMode,
+        stages: Stages,
     ) -> Answer:
         if stages.brands:
             coverage = await self.coverage()

@@ -15,6 +15,7 @@ from typing import Any
 from bookings.consent import ApprovalCodes
 from bookings.profiles import ProfileStore
 from bookings.service import BookingService
+from core import tracing
 from core.airports import AirportDirectory
 from core.errors import ForbiddenError
 from core.logging import get_logger
@@ -146,6 +147,23 @@ class TurnEngine:
         it (sessions/skills/identity.py). `unsure` maps places written with doubt (a city
         guessed for misheard speech, lower case) to the words heard: read back before use."""
         session_id = session_id or new_session_id()
+        with tracing.span("turn", channel=channel):
+            result = await self._handle(text=text, session_id=session_id, channel=channel,
+                                        traveller_id=traveller_id, caller=caller,
+                                        unsure=unsure)  # fmt: skip
+            tracing.set_attributes(intent=result.intent)
+            return result
+
+    async def _handle(
+        self,
+        *,
+        text: str,
+        session_id: str,
+        channel: str,
+        traveller_id: str | None,
+        caller: str | None,
+        unsure: Mapping[str, str] | None,
+    ) -> TurnResult:
         caller = e164(caller) if caller else None
         async with self._store.lock(session_id):
             now = self._clock()
@@ -171,7 +189,9 @@ class TurnEngine:
                                      "new one (send no session_id)")  # fmt: skip
             if reset:
                 turn.say("I had to start our conversation afresh.")
-            parse = await self._parser.parse(text, today=turn.today, context=_context(state))
+            with tracing.span("understand"):
+                parse = await self._parser.parse(text, today=turn.today, context=_context(state))
+                tracing.set_attributes(intent=parse.intent.value, confidence=parse.confidence)
             parse = _doubted(parse, unsure or {})
             parse = await self._clarified(turn, parse)
             intent = parse.intent if turn.lines and state.clarify else await self._turn(turn, parse)
