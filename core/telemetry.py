@@ -86,6 +86,14 @@ HOTEL_DRIFT = Counter(
     "Cells reconciliation found different from the supplier's snapshot, and those it repaired.",
     ["supplier", "outcome"],
 )
+INGEST_FILES = Counter(
+    "yatri_ingest_files_total",
+    "Policy files ingested, by outcome (added, updated, unchanged, failed) and, for a failure, "
+    "its reason: the document's fault (empty, encrypted, corrupt, unsupported_format, "
+    "bad_metadata, too_large) or a problem type (a dependency failed).",
+    ["outcome", "reason"],
+)
+
 HOTEL_PENDING = Gauge("yatri_hotel_changes_pending", "Hotel change batches not yet applied.")
 HOTEL_LOADED = Gauge("yatri_hotel_destinations_loaded", "Destinations loaded in the store.")
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from core.errors import YatriError
 from core.logging import get_logger
+from core.telemetry import INGEST_FILES
 from ingest.check import ChunkChanges, diff_chunks
 from ingest.chunking import chunk_document
 from ingest.limits import UploadLimits, check_size
@@ -117,6 +118,11 @@ class IngestService:
 
     async def ingest(self, data: bytes, *, filename: str, source_uri: str) -> FileResult:
         """Ingest one file. Never raises for a bad file: the result says what went wrong."""
+        result = await self._ingest(data, filename=filename, source_uri=source_uri)
+        INGEST_FILES.labels(result.outcome.value, result.reason or "").inc()
+        return result
+
+    async def _ingest(self, data: bytes, *, filename: str, source_uri: str) -> FileResult:
         try:
             check_size(data, self.limits, filename)
             content_hash = hashlib.sha256(data).hexdigest()
