@@ -692,9 +692,9 @@
         this.setVoiceState("thinking");
         break;
       case "reply":
-        performance.mark("yatri:reply");
         voice.replyEnded = false;
         this.showReply(m.text || "", m.data || {});
+        performance.mark("yatri:reply");
         break;
       case "audio":
         this.playAudio(voice, m);
