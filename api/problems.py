@@ -157,11 +157,35 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _error_classes() -> list[type[YatriError]]:
+    found, stack = [], [YatriError]
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+def problem_types() -> dict[str, ProblemType]:
+    """Every problem type: those described above, and one for each error class raised with a
+    type of its own (its title, status and docstring), so a new error is never answered with
+    the generic type."""
+    found = dict(PROBLEM_TYPES)
+    for cls in _error_classes():
+        if cls.problem_type not in found:
+            doc = (cls.__doc__ or cls.title).strip().split("\n\n")[0]
+            found[cls.problem_type] = ProblemType(
+                slug=cls.problem_type, title=cls.title, status=cls.status,
+                description=" ".join(doc.split()),
+            )  # fmt: skip
+    return found
+
+
 def problem_body(
     *, slug: str, detail: str, status: int | None = None, instance: str | None = None,
     request_id: str | None = None, **extensions: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    known = PROBLEM_TYPES.get(slug, PROBLEM_TYPES["http-error"])
+    known = PROBLEM_TYPES.get(slug) or problem_types().get(slug) or PROBLEM_TYPES["http-error"]
     body: dict[str, Any] = {
         "type": f"/problems/{known.slug}",
         "title": known.title,

@@ -142,6 +142,24 @@ async def test_problem_types_resolve(client: httpx.AsyncClient) -> None:
     _assert_problem(await client.get("/problems/no-such-type"), 404, "not-found")
 
 
+async def test_every_error_class_has_its_own_problem_type(client: httpx.AsyncClient) -> None:
+    """Problem types come from the error classes too: an open breaker's 503 is reported as
+    `supplier-unavailable`, never as the generic type."""
+    import bookings.service  # noqa: F401 (its error classes)
+    from api.problems import problem_body
+    from core.errors import CircuitOpenError, YatriError
+
+    body = problem_body(slug=CircuitOpenError.problem_type, detail="open", status=503)
+    assert body["type"] == "/problems/supplier-unavailable" and body["title"] != "HTTP error"
+    stack: list[type[YatriError]] = [YatriError]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        r = await client.get(f"/problems/{cls.problem_type}")
+        assert r.status_code == 200, cls
+        assert r.json()["slug"] == cls.problem_type and r.json()["title"]
+
+
 async def test_incoming_request_id_is_kept(client: httpx.AsyncClient) -> None:
     r = await client.get("/livez", headers={"x-request-id": "trace-abc-123"})
     assert r.headers["x-request-id"] == "trace-abc-123"
