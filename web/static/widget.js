@@ -420,7 +420,8 @@
     if (cards.childNodes.length) node.appendChild(cards);
     this.lastData = data;
     this.renderQuickReplies(data);
-    this.log.scrollTop = this.log.scrollHeight;
+    // A reply is read from its first line: a long list of cards must not scroll it away.
+    this.log.scrollTop = Math.max(0, node.offsetTop - this.log.clientHeight / 4);
     return node;
   };
 
