@@ -59,7 +59,9 @@ def unavailable_on_error(what: str) -> Iterator[None]:
         if sqlstate[:2] in _TRANSIENT_CLASSES or sqlstate == "55P03":  # 55P03: lock timeout
             raise DependencyUnavailableError(f"{what} is unavailable ({type(e).__name__})") from e
         raise
-    except (asyncpg.InterfaceError, OSError, TimeoutError) as e:
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError) as e:
+        # InternalClientError: a pooled connection the server dropped (restart, failover) can
+        # fail once more this way before the pool replaces it; no connection is shared here.
         raise DependencyUnavailableError(f"{what} is unavailable ({type(e).__name__})") from e
 
 

@@ -10,6 +10,8 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -329,3 +331,28 @@ async def test_an_unreachable_server_is_a_retryable_unavailable(tmp_path: Path) 
     with pytest.raises(DependencyUnavailableError) as raised:
         await PostgresBookingStore.open(url)
     assert raised.value.retryable
+
+
+async def test_dropped_connections_are_retryable_until_the_pool_reconnects(
+    postgres_server: Any, postgres_url: str
+) -> None:
+    store = await PostgresBookingStore.open(postgres_url, max_connections=2)
+    try:
+        await store.create(booking("bk-1"))
+        database = urlsplit(postgres_url).path.lstrip("/")
+        for _ in range(3):
+            # What a failover or a server restart does to every open session.
+            postgres_server.psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{database}' AND pid <> pg_backend_pid();"
+            )
+            found = None
+            for _ in range(5):  # a call may meet each dead connection once, never more
+                try:
+                    found = await store.get("bk-1")
+                    break
+                except DependencyUnavailableError as e:
+                    assert e.retryable  # "try again", never a 500
+            assert found is not None and found.booking_id == "bk-1"
+    finally:
+        await store.close()
