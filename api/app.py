@@ -76,7 +76,9 @@ from voice.espeak import EspeakTts
 from voice.faster_whisper import WhisperStt
 from voice.piper import PiperTts
 from voice.places import SpokenPlaces
+from voice.scheduler import CapacityConfig
 from voice.silero import SileroVad
+from voice.smart_turn import SmartTurn
 from voice.stream_tokens import StreamTokens
 from voice.tts import TextToSpeech
 from voice.webhooks import WebhookDeliveries
@@ -123,7 +125,11 @@ def load_voice_engines(settings: Settings, *, airports: AirportDirectory) -> Voi
         PiperTts.load() if settings.voice_tts_engine == "piper" else EspeakTts.load()
     )
     places = transcript_normaliser(airports)
-    return VoiceEngines(stt=stt, new_vad=vad.new_stream, tts=tts, normalise=places, places=places)
+    turns = SmartTurn.load() if settings.voice_turn_model == "smart-turn" else None
+    capacity = CapacityConfig(final_budget_s=settings.voice_final_budget_ms / 1000,
+                              max_calls=settings.voice_max_streams)  # fmt: skip
+    return VoiceEngines(stt=stt, new_vad=vad.new_stream, tts=tts, normalise=places, places=places,
+                        turn_detector=turns, capacity=capacity)  # fmt: skip
 
 
 @asynccontextmanager
@@ -239,7 +245,8 @@ async def _services(
                     per_source=settings.voice_max_streams_per_source,
                     new_caller_share=settings.voice_new_caller_share,
                     anonymous_share=settings.voice_anonymous_share,
-                )
+                ),
+                capacity=voice_engines.scheduler if voice_engines else None,
             ),  # fmt: skip
             stream_tokens=StreamTokens(redis=redis, ttl_s=settings.voice_token_ttl_s, namespace=ns),
             normalise_transcript=(

@@ -166,6 +166,7 @@ def call_config(services: Services, *, transport: str) -> CallConfig:
         ),
         transport=transport,
         early_endpoint_ms=settings.voice_early_endpoint_ms or None,
+        barge_in_min_speech_ms=settings.voice_barge_in_min_speech_ms,
         streaming=settings.voice_pipeline == "streaming",
     )
 

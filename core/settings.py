@@ -298,6 +298,20 @@ class Settings(BaseSettings):
         description="Trailing silence that ends a turn whose transcript already reads as a "
         "complete sentence (0: always wait for the full silence window).",
     )
+    voice_turn_model: Literal["off", "smart-turn"] = Field(
+        default="off",
+        description="End-of-turn model asked at a short pause (smart-turn: Smart Turn v3.2 on "
+        "the CPU); off: the transcript's text decides.",
+    )
+    voice_barge_in_min_speech_ms: int = Field(
+        default=400, ge=0, le=3000, description="Speech over a playing reply that may stop it; "
+        "a quick decode must then be more than back-channel (hmm, haan, okay, a cough).",
+    )  # fmt: skip
+    voice_final_budget_ms: int = Field(
+        default=800, ge=50, le=10_000, description="Queue wait + decode a final transcript may "
+        "take; new voice streams are refused (1013) when the measured load says one more call "
+        "would push the others past it.",
+    )  # fmt: skip
     voice_max_utterance_ms: int = Field(
         default=15_000, ge=1000, le=60_000, description="Longest utterance before a forced end."
     )

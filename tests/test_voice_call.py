@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from voice.call import looks_complete
+from voice.turns import looks_complete
 from voice.faster_whisper import trim_repeats
 from voice.tts import lead_and_rest, speakable
 

@@ -1,7 +1,8 @@
 """Fair sharing of a process's voice streams.
 
-Decoding is the scarce thing, so a process serves a fixed number of streams. `StreamAdmission`
-decides who gets one: a source (a traveller, a caller's number, an anonymous visitor's
+Decoding is the scarce thing, so a process serves at most a fixed number of streams, and fewer
+when its decode scheduler says one more call would push the calls it serves past their budget
+(`DecodeCapacity`, measured from decode and queue times). `StreamAdmission` decides who gets one: a source (a traveller, a caller's number, an anonymous visitor's
 address) holds a few at most; the last slots go only to sources that hold none yet, so one
 busy source cannot take the slots new callers need; anonymous visitors together hold at most
 a share. `SilenceBudget` closes a stream on which nobody has been heard for too long, so a
@@ -50,6 +51,14 @@ class AdmissionLimits:
         return max(1, math.floor(self.total * self.anonymous_share))
 
 
+class DecodeCapacity(Protocol):
+    """The decode scheduler's view of load (voice.scheduler.DecodeScheduler)."""
+
+    def refusal(self, *, active: int) -> str | None:
+        """Why one more call beside `active` would not fit, or None if it fits."""
+        ...
+
+
 class Lease:
     """One admitted stream; `release` (idempotent) gives the slot back."""
 
@@ -67,10 +76,12 @@ class Lease:
 
 class StreamAdmission:
     """Admits streams in this process; `admit` never waits (a refused stream is closed with
-    1013 and the reason, and the caller tries again later)."""
+    1013 and the reason, and the caller tries again later). With `capacity`, a stream is also
+    refused when the decoder cannot take one more call without the others missing their budget."""
 
-    def __init__(self, limits: AdmissionLimits) -> None:
+    def __init__(self, limits: AdmissionLimits, *, capacity: DecodeCapacity | None = None) -> None:
         self.limits = limits
+        self.capacity = capacity
         self._by_source: Counter[str] = Counter()
         self._anonymous = 0
 
@@ -100,6 +111,9 @@ class StreamAdmission:
             raise AdmissionRefused(
                 "anonymous_share", "too many guest voice streams; sign in or try again later"
             )
+        overloaded = self.capacity.refusal(active=active) if self.capacity else None
+        if overloaded is not None:
+            raise AdmissionRefused("decode_capacity", f"voice decoding is busy ({overloaded})")
         self._by_source[source] += 1
         self._anonymous += anonymous
         return Lease(self, source=source, anonymous=anonymous)

@@ -2,13 +2,15 @@
 
 Audio in (16 kHz PCM16) -> Silero VAD per 32 ms frame -> the endpointer -> partial transcripts
 while the caller speaks (LocalAgreement commits the stable words) -> a final transcript ->
-the turn -> the reply spoken sentence by sentence. Speech while the reply plays is a barge-in:
-synthesis stops, the far end is told to drop queued audio, and the new utterance goes through.
+the turn -> the reply spoken sentence by sentence. Speech while the reply plays is a barge-in
+once it has lasted `barge_in_min_speech_ms` and a quick decode of it is more than back-channel
+("hmm", "haan", a cough): synthesis stops, the far end is told to drop queued audio, and the
+new utterance goes through. Back-channel over a reply is not answered.
 
-Whisper decodes a fixed 30 s window, so a decode costs about the same for 1 s of audio as for
-10 s. The final decode therefore starts speculatively the moment trailing silence begins and
-is usually done by the time the endpointer calls the end of the turn; partial decodes only use
-decode capacity no final is waiting for.
+A decode costs about the same for 1 s of audio as for 5 s. The final decode therefore starts
+speculatively the moment trailing silence begins and is usually done by the time the turn is
+called over; every decode goes through the process's scheduler (voice.scheduler), which puts
+finals of every call first and skips partials under load.
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import re
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,17 +30,12 @@ from core.errors import YatriError
 from core.logging import get_logger
 from core.telemetry import VOICE_BARGE_INS, VOICE_RTF, VOICE_STAGE_SECONDS
 from voice.audio import PCM16
-from voice.normalise import normalise
-from voice.places import Heard, SpokenPlaces
-from voice.stt import (
-    SAMPLE_RATE,
-    LocalAgreement,
-    Rewrites,
-    SpeechToText,
-    Transcript,
-    TranscriptionError,
-)
-from voice.tts import AudioChunk, TextToSpeech, lead_and_rest, speakable
+from voice.call_io import CallOutput, SpokenReply, TurnHandler, TurnMetrics
+from voice.engines import VoiceEngines
+from voice.places import Heard
+from voice.stt import SAMPLE_RATE, LocalAgreement, Transcript, TranscriptionError
+from voice.tts import AudioChunk, lead_and_rest, speakable
+from voice.turns import BACKCHANNEL_PROMPT, is_backchannel, looks_complete
 from voice.vad import (
     VAD_FRAME_MS,
     VAD_FRAME_SAMPLES,
@@ -49,30 +44,24 @@ from voice.vad import (
     Endpointer,
     EndpointerState,
     SpeechStarted,
-    VoiceActivityDetector,
 )
+
+# Re-exported: transports and the api layer import these from here.
+__all__ = [
+    "CallConfig",
+    "CallOutput",
+    "SpokenReply",
+    "TurnHandler",
+    "TurnMetrics",
+    "VoiceCall",
+    "VoiceEngines",
+]
 
 log = get_logger(__name__)
 
 # Whisper cuts a last word that runs into the end of its input; a little silence fixes that
 # and costs nothing (the window is padded to 30 s anyway).
 _DECODE_TAIL_SAMPLES = SAMPLE_RATE // 5
-
-
-@dataclass(frozen=True, slots=True)
-class SpokenReply:
-    """What the turn engine answered: the text to speak and data for screens that show it."""
-
-    text: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-class TurnHandler(Protocol):
-    """Final transcript in, reply out: the api layer binds it to the turn engine and a session.
-    `unsure` (given only when there are some) maps each city written with doubt, lower case,
-    to the words heard for it, for the dialogue to read back before searching."""
-
-    def __call__(self, text: str, *, unsure: Mapping[str, str] = ...) -> Awaitable[SpokenReply]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,154 +72,20 @@ class CallConfig:
     # New audio between partial decodes while the caller speaks.
     partial_interval_ms: int = 700
     transport: str = "app"
-    # With a finished speculative decode that reads as a complete sentence, this much trailing
-    # silence ends the turn; None waits for the full silence window every time.
+    # With a finished speculative decode and a turn that looks complete (to the end-of-turn
+    # model where the engines have one, else to the text rule), this much trailing silence
+    # ends the turn; None waits for the full silence window every time.
     early_endpoint_ms: int | None = 200
+    # The end-of-turn model's probability from which a pause ends the turn.
+    turn_threshold: float = 0.5
+    # Speech over a playing reply must last this long before it may stop the reply; then a
+    # quick decode of it must be more than back-channel ("check"), or it stops the reply
+    # at once ("duration").
+    barge_in_min_speech_ms: int = 400
+    barge_in: Literal["check", "duration"] = "check"
     # False is the naive baseline benchmarks compare against: no partials, one decode after
     # the endpoint, and the reply sent only once all of it is synthesised.
     streaming: bool = True
-
-
-@dataclass(slots=True)
-class TurnMetrics:
-    """One turn's timings in seconds (wall clock, except the endpoint decision: stream time)."""
-
-    transcript: str
-    reason: str
-    endpoint_decision_s: float
-    endpoint_to_final_s: float
-    audio_s: float
-    decode_s: float
-    final_to_reply_s: float | None = None
-    reply_to_first_audio_s: float | None = None
-
-    @property
-    def speech_end_to_final_s(self) -> float:
-        return self.endpoint_decision_s + self.endpoint_to_final_s
-
-    @property
-    def speech_end_to_first_audio_s(self) -> float | None:
-        if self.final_to_reply_s is None or self.reply_to_first_audio_s is None:
-            return None
-        return self.speech_end_to_final_s + self.final_to_reply_s + self.reply_to_first_audio_s
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "endpoint_decision_ms": _ms(self.endpoint_decision_s),
-            "endpoint_to_final_ms": _ms(self.endpoint_to_final_s),
-            "speech_end_to_final_ms": _ms(self.speech_end_to_final_s),
-            "final_to_reply_ms": _ms(self.final_to_reply_s),
-            "reply_to_first_audio_ms": _ms(self.reply_to_first_audio_s),
-            "audio_ms": _ms(self.audio_s),
-            "decode_ms": _ms(self.decode_s),
-        }
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
-
-
-class CallOutput(Protocol):
-    """What a transport does with the call's events; each call returns once the event is sent."""
-
-    async def speech_started(self) -> None: ...
-
-    async def partial(self, *, text: str, committed: str) -> None: ...
-
-    async def final(self, *, text: str, metrics: TurnMetrics) -> None: ...
-
-    async def reply(self, reply: SpokenReply) -> None: ...
-
-    async def audio(self, chunk: AudioChunk) -> None: ...
-
-    async def reply_done(self, *, metrics: TurnMetrics) -> None: ...
-
-    async def clear(self) -> None:
-        """Make the far end drop audio it has queued but not played."""
-        ...
-
-    async def error(self, *, code: str, detail: str) -> None: ...
-
-    def playing(self) -> bool:
-        """Whether audio sent is still playing at the far end (as far as the transport knows)."""
-        ...
-
-
-@runtime_checkable
-class Closeable(Protocol):
-    """An engine that holds threads or processes until it is closed."""
-
-    def close(self) -> None: ...
-
-
-class VoiceEngines:
-    """The models every call shares, loaded once at start-up, and the count of decodes in
-    flight that decides whether a call may spend decode capacity on a partial."""
-
-    def __init__(
-        self,
-        *,
-        stt: SpeechToText,
-        new_vad: Callable[[], VoiceActivityDetector],
-        tts: TextToSpeech,
-        normalise: Callable[[str], str] = normalise,
-        places: SpokenPlaces | None = None,
-        vad_threads: int = 2,
-    ) -> None:
-        self.stt = stt
-        self.tts = tts
-        # Spoken forms -> the text the turn engine reads (dates, counts, misheard city names).
-        self.normalise = normalise
-        # With `places`, final decodes score the directory's readings of each place (and the
-        # prompt follows the slot the dialogue expects); `read` turns a transcript into text.
-        self.places = places
-        self._new_vad = new_vad
-        self._vad_executor = ThreadPoolExecutor(max_workers=vad_threads, thread_name_prefix="vad")
-        self.decoding = 0
-        self.closed = False
-
-    def new_vad(self) -> VoiceActivityDetector:
-        return self._new_vad()
-
-    async def speech_probabilities(
-        self, vad: VoiceActivityDetector, frames: np.ndarray[Any, np.dtype[np.int16]]
-    ) -> list[float]:
-        """Run `vad` over rows of `frames` (each VAD_FRAME_SAMPLES long) off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._vad_executor, lambda: [vad.speech_probability(f) for f in frames]
-        )
-
-    async def transcribe(
-        self, pcm16_16k: PCM16, *, prompt: str | None = None, rewrites: Rewrites | None = None
-    ) -> Transcript:
-        self.decoding += 1
-        try:
-            if rewrites is None:
-                return await self.stt.transcribe(pcm16_16k, prompt=prompt)
-            return await self.stt.transcribe(pcm16_16k, prompt=prompt, rewrites=rewrites)
-        finally:
-            self.decoding -= 1
-
-    def read(self, transcript: Transcript) -> Heard:
-        """The text the turn engine reads, and the places in it to confirm first."""
-        if self.places is None:
-            return Heard(self.normalise(transcript.text).strip())
-        heard = self.places.read(transcript)
-        return Heard(heard.text.strip(), heard.doubts)
-
-    def close(self) -> None:
-        """Stop the VAD threads and close the engines that hold resources (the decode and
-        synthesis threads, espeak-ng's processes); the Silero model holds none. Every engine
-        is closed even if one fails (its error is raised after); a second call does nothing."""
-        if self.closed:
-            return
-        self.closed = True
-        with contextlib.ExitStack() as stack:
-            for engine in (self.tts, self.stt):
-                if isinstance(engine, Closeable):
-                    stack.callback(engine.close)
-            stack.callback(self._vad_executor.shutdown, wait=True, cancel_futures=True)
 
 
 class VoiceCall:
@@ -246,6 +101,8 @@ class VoiceCall:
         config: CallConfig | None = None,
     ) -> None:
         self._engines = engines
+        self._scheduler = engines.scheduler
+        self.call_id = self._scheduler.open_call()
         self._turn = turn
         self._out = output
         self._config = config or CallConfig()
@@ -262,6 +119,14 @@ class VoiceCall:
         self._samples_at_last_partial = 0
         self._partial_task: asyncio.Task[None] | None = None
         self._speculative: asyncio.Task[Transcript] | None = None
+        # The end-of-turn model's verdict on the current pause (None: not asked yet).
+        self._turn_check: asyncio.Task[float] | None = None
+        # Speech that began over a playing reply and has not stopped it (yet): its frames of
+        # speech so far, and the decode that tells an interruption from back-channel.
+        self._overlap = False
+        self._overlap_speech_ms = 0
+        self._overlap_next_check_ms = 0
+        self._overlap_check: asyncio.Task[None] | None = None
         self._turn_lock = asyncio.Lock()
         self._turn_tasks: set[asyncio.Task[None]] = set()
         self._speak_task: asyncio.Task[None] | None = None
@@ -270,6 +135,7 @@ class VoiceCall:
         self._closed = False
         self.turns: list[TurnMetrics] = []
         self.barge_ins = 0
+        self.backchannels = 0  # utterances over a reply that did not stop it
         self._heard_at = time.monotonic()
         self._expecting: str | None = None  # what the dialogue asked for last (its `expecting`)
 
@@ -317,8 +183,11 @@ class VoiceCall:
         if self._closed:
             return
         self._closed = True
+        self._scheduler.close_call(self.call_id)
         self._utterance = None
-        for task in (self._partial_task, self._speculative, self._speak_task):
+        tasks = (self._partial_task, self._speculative, self._speak_task, self._turn_check,
+                 self._overlap_check)  # fmt: skip
+        for task in tasks:
             if task is not None:
                 task.cancel()
         if self._turn_tasks:
@@ -350,6 +219,9 @@ class VoiceCall:
         elif before is EndpointerState.TRAILING_SILENCE and after is EndpointerState.SPEAKING:
             self._drop_speculative()
 
+        if after is EndpointerState.SPEAKING and self._overlap:
+            self._overlap_speech_ms += VAD_FRAME_MS
+            await self._weigh_overlap()
         if after is EndpointerState.SPEAKING and self._config.streaming:
             self._maybe_partial()
         elif after is EndpointerState.TRAILING_SILENCE and self._heard_complete_turn():
@@ -361,14 +233,23 @@ class VoiceCall:
         self._utterance_id += 1
         self._agreement = LocalAgreement()
         self._samples_at_last_partial = 0
-        if self.speaking():
-            await self._barge_in()
+        self._overlap = self.speaking()
+        self._overlap_speech_ms = self._config.endpoint.min_speech_ms
+        self._overlap_next_check_ms = self._config.barge_in_min_speech_ms
+        if self._overlap:
+            await self._weigh_overlap()
         await self._out.speech_started()
 
     def _end_utterance(self, endpoint: Endpoint) -> None:
         audio = self._utterance_audio()
+        # Speech that began over the reply and has not stopped it: heard whole, is it a "hmm"?
+        backchannel = asyncio.create_task(self._backchannel(audio)) if self._overlap else None
         self._utterance = None
         self._utterance_id += 1
+        self._overlap = False
+        self._drop(self._overlap_check)
+        self._drop(self._turn_check)
+        self._overlap_check = self._turn_check = None
         # A speculative decode exists only while the trailing silence it began with lasts,
         # so it covers all the speech; an utterance cut mid-speech needs a decode of its own.
         decode = self._speculative
@@ -382,6 +263,7 @@ class VoiceCall:
                 decode=decode,
                 endpoint=endpoint,
                 endpoint_at=time.perf_counter(),
+                backchannel=backchannel,
             )
         )
         self._turn_tasks.add(task)
@@ -390,40 +272,64 @@ class VoiceCall:
     def _heard_complete_turn(self) -> bool:
         early = self._config.early_endpoint_ms
         task = self._speculative
-        if early is None or task is None or not task.done() or task.cancelled():
+        if early is None or task is None or self._endpointer.trailing_silence_ms < early:
             return False
-        if self._endpointer.trailing_silence_ms < early or task.exception() is not None:
+        if self._engines.turn_detector is not None:
+            return self._model_says_complete()
+        if not task.done() or task.cancelled() or task.exception() is not None:
             return False
         return looks_complete(task.result().text)
+
+    def _model_says_complete(self) -> bool:
+        """Ask the end-of-turn model once per pause; complete when it says so and the
+        speculative decode is ready (the turn is called over only with its transcript)."""
+        check = self._turn_check
+        if check is None:
+            self._turn_check = asyncio.create_task(
+                self._engines.turn_complete(self._utterance_audio())
+            )
+            return False
+        decode = self._speculative
+        if not check.done() or check.cancelled() or check.exception() is not None:
+            return False
+        if check.result() < self._config.turn_threshold:
+            return False
+        return decode is not None and decode.done() and not decode.cancelled()
 
     def _utterance_audio(self) -> PCM16:
         frames = self._utterance or []
         return np.concatenate(frames) if frames else np.empty(0, dtype=np.int16)
 
     def _drop_speculative(self) -> None:
-        if self._speculative is not None:
-            self._speculative.cancel()
-            self._speculative = None
+        self._drop(self._speculative)
+        self._drop(self._turn_check)
+        self._speculative = self._turn_check = None
+
+    @staticmethod
+    def _drop(task: asyncio.Task[Any] | None) -> None:
+        if task is not None:
+            task.cancel()
 
     # --- recognition -------------------------------------------------------------------------
 
-    async def _decode(self, audio: PCM16, *, final: bool = False) -> Transcript:
-        padded = np.concatenate([audio, np.zeros(_DECODE_TAIL_SAMPLES, dtype=np.int16)])
+    def _prompt(self) -> str | None:
         places = self._engines.places
-        if places is None:
-            transcript = await self._engines.transcribe(padded)
-        else:
-            # Partials only show progress; the final decode checks the places it heard.
-            transcript = await self._engines.transcribe(
-                padded,
-                prompt=places.prompt(self._expecting),
-                rewrites=places.rewrites if final else None,
-            )
+        return None if places is None else places.prompt(self._expecting)
+
+    async def _decode(self, audio: PCM16, *, final: bool) -> Transcript:
+        places = self._engines.places
+        transcript = await self._engines.transcribe(
+            _padded(audio),
+            call_id=self.call_id,
+            prompt=self._prompt(),
+            # The final decode checks the places it heard against the directory.
+            rewrites=places.rewrites if places is not None and final else None,
+        )
         VOICE_RTF.observe(transcript.real_time_factor)
         return transcript
 
     def _maybe_partial(self) -> None:
-        if self._utterance is None or self._engines.decoding:
+        if self._utterance is None:
             return
         if self._partial_task is not None and not self._partial_task.done():
             return
@@ -438,15 +344,58 @@ class VoiceCall:
 
     async def _partial(self, audio: PCM16, utterance_id: int) -> None:
         try:
-            transcript = await self._decode(audio)
+            stt, padded, prompt = self._engines.stt, _padded(audio), self._prompt()
+            transcript = await self._scheduler.partial(
+                lambda: stt.transcribe(padded, prompt=prompt), call_id=self.call_id
+            )
         except TranscriptionError:
             return  # a partial is a courtesy; the final decode reports failures
-        if utterance_id != self._utterance_id or self._closed:
-            return
+        if transcript is None or utterance_id != self._utterance_id or self._closed:
+            return  # skipped under load, or the utterance is over
+        VOICE_RTF.observe(transcript.real_time_factor)
         self._agreement.update(transcript.words)
         committed = " ".join(w.text for w in self._agreement.committed)
         tentative = " ".join(w.text for w in self._agreement.tentative)
         await self._out.partial(text=f"{committed} {tentative}".strip(), committed=committed)
+
+    # --- speech over the reply ---------------------------------------------------------------
+
+    async def _weigh_overlap(self) -> None:
+        """Speech over a playing reply: stop the reply once it has lasted long enough and (with
+        `barge_in="check"`) a decode of it says it is more than back-channel; speech that goes
+        on after a "hmm" is checked again once it has lasted as long again."""
+        if not self.speaking():
+            self._overlap = False  # the reply ended first: an ordinary utterance
+            return
+        if self._overlap_speech_ms < self._overlap_next_check_ms:
+            return
+        if self._config.barge_in == "duration":
+            self._overlap = False
+            await self._barge_in()
+            return
+        if self._overlap_check is None or self._overlap_check.done():
+            self._overlap_next_check_ms = self._overlap_speech_ms * 2
+            self._overlap_check = asyncio.create_task(
+                self._check_overlap(self._utterance_audio(), self._utterance_id)
+            )
+
+    async def _check_overlap(self, audio: PCM16, utterance_id: int) -> None:
+        if await self._backchannel(audio):
+            return
+        if utterance_id == self._utterance_id and self._overlap and not self._closed:
+            self._overlap = False
+            await self._barge_in()
+
+    async def _backchannel(self, audio: PCM16) -> bool:
+        """Whether speech heard over the reply is only back-channel ("hmm", "haan", a cough)."""
+        stt, padded = self._engines.stt, _padded(audio)
+        try:
+            transcript = await self._scheduler.check(
+                lambda: stt.transcribe(padded, prompt=BACKCHANNEL_PROMPT), call_id=self.call_id
+            )
+        except TranscriptionError:
+            return False  # unsure: the caller is not silenced
+        return is_backchannel(transcript.text)
 
     # --- the turn and the reply --------------------------------------------------------------
 
@@ -457,7 +406,14 @@ class VoiceCall:
         decode: asyncio.Task[Transcript],
         endpoint: Endpoint,
         endpoint_at: float,
+        backchannel: asyncio.Task[bool] | None,
     ) -> None:
+        if backchannel is not None and await backchannel:
+            decode.cancel()
+            self.backchannels += 1
+            return  # "hmm" over the reply: it plays on, and nothing is answered
+        if backchannel is not None and self.speaking():
+            await self._barge_in(through=turn_no - 1)
         try:
             transcript = await decode
         except TranscriptionError as e:
@@ -534,8 +490,10 @@ class VoiceCall:
                         ).observe(metrics.reply_to_first_audio_s)
         await self._out.reply_done(metrics=metrics)
 
-    async def _barge_in(self) -> None:
-        self._interrupted_through = self._turns_started
+    async def _barge_in(self, *, through: int | None = None) -> None:
+        """Stop the reply; turns up to `through` (default: every turn heard so far) are not
+        spoken."""
+        self._interrupted_through = self._turns_started if through is None else through
         task = self._speak_task
         was_speaking = self.speaking()
         if task is not None and not task.done():
@@ -547,42 +505,8 @@ class VoiceCall:
             await self._out.clear()
 
 
-# Words a sentence does not end on: "flights from Delhi to." is a caller still talking.
-_DANGLING = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "at",
-        "between",
-        "but",
-        "by",
-        "for",
-        "from",
-        "in",
-        "is",
-        "my",
-        "of",
-        "on",
-        "or",
-        "the",
-        "to",
-        "uh",
-        "um",
-        "via",
-        "with",
-    ]
-)
-_TERMINAL = re.compile(r"[^.?!…]\s*[.?!]$")
-
-
-def looks_complete(text: str) -> bool:
-    """Whether a transcript reads as a finished turn: ends like a sentence, not mid-phrase."""
-    words = text.split()
-    if len(words) < 2 or not _TERMINAL.search(text.strip()):
-        return False
-    return words[-1].strip(".?!,").casefold() not in _DANGLING
+def _padded(audio: PCM16) -> PCM16:
+    return np.concatenate([audio, np.zeros(_DECODE_TAIL_SAMPLES, dtype=np.int16)])
 
 
 async def _all_at_once(chunks: list[AudioChunk]) -> AsyncGenerator[AudioChunk, None]:
