@@ -5,8 +5,12 @@ and citations, and delete it after confirming."""
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from fastapi import FastAPI
 
+from core.settings import Settings
 from tests.web_support import (
     Page,
     PageErrors,
@@ -19,6 +23,13 @@ from tests.web_support import (
 )
 
 pytestmark = needs_chromium
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A catalog of its own: the tests of one process share a Redis."""
+    return settings.model_copy(update={"redis_namespace": f"web-{uuid.uuid4().hex[:8]}"})
+
 
 PET_POLICY = """---
 doc_id: palmair-pets
