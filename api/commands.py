@@ -21,7 +21,8 @@ from api.booking_backends import BookingBackends, booking_backends
 from api.checks import Check, check_models, check_qdrant, check_redis, check_temporal, run_check
 from api.content_cli import docs_cli, ingest
 from api.transport import server_config
-from bookings.temporal import TemporalClient, connect_temporal, probe_worker
+from api.worker_health import health_app, health_server, serve_health
+from bookings.temporal import TemporalClient, connect_temporal, probe_worker, temporal_health
 from bookings.worker import build_worker
 from core import tracing
 from core.airports import load_airports
@@ -150,10 +151,21 @@ def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         task = asyncio.create_task(w.run())
-        log.info("worker running", temporal=address, task_queue=settings.temporal_task_queue)
+        health = None
+        if settings.worker_port:
+            app = health_app(running=lambda: not task.done(),
+                             temporal=lambda: temporal_health(client),
+                             ops_key=settings.ops_api_key.get_secret_value())  # fmt: skip
+            health = health_server(app, host=settings.host, port=settings.worker_port)
+            serving = asyncio.create_task(serve_health(health))
+        log.info("worker running", temporal=address, task_queue=settings.temporal_task_queue,
+                 health_port=settings.worker_port or None)  # fmt: skip
         await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
         if not task.done():
             await w.shutdown()
+        if health is not None:
+            health.should_exit = True
+            await serving
         await task
         log.info("worker stopped")
 

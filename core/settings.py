@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     run_worker: bool = Field(
         default=True, description="Run the Temporal worker inside `yatri serve`."
     )
+    worker_port: int = Field(
+        default=8001,
+        ge=0,
+        le=65535,
+        description="Port of `yatri worker`'s own /livez, /readyz and /metrics (0: none).",
+    )
 
     session_ttl_s: int = Field(
         default=86_400, ge=60, description="Conversation lifetime in Redis after the last turn."
@@ -250,6 +256,12 @@ class Settings(BaseSettings):
         description="Whisper encoder window for short utterances (30: Whisper's full window).",
     )
     voice_stt_threads: int = Field(default=2, ge=1, le=64, description="Threads per decode.")
+    voice_hindi: bool = Field(
+        default=False,
+        description="Hear Hindi and Hinglish callers: when tiny.en's reading looks wrong, Whisper "
+        "base (multilingual) identifies the language and decodes Hindi; English stays on tiny.en. "
+        "Off by default: base is weak on Hindi (bench/voice_hindi.py).",
+    )
     voice_tts_engine: Literal["piper", "espeak"] = Field(
         default="piper", description="Reply voice: piper (neural) or espeak (formant, light)."
     )

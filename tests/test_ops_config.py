@@ -713,7 +713,12 @@ def test_k8s_worker_hpa_and_pdb_select_their_deployments() -> None:
     worker = k8s("Deployment", "yatri-worker")["spec"]["template"]["spec"]
     [container] = worker["containers"]
     assert container["args"] == ["worker"]
-    assert "ports" not in container  # `yatri worker` serves no HTTP (docs/slo.md, Gaps)
+    # `yatri worker` serves its probes and /metrics on YATRI_WORKER_PORT.
+    env = {e["name"]: e["value"] for e in container["env"]}
+    [port] = container["ports"]
+    assert int(env["YATRI_WORKER_PORT"]) == port["containerPort"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": port["name"]}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
     assert (
         worker["terminationGracePeriodSeconds"] >= Settings.model_fields["shutdown_grace_s"].default
     )
