@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import wave
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ import orjson
 from _serve import YatriProcess
 from playwright.async_api import Page, async_playwright
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError
 
 CHROMIUM = "/usr/bin/chromium"
 CLIP = Path(__file__).parent.parent / "tests" / "data" / "voice" / "delhi_mumbai_25_december.wav"
@@ -94,6 +96,24 @@ async def marks(page: Page) -> dict[str, float]:
     return found  # the first of each name (reversed, so the earliest wins)
 
 
+class Refused(Exception):
+    """The server refused the stream (1013: no slot, or decoding is busy): try again later."""
+
+
+async def retried(attempt: Callable[[], Awaitable[dict[str, float]]]) -> dict[str, float]:
+    """One run, tried again after a pause while the server refuses the stream (counted)."""
+    for _ in range(6):
+        try:
+            return await attempt()
+        except (Refused, ConnectionClosedError) as e:
+            REFUSALS.append(str(e))
+            await asyncio.sleep(5)
+    raise RuntimeError(f"refused six times: {REFUSALS[-1]}")
+
+
+REFUSALS: list[str] = []
+
+
 async def page_weight(base: str) -> dict[str, int]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True)
@@ -133,7 +153,15 @@ async def browser_voice(base: str, wav: Path) -> dict[str, float]:
         await page.goto(base + "/")
         await page.wait_for_selector("yatri-widget[data-ready]")
         await page.get_by_role("button", name="Speak").click()
-        await page.wait_for_selector(".msg.user.spoken", timeout=90_000)
+        # A transcript, or the widget's notice that the stream was refused (1013: busy).
+        await page.wait_for_selector(
+            "yatri-widget[data-last-transcript], yatri-widget[data-voice-state=idle]",
+            timeout=90_000,
+        )
+        if await page.locator("yatri-widget").get_attribute("data-last-transcript") is None:
+            notice = await page.get_by_role("alert").last.inner_text()
+            await browser.close()
+            raise Refused(notice)
         await page.evaluate("() => { window.__yatriReplyAt = performance.now(); }")
         await page.wait_for_selector('yatri-widget:not([data-audio-started="0"])', timeout=90_000)
         m = await marks(page)
@@ -237,19 +265,22 @@ async def main(args: argparse.Namespace) -> None:
               f"({weight['reload_requests']} requests; versioned assets from cache, the rest 304)")  # fmt: skip
 
         # Warm both paths once (first decode, first synthesis), then alternate.
-        await websocket_voice(server.base, pcm, speech_end_s)
+        await retried(lambda: websocket_voice(server.base, pcm, speech_end_s))
         await asyncio.sleep(2)
         rows: dict[str, list[dict[str, float]]] = {"browser": [], "websocket": []}
         for _ in range(args.voice_runs):
-            rows["browser"].append(await browser_voice(server.base, wav))
+            rows["browser"].append(await retried(lambda: browser_voice(server.base, wav)))
             await asyncio.sleep(2)  # the last reply's synthesis ends with its stream
-            rows["websocket"].append(await websocket_voice(server.base, pcm, speech_end_s))
+            rows["websocket"].append(
+                await retried(lambda: websocket_voice(server.base, pcm, speech_end_s))
+            )
             await asyncio.sleep(2)
         print(f"\nspoken request, {args.voice_runs} runs each (Delhi to Mumbai, 25 December):")
         for key in ("speech_end_to_reply_text", "speech_end_to_first_audio",
                     "final_to_reply_text", "final_to_first_audio"):  # fmt: skip
             for who in ("browser", "websocket"):
                 print(f"  {key:27s} {who:9s} {summary([r[key] for r in rows[who]])}")
+        print(f"  streams refused (1013) and tried again: {len(REFUSALS)}")
         print(f"  click Speak -> stream ready (browser): {summary([r['click_to_ready'] for r in rows['browser']])}")  # fmt: skip
 
         await http_text(server.base, 1)
