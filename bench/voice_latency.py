@@ -1,9 +1,12 @@
 """Spoken-turn latency through a real `yatri serve`: utterances streamed in real time (paced
-20 ms frames) over the app websocket and the Twilio media stream, at 1, 4 and 8 concurrent
-calls, against the naive pipeline (one decode after the endpoint, reply audio sent only once
-fully synthesised) measured in the same run on the same machine.
+20 ms frames) over the app websocket and the Twilio media stream, the capacity curve at 1, 2,
+4 and 8 concurrent calls (calls the server sheds with 1013 are counted, not timed), against the
+naive pipeline (one decode after the endpoint, reply audio sent only once fully synthesised)
+measured in the same run on the same machine. Then turn taking: the Smart Turn end-of-turn
+model beside the text rule, on the same utterances plus utterances with a pause mid-sentence
+("Book two adults from Bangalore to ... Goa tomorrow."), counting callers cut off.
 
-    python bench/voice_latency.py               # about 8 minutes on 2 cores
+    python bench/voice_latency.py               # about 12 minutes on 2 cores
     python bench/voice_latency.py --quick       # 1 and 4 calls, fewer utterances
 
 Speech end is the send time of the frame holding the clip's last audible sample. The app
@@ -23,10 +26,12 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import os
 import re
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,7 @@ import httpx
 import numpy as np
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _serve import YatriProcess  # noqa: E402
 
 from voice.audio import PCM16, AudioFormat, convert, resample  # noqa: E402
+from voice.faster_whisper import WhisperStt  # noqa: E402
 from voice.piper import PiperTts  # noqa: E402
 
 FRAME_MS = 20
@@ -67,6 +74,17 @@ PHRASES = (
     "I need a flight from Kochi to Delhi on the first of January.",
     "Two adults and one child from Mumbai to Srinagar on the twelfth of December.",
 )
+# Spoken with a pause inside (PAUSE_MS of silence between the parts); the last word is the
+# one a caller cut off never gets to say.
+PAUSED = (
+    ("Book two adults from Bangalore to", "Goa tomorrow."),
+    ("Show me flights from Lucknow to", "Hyderabad next Friday."),
+    ("What is the cancellation fee for", "my tatkal ticket?"),
+    ("Flights from Delhi to Mumbai.", "On the fifth of March."),
+    ("I want to fly from Chennai", "to Kolkata on Monday."),
+    ("Three adults from Jaipur to Pune", "on the tenth of February."),
+)
+PAUSE_MS = 450
 STAGES = (
     "endpoint_decision_ms",
     "endpoint_to_final_ms",
@@ -90,6 +108,7 @@ class Sample:
     to_final_s: float | None = None
     to_first_audio_s: float | None = None
     transcript: str = ""
+    said: str = ""  # the clip's text
     stages: dict[str, float] = field(default_factory=dict)  # the server's per-turn metrics
 
 
@@ -97,6 +116,7 @@ class Sample:
 class Run:
     samples: list[Sample] = field(default_factory=list)
     failures: int = 0
+    shed: bool = False  # refused at the start with 1013 (try again later)
 
 
 def last_audible_s(pcm: PCM16) -> float:
@@ -107,21 +127,43 @@ def last_audible_s(pcm: PCM16) -> float:
     return float((loud[-1] + 1) * frame / RATE)
 
 
-async def make_clips() -> list[Clip]:
+async def _speak(tts: PiperTts, text: str) -> PCM16:
+    chunks = [c async for c in tts.synthesize(text)]
+    pcm = np.frombuffer(b"".join(c.pcm16 for c in chunks), dtype="<i2").astype(np.int16)
+    return resample(pcm, src_hz=chunks[0].sample_rate, dst_hz=RATE)
+
+
+async def make_clips() -> tuple[list[Clip], list[Clip]]:
+    """The plain utterances, and the ones with a pause mid-sentence."""
     tts = PiperTts.load()
+    silence = bytes(2 * RATE * TRAILING_SILENCE_MS // 1000)
     clips = []
     for text in PHRASES:
-        chunks = [c async for c in tts.synthesize(text)]
-        pcm = np.frombuffer(b"".join(c.pcm16 for c in chunks), dtype="<i2").astype(np.int16)
-        pcm16k = resample(pcm, src_hz=chunks[0].sample_rate, dst_hz=RATE)
+        pcm16k = await _speak(tts, text)
         end = last_audible_s(pcm16k)
-        padded = pcm16k.tobytes() + bytes(2 * RATE * TRAILING_SILENCE_MS // 1000)
-        clips.append(Clip(text=text, pcm=padded, speech_end_s=end))
+        clips.append(Clip(text=text, pcm=pcm16k.tobytes() + silence, speech_end_s=end))
+    # The pause goes where the next word starts in the whole sentence (Whisper's word times),
+    # so the words before it keep their mid-sentence intonation.
+    stt = WhisperStt.load(word_timestamps=True, window_s=30.0)
+    paused = []
+    for head, tail in PAUSED:
+        text = f"{head} {tail}"
+        pcm16k = await _speak(tts, text)
+        words = (await stt.transcribe(pcm16k)).words
+        at = len(head.split())
+        if len(words) <= at:
+            continue
+        cut = int(words[at].start_s * RATE)
+        gap = np.zeros(RATE * PAUSE_MS // 1000, dtype=np.int16)
+        pcm16k = np.concatenate([pcm16k[:cut], gap, pcm16k[cut:]])
+        end = last_audible_s(pcm16k)
+        paused.append(Clip(text=text, pcm=pcm16k.tobytes() + silence, speech_end_s=end))
+    stt.close()
     tts.close()
-    return clips
+    return clips, paused
 
 
-async def paced(frames: list[bytes], send: Any, *, speech_end_frame: int) -> float:
+async def paced(frames: Sequence[Any], send: Any, *, speech_end_frame: int) -> float:
     """Send frames in real time; return the wall time the speech-end frame went out."""
     start = time.perf_counter()
     speech_end_at = start
@@ -145,9 +187,15 @@ async def app_caller(base: str, clips: list[Clip], run: Run) -> None:
     minted.raise_for_status()
     async with connect(base + "/v1/voice/stream", max_size=2**24) as ws:
         await ws.send(orjson.dumps({"type": "start", "token": minted.json()["token"]}).decode())
-        await _until(ws, "ready")
+        try:
+            await _until(ws, "ready")
+        except ConnectionClosed as e:
+            run.shed = e.rcvd is not None and e.rcvd.code == 1013
+            if not run.shed:
+                raise
+            return
         for clip in clips:
-            sample = Sample()
+            sample = Sample(said=clip.text)
             frames = split(clip.pcm, 2 * RATE * FRAME_MS // 1000)
             end_frame = int(clip.speech_end_s * 1000 // FRAME_MS)
             sender = asyncio.create_task(paced(frames, ws.send, speech_end_frame=end_frame))
@@ -216,7 +264,14 @@ async def twilio_caller(base: str, clips: list[Clip], run: Run, call_no: int) ->
             end_frame = int(clip.speech_end_s * 1000 // FRAME_MS)
             sender = asyncio.create_task(paced(messages, ws.send, speech_end_frame=end_frame))
             try:
-                await _until(ws, "media")
+                try:
+                    await _until(ws, "media")
+                except ConnectionClosed as e:
+                    sender.cancel()
+                    run.shed = e.rcvd is not None and e.rcvd.code == 1013
+                    if not run.shed:
+                        raise
+                    return
                 audio_at = time.perf_counter()
                 speech_end_at = await sender
                 run.samples.append(Sample(to_first_audio_s=audio_at - speech_end_at))
@@ -281,7 +336,7 @@ def fmt(values: list[float]) -> str:
 
 async def measure(
     server: YatriProcess, *, transport: str, calls: int, clips: list[Clip], per_call: int
-) -> tuple[list[float], list[float], int]:
+) -> tuple[list[float], list[float], int, int, list[Sample]]:
     base = f"ws://127.0.0.1:{server.port}"
     offset = server.log.stat().st_size
     runs = [Run() for _ in range(calls)]
@@ -296,6 +351,7 @@ async def measure(
     await asyncio.gather(*tasks)
     samples = [s for r in runs for s in r.samples]
     failures = sum(r.failures for r in runs)
+    shed = sum(r.shed for r in runs)
     first_audio = [s.to_first_audio_s for s in samples if s.to_first_audio_s is not None]
     for stage in STAGES:
         values = [s.stages[stage] for s in samples if stage in s.stages]
@@ -306,19 +362,55 @@ async def measure(
     else:
         await asyncio.sleep(0.5)
         finals = server_finals(server.log, offset)
-    return finals, first_audio, failures
+    return finals, first_audio, failures, shed, samples
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min) / {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def cut_off(sample: Sample) -> bool:
+    """The turn ended before the caller's last word (the final lacks it)."""
+    last = re.sub(r"\W", "", sample.said.split()[-1]).casefold()
+    return last not in re.sub(r"[^\w\s]", "", sample.transcript).casefold().split()
+
+
+async def turn_taking(clips: list[Clip], paused: list[Clip], *, quick: bool) -> list[str]:
+    """Speech end -> final and cut-offs with the text rule and with the end-of-turn model."""
+    rows = []
+    for model in ("off", "smart-turn"):
+        server = YatriProcess(env={"YATRI_VOICE_TURN_MODEL": model, "YATRI_LOG_LEVEL": "INFO",
+                                   **SERVER_ENV})  # fmt: skip
+        server.start(timeout=180)
+        try:
+            for name, chosen in (("plain", clips[: 6 if quick else 10]), ("paused", paused)):
+                finals, audio, failed, _, samples = await measure(
+                    server, transport="app", calls=1, clips=chosen, per_call=len(chosen)
+                )
+                cuts = sum(cut_off(s) for s in samples)
+                rows.append(
+                    f"| {model} | {name} | {len(samples)} | {fmt(finals)} | {fmt(audio)} "
+                    f"| {cuts} of {len(samples)} |"
+                )
+                print(f"turns {model:10} {name:6} {rows[-1]}", flush=True)
+        finally:
+            server.stop()
+    return rows
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--turns-only", action="store_true", help="only the turn-taking part")
     args = parser.parse_args()
-    levels = (1, 4) if args.quick else (1, 4, 8)
-    print(f"$ python bench/voice_latency.py{' --quick' if args.quick else ''}")
-    clips = await make_clips()
+    levels = (1, 4) if args.quick else (1, 2, 4, 8)
+    print("$ python bench/voice_latency.py " + " ".join(sys.argv[1:]))
+    print(f"start: {load()} (a shared machine: other engineers' tests run beside this)")
+    clips, paused = await make_clips()
     print(f"{len(clips)} piper utterances, {TRAILING_SILENCE_MS} ms of silence after each\n")
     rows = []
-    for pipeline in ("streaming", "naive"):
+    for pipeline in () if args.turns_only else ("streaming", "naive"):
         server = YatriProcess(
             env={"YATRI_VOICE_PIPELINE": pipeline, "YATRI_LOG_LEVEL": "INFO", **SERVER_ENV}
         )
@@ -327,26 +419,39 @@ async def main() -> None:
             for transport in ("app", "twilio"):
                 for calls in levels:
                     per_call = (6 if args.quick else 10) if calls == 1 else (2 if args.quick else 3)
-                    finals, audio, failed = await measure(
+                    finals, audio, failed, shed, _ = await measure(
                         server, transport=transport, calls=calls, clips=clips, per_call=per_call
                     )
-                    rows.append((pipeline, transport, calls, len(audio), failed, finals, audio))
+                    rows.append(
+                        (pipeline, transport, calls, len(audio), failed, shed, finals, audio)
+                    )
                     print(
                         f"{pipeline:9} {transport:6} {calls} calls  turns {len(audio):3} "
-                        f"failed {failed}  speech end->final p50/p95 {fmt(finals)} ms  "
-                        f"->first audio {fmt(audio)} ms",
+                        f"failed {failed} shed {shed}  speech end->final p50/p95 {fmt(finals)} ms  "
+                        f"->first audio {fmt(audio)} ms  ({load()})",
                         flush=True,
                     )
         finally:
             server.stop()
+    turn_rows = await turn_taking(clips, paused, quick=args.quick)
+    print(f"\nend: {load()}")
     print(
-        "\n| pipeline | transport | calls | turns | speech end → final p50 / p95 (ms) "
+        "\n| pipeline | transport | calls | turns | shed (1013) | speech end → final p50 / p95 (ms) "
         "| speech end → first reply audio p50 / p95 (ms) |"
     )
-    print("|---|---|---|---|---|---|")
-    for pipeline, transport, calls, n, failed, finals, audio in rows:
+    print("|---|---|---|---|---|---|---|")
+    for pipeline, transport, calls, n, failed, shed, finals, audio in rows:
         note = f" ({failed} timed out)" if failed else ""
-        print(f"| {pipeline} | {transport} | {calls} | {n}{note} | {fmt(finals)} | {fmt(audio)} |")
+        print(
+            f"| {pipeline} | {transport} | {calls} | {n}{note} | {shed} | {fmt(finals)} "
+            f"| {fmt(audio)} |"
+        )
+    print(
+        "\n| end of turn | utterances | turns | speech end → final p50 / p95 (ms) "
+        "| → first audio p50 / p95 (ms) | cut off |"
+    )
+    print("|---|---|---|---|---|---|")
+    print("\n".join(turn_rows))
 
 
 if __name__ == "__main__":

@@ -301,3 +301,24 @@ def test_end_now_ends_an_utterance_in_trailing_silence_without_adapting() -> Non
     with pytest.raises(ValueError, match="trailing silence"):
         ep.end_now()
     assert ep.trailing_silence_ms == 0
+
+
+def test_hold_lets_a_pause_judged_mid_sentence_run_to_the_longer_window() -> None:
+    ep = Endpointer(EndpointConfig(adaptive=False, silence_ms=500, max_silence_ms=800))
+    run(ep, frames(600, SPEECH), 10)
+    run(ep, frames(200, SILENCE), 10)
+    ep.hold(800)  # the end-of-turn model says the caller is mid-sentence
+    assert run(ep, frames(500, SILENCE), 10) == []  # 700 ms: past the 500 ms window
+    events = run(ep, frames(200, SILENCE), 10)
+    assert [type(e) for _, e in events] == [Endpoint]
+    assert events[0][1].decision_ms == 800
+
+    # The hold lasted only for that pause: the next one ends at the usual window.
+    run(ep, frames(600, SPEECH), 10)
+    events = run(ep, frames(600, SILENCE), 10)
+    assert [e.decision_ms for _, e in events if isinstance(e, Endpoint)] == [500]
+
+
+def test_hold_needs_a_pause() -> None:
+    with pytest.raises(ValueError, match="trailing silence"):
+        Endpointer().hold(800)

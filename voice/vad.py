@@ -123,6 +123,7 @@ class Endpointer:
         "_candidate_ms",
         "_candidate_start_ms",
         "_config",
+        "_hold_ms",
         "_last_decision_ms",
         "_longest_pause_ms",
         "_now_ms",
@@ -143,6 +144,7 @@ class Endpointer:
         self._speech_start_ms = 0
         self._speech_end_ms = 0
         self._longest_pause_ms = 0
+        self._hold_ms = 0
 
     @property
     def config(self) -> EndpointConfig:
@@ -183,6 +185,13 @@ class Endpointer:
             at_ms=self._now_ms, reason="complete", speech_end_ms=self._speech_end_ms
         )
 
+    def hold(self, window_ms: int) -> None:
+        """Let the current pause run to `window_ms` of silence before it ends the utterance
+        (the caller has been judged mid-sentence); speech resuming or an endpoint clears it."""
+        if self._state is not EndpointerState.TRAILING_SILENCE:
+            raise ValueError(f"no utterance in trailing silence (state {self._state})")
+        self._hold_ms = max(self._hold_ms, window_ms)
+
     def reset(self) -> None:
         """Forget the utterance in progress (e.g. the caller barged in on a prompt); keep the
         clock and what was learned about the speaker."""
@@ -221,9 +230,10 @@ class Endpointer:
         elif probability >= cfg.threshold:  # trailing silence, and speech resumed
             self._longest_pause_ms = max(self._longest_pause_ms, start - self._speech_end_ms)
             self._state = EndpointerState.SPEAKING
+            self._hold_ms = 0
 
         if self._state is EndpointerState.TRAILING_SILENCE:
-            if end - self._speech_end_ms >= self._silence_window_ms:
+            if end - self._speech_end_ms >= max(self._silence_window_ms, self._hold_ms):
                 self._adapt()
                 return self._endpoint(
                     at_ms=end, reason="silence", speech_end_ms=self._speech_end_ms
@@ -238,6 +248,7 @@ class Endpointer:
 
     def _endpoint(self, *, at_ms: int, reason: EndpointReason, speech_end_ms: int) -> Endpoint:
         self._state = EndpointerState.ENDPOINT
+        self._hold_ms = 0
         event = Endpoint(at_ms=at_ms, reason=reason, speech_end_ms=speech_end_ms)
         self._last_decision_ms = event.decision_ms
         return event
