@@ -74,14 +74,17 @@ from voice.admission import AdmissionLimits, StreamAdmission
 from voice.call import VoiceEngines
 from voice.espeak import EspeakTts
 from voice.faster_whisper import WhisperStt
+from voice.language import LanguageRoutedStt
 from voice.piper import PiperTts
 from voice.places import SpokenPlaces
 from voice.scheduler import CapacityConfig
 from voice.silero import SileroVad
 from voice.smart_turn import SmartTurn
 from voice.stream_tokens import StreamTokens
+from voice.stt import SpeechToText
 from voice.tts import TextToSpeech
 from voice.webhooks import WebhookDeliveries
+from voice.whisper_base import load_whisper_base
 
 log = get_logger("yatri.app")
 
@@ -115,11 +118,17 @@ def transcript_normaliser(airports: AirportDirectory) -> SpokenPlaces:
 
 def load_voice_engines(settings: Settings, *, airports: AirportDirectory) -> VoiceEngines:
     """Load the speech models (seconds): call once at start-up, share across calls."""
-    stt = WhisperStt.load(
+    english = WhisperStt.load(
         model_dir=settings.voice_stt_model_dir,
         threads=settings.voice_stt_threads,
         window_s=settings.voice_stt_window_s,
     )
+    stt: SpeechToText = english
+    if settings.voice_hindi:
+        base = load_whisper_base(
+            threads=settings.voice_stt_threads, window_s=settings.voice_stt_window_s
+        )
+        stt = LanguageRoutedStt(english=english, multilingual=base)
     vad = SileroVad.load()
     tts: TextToSpeech = (
         PiperTts.load() if settings.voice_tts_engine == "piper" else EspeakTts.load()

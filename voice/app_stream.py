@@ -16,6 +16,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from voice.call import CallConfig, TurnHandler, VoiceCall, VoiceEngines
+from voice.language import CALL_LANGUAGE, CallLanguage, LanguageRoutedStt
 from voice.outputs import AppOutput, send_json
 from voice.stream_tokens import StreamTokens
 from voice.streams import Line, StreamEnded
@@ -31,7 +32,7 @@ class _Start(BaseModel):
     type: str
     token: str = Field(default="", max_length=64)
     session_id: str | None = Field(default=None, max_length=64)
-    language: str = "en"
+    language: str = "en"  # "hi" or "auto" where Hindi is served (`LanguageRoutedStt`)
 
 
 async def serve_app_stream(
@@ -45,6 +46,8 @@ async def serve_app_stream(
 ) -> None:
     """Run one app stream to its end (a `stop` control, a hang-up or a refusal)."""
     start = _start_control(await line.receive(), session_id_pattern=session_id_pattern)
+    if start.language != "en" and not isinstance(engines.stt, LanguageRoutedStt):
+        raise StreamEnded("protocol", f"language {start.language!r} is not served")
     grant = await tokens.redeem(start.token, kind="app")
     if grant is None:
         raise StreamEnded(
@@ -55,6 +58,8 @@ async def serve_app_stream(
     traveller = grant.traveller_id
     source = f"traveller:{traveller}" if traveller else f"address:{line.address}"
     line.admit(source=source, anonymous=traveller is None)
+    # The call's tasks copy this context: the STT reads the caller's choice from it.
+    CALL_LANGUAGE.set(CallLanguage.from_hint(start.language))
     call = VoiceCall(engines=engines, turn=turn_for(grant.session_id, traveller),
                      output=AppOutput(line), config=config)  # fmt: skip
     line.attach(call)
@@ -79,7 +84,7 @@ def _start_control(frame: str | bytes, *, session_id_pattern: str) -> _Start:
         raise StreamEnded("protocol", "invalid start control: session_id")
     if start.type != "start":
         raise StreamEnded("protocol", "the first message must be a start control")
-    if start.language != "en":
+    if start.language not in ("en", "hi", "auto"):
         raise StreamEnded("protocol", f"language {start.language!r} is not served")
     return start
 

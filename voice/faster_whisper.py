@@ -1,7 +1,9 @@
 """faster-whisper (CTranslate2 Whisper) as a `SpeechToText` engine, running on the CPU.
 
 The only module that imports `faster_whisper`. Decoding runs on a thread pool of its own,
-bounded by `max_workers`, so the event loop keeps serving calls while a clip decodes.
+bounded by `max_workers`, so the event loop keeps serving calls while a clip decodes. An
+English-only model decodes English; a multilingual one (Whisper base) decodes the language it
+is told, or first identifies it among `languages` on the same encoded audio.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ DEFAULT_PROMPT = (
     "Pune, Jaipur or Kochi on IndiGo, Air India, Akasa Air or SpiceJet. A tatkal ticket. "
     "PNR status."
 )
-_LANGUAGE = "en"
+_ENGLISH = "en"
 _INT16_SCALE = 32768.0
 FULL_WINDOW_S = 30.0
 # A short window still needs silence after the speech, or the decoder loops on the last words.
@@ -66,17 +69,28 @@ class WhisperStt:
         model: WhisperModel,
         *,
         executor: ThreadPoolExecutor,
-        initial_prompt: str,
+        initial_prompt: str | Mapping[str, str],
         word_timestamps: bool = False,
         window_s: float = FULL_WINDOW_S,
+        languages: tuple[str, ...] = (_ENGLISH,),
+        task: str = "transcribe",
     ) -> None:
         self._model = model
         self._window_s = window_s
-        self._tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=_LANGUAGE
-        )
+        multilingual = bool(model.model.is_multilingual)
+        if not multilingual and languages != (_ENGLISH,):
+            raise ValueError(f"an English-only model cannot decode {languages}")
+        self._languages = languages
+        self._tokenizers = {
+            lang: Tokenizer(model.hf_tokenizer, multilingual, task=task, language=lang)
+            for lang in languages
+        }
         self._executor = executor
-        self._initial_prompt = initial_prompt
+        self._prompts = (
+            dict(initial_prompt)
+            if isinstance(initial_prompt, Mapping)
+            else dict.fromkeys(languages, initial_prompt)
+        )
         self._word_timestamps = word_timestamps
         self._in_flight = 0
 
@@ -92,9 +106,11 @@ class WhisperStt:
         model_dir: Path | None = None,
         threads: int = 2,
         max_workers: int = 1,
-        initial_prompt: str = DEFAULT_PROMPT,
+        initial_prompt: str | Mapping[str, str] = DEFAULT_PROMPT,
         word_timestamps: bool = False,
         window_s: float = 15.0,
+        languages: tuple[str, ...] = (_ENGLISH,),
+        task: str = "transcribe",
     ) -> WhisperStt:
         """Load the model (seconds; call at start-up) and start `max_workers` decode threads.
 
@@ -107,6 +123,10 @@ class WhisperStt:
         fixed 30 s window: 0.24 s instead of 0.6 s for a 3 s clip on 2 cores. Below ~15 s
         tiny.en starts to mishear names ("Mumbai" -> "Mobile"). Longer clips, `window_s=30`
         and word timestamps take faster-whisper's own path.
+
+        `languages` (a multilingual model only) are those `transcribe` may identify, the first
+        being the default; `task="translate"` writes English whatever was spoken.
+        `initial_prompt` may name a default prompt per language.
         """
         if not 1.0 <= window_s <= FULL_WINDOW_S:
             raise ValueError(f"window_s must be in [1, {FULL_WINDOW_S:g}], got {window_s}")
@@ -131,27 +151,37 @@ class WhisperStt:
             initial_prompt=initial_prompt,
             word_timestamps=word_timestamps,
             window_s=window_s,
+            languages=languages,
+            task=task,
         )
 
     async def transcribe(
-        self, pcm16_16k: PCM16, *, prompt: str | None = None, rewrites: Rewrites | None = None
+        self,
+        pcm16_16k: PCM16,
+        *,
+        prompt: str | None = None,
+        rewrites: Rewrites | None = None,
+        language: str | None = None,
     ) -> Transcript:
         """Decode a whole clip; `prompt` replaces the default vocabulary prompt for this call.
         `rewrites` gets the hypothesis and names other readings; the hypothesis and up to
         `MAX_REWRITES` of them are scored by forcing each through the decoder on the same
-        encoded audio (`Transcript.scored`, best first)."""
+        encoded audio (`Transcript.scored`, best first). `language` is one of the engine's
+        `languages`, or None to identify it among them first (one decoder step on the
+        encoded audio; `Transcript.language_probability` is its share among them)."""
+        if language is not None and language not in self._tokenizers:
+            raise ValueError(f"language {language!r} is not one of {self._languages}")
         if pcm16_16k.dtype != np.int16 or pcm16_16k.ndim != 1:
             raise ValueError(
                 f"expected 1-D int16 samples at {SAMPLE_RATE} Hz, "
                 f"got {pcm16_16k.dtype} with shape {pcm16_16k.shape}"
             )
         audio = pcm16_16k.astype(np.float32) / _INT16_SCALE
-        initial_prompt = self._initial_prompt if prompt is None else prompt
         loop = asyncio.get_running_loop()
         self._in_flight += 1
         try:
             return await loop.run_in_executor(
-                self._executor, self._decode, audio, initial_prompt, rewrites
+                self._executor, self._decode, audio, prompt, rewrites, language
             )
         finally:
             self._in_flight -= 1
@@ -168,21 +198,39 @@ class WhisperStt:
             to_cpu=False,
         )
 
-    def _start(self, prompt: str) -> list[int]:
-        tokenizer = self._tokenizer
+    def _start(self, prompt: str, tokenizer: Tokenizer) -> list[int]:
         tokens = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
         if prompt:
             tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip()), *tokens]
         return tokens
 
+    def _identify(self, encoded: Any) -> tuple[str, float]:
+        """The likeliest of the engine's languages and its share of their probability."""
+        found = dict(self._model.model.detect_language(encoded)[0])
+        odds = {lang: float(found.get(f"<|{lang}|>", 0.0)) for lang in self._languages}
+        best = max(odds, key=odds.__getitem__)
+        return best, odds[best] / (sum(odds.values()) or 1.0)
+
     def _decode_window(
-        self, audio: np.ndarray[Any, np.dtype[np.float32]], *, prompt: str, window_s: float
-    ) -> tuple[str, Any]:
+        self,
+        audio: np.ndarray[Any, np.dtype[np.float32]],
+        *,
+        prompt: str | None,
+        window_s: float,
+        language: str | None,
+    ) -> tuple[_Heard, Any]:
         """Greedy decode of `audio` zero-padded to `window_s`, straight through CTranslate2;
-        the text and the encoded audio."""
+        what was heard and the encoded audio."""
         try:
             encoded = self._encode(audio, window_s=window_s)
-            tokens = self._start(prompt)
+            probability = 1.0
+            if language is None and len(self._languages) > 1:
+                language, probability = self._identify(encoded)
+            language = language or self._languages[0]
+            tokenizer = self._tokenizers[language]
+            if prompt is None:
+                prompt = self._prompts.get(language, "")
+            tokens = self._start(prompt, tokenizer)
             budget = _TOKENS_BASE + math.ceil(_TOKENS_PER_S * len(audio) / SAMPLE_RATE)
             result = self._model.model.generate(
                 encoded,
@@ -195,10 +243,11 @@ class WhisperStt:
             )[0]
         except (RuntimeError, ValueError) as e:
             raise TranscriptionError(f"Whisper failed to decode the clip: {e}") from e
-        if result.no_speech_prob > _NO_SPEECH_PROB and result.scores[0] < _NO_SPEECH_LOGPROB:
-            return "", encoded
-        text = trim_repeats(str(self._tokenizer.decode(result.sequences_ids[0])).strip())
-        return text, encoded
+        logprob = float(result.scores[0])
+        text = trim_repeats(str(tokenizer.decode(result.sequences_ids[0])).strip())
+        if result.no_speech_prob > _NO_SPEECH_PROB and logprob < _NO_SPEECH_LOGPROB:
+            text = ""
+        return _Heard(text, language, probability, logprob), encoded
 
     def _score(self, encoded: Any, *, audio_s: float, texts: list[str]) -> tuple[Scored, ...]:
         """Each of `texts` forced through the decoder on `encoded`: log P(text | audio), best
@@ -210,10 +259,14 @@ class WhisperStt:
         frames = math.ceil((audio_s + _SCORE_TAIL_S) * _ENCODED_PER_S)
         speech = np.asarray(encoded)[:, :frames]
         batch = np.ascontiguousarray(np.repeat(speech, len(texts), axis=0))
-        tokens = [self._tokenizer.encode(" " + t.strip()) for t in texts]
+        english = self._tokenizers[_ENGLISH]
+        tokens = [english.encode(" " + t.strip()) for t in texts]
         try:
             results = self._model.model.align(
-                ctranslate2.StorageView.from_array(batch), self._start(""), tokens, 2 * frames
+                ctranslate2.StorageView.from_array(batch),
+                self._start("", english),
+                tokens,
+                2 * frames,
             )
         except (RuntimeError, ValueError) as e:
             raise TranscriptionError(f"Whisper failed to score readings: {e}") from e
@@ -230,34 +283,42 @@ class WhisperStt:
     def _decode(
         self,
         audio: np.ndarray[Any, np.dtype[np.float32]],
-        prompt: str,
+        prompt: str | None,
         rewrites: Rewrites | None = None,
+        language: str | None = None,
     ) -> Transcript:
         started = time.perf_counter()
         audio_s = len(audio) / SAMPLE_RATE
         window_s = max(self._window_s, audio_s + _WINDOW_TAIL_S)
         if window_s < FULL_WINDOW_S and not self._word_timestamps:
-            text, encoded = self._decode_window(audio, prompt=prompt, window_s=window_s)
+            heard, encoded = self._decode_window(
+                audio, prompt=prompt, window_s=window_s, language=language
+            )
+            text = heard.text
             scored: tuple[Scored, ...] = ()
-            if rewrites is not None and text:
+            # The readings are English place names: score them on English hypotheses only.
+            if rewrites is not None and text and heard.language == _ENGLISH:
                 others = [t for t in dict.fromkeys(rewrites(text)) if t != text][:MAX_REWRITES]
                 if others:
                     scored = self._score(encoded, audio_s=audio_s, texts=[text, *others])
             return Transcript(
                 text=text,
                 words=_split_words(text, end_s=audio_s, probability=1.0),
-                language=_LANGUAGE,
+                language=heard.language,
                 audio_s=audio_s,
                 decode_s=time.perf_counter() - started,
                 scored=scored,
+                language_probability=heard.language_probability,
+                avg_logprob=heard.avg_logprob,
             )
         try:
             segments, info = self._model.transcribe(
                 audio,
-                language=_LANGUAGE,
+                language=language or (None if len(self._languages) > 1 else self._languages[0]),
                 beam_size=1,
                 vad_filter=False,
-                initial_prompt=prompt or None,
+                initial_prompt=(self._prompts[self._languages[0]] if prompt is None else prompt)
+                or None,
                 word_timestamps=self._word_timestamps,
                 # Each call is one utterance; carrying text between windows only helps long audio.
                 condition_on_previous_text=False,
@@ -277,7 +338,16 @@ class WhisperStt:
             language=str(info.language),
             audio_s=len(audio) / SAMPLE_RATE,
             decode_s=decode_s,
+            language_probability=float(info.language_probability),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    text: str
+    language: str
+    language_probability: float
+    avg_logprob: float  # the hypothesis' mean token log-probability
 
 
 def _words(segments: Iterable[Any]) -> Iterable[Word]:

@@ -15,6 +15,7 @@ arrives) must stay within the budget, and so must the final waits actually seen 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import itertools
 import math
@@ -99,6 +100,9 @@ class _Job:
     record: DecodeRecord
     run: Decode
     future: asyncio.Future[Transcript] = field(repr=False)
+    # The submitting call's context: the decode sees that call's context variables (the
+    # caller's language, `voice.language`) whichever task dispatches it.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context, repr=False)
 
 
 def predicted_final_s(
@@ -214,7 +218,7 @@ class DecodeScheduler:
             self._running += 1
             job.record.outcome = "running"
             job.record.started, job.record.started_at = next(self._ticks), self._clock()
-            task = asyncio.create_task(self._run(job))
+            task = asyncio.create_task(self._run(job), context=job.context)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 

@@ -44,7 +44,9 @@ directory says the heard words may be)."""
 @dataclass(frozen=True, slots=True)
 class Transcript:
     """What an engine heard in one clip, and how long it took to decode. `scored` holds the
-    hypothesis and the rewrites asked for, each scored on the audio (empty when none were)."""
+    hypothesis and the rewrites asked for, each scored on the audio (empty when none were).
+    `language_probability` is the engine's belief in `language` (1.0 when it was told);
+    `avg_logprob` the hypothesis' mean token log-probability (0.0 when not measured)."""
 
     text: str
     words: tuple[Word, ...]
@@ -52,6 +54,8 @@ class Transcript:
     audio_s: float
     decode_s: float
     scored: tuple[Scored, ...] = ()
+    language_probability: float = 1.0
+    avg_logprob: float = 0.0
 
     @property
     def real_time_factor(self) -> float:
