@@ -226,12 +226,14 @@ class DecodeScheduler:
         record = job.record
         try:
             transcript = await job.run()
-        except BaseException as e:  # noqa: BLE001  (handed to the waiting caller as is)
+        except asyncio.CancelledError:
+            record.outcome = "cancelled"  # the loop is shutting down
+            job.future.cancel()
+            raise
+        except Exception as e:  # handed to the waiting caller as is
             record.outcome = "failed"
             if not job.future.done():
                 job.future.set_exception(e)
-            if not isinstance(e, Exception):
-                raise
         else:
             record.outcome = "abandoned" if job.future.cancelled() else "done"
             if not job.future.done():
