@@ -112,6 +112,23 @@ async def test_a_typed_search_shows_flight_cards_with_rupee_prices(app: FastAPI)
 
 
 @needs_chromium
+async def test_a_hotel_search_shows_hotel_cards(app: FastAPI) -> None:
+    async with served(app) as base, chromium() as browser:
+        page = await new_page(browser)
+        errors = PageErrors(page)
+        await page.goto(base + "/")
+        message = page.get_by_role("textbox", name="Message")
+        await message.fill(f"hotels in Goa from {travel_day(18)} for 2 nights")
+        await message.press("Enter")
+        cards = page.get_by_role("log").locator("article.hotel")
+        await expect(cards.first).to_be_visible()
+        first = await cards.first.inner_text()
+        assert re.search(r"₹[\d,]+", first) and "-star" in first, first
+        assert "total with taxes" in first, first
+        assert not errors.seen, errors.seen
+
+
+@needs_chromium
 async def test_a_policy_question_shows_its_citations(app: FastAPI) -> None:
     async with served(app) as base, chromium() as browser:
         async with httpx.AsyncClient(base_url=base, timeout=120) as http:
