@@ -244,3 +244,19 @@ async def test_a_refused_microphone_is_said_and_text_goes_on(app: FastAPI) -> No
         await message.fill(f"flights from Delhi to Mumbai on {travel_day()}")
         await message.press("Enter")
         await expect(page.get_by_role("log").locator("article.flight").first).to_be_visible()
+
+
+@needs_chromium
+async def test_a_closed_voice_stream_is_said_and_text_goes_on(app: FastAPI) -> None:
+    # This app runs without speech models: the stream is closed (1011) right after the start.
+    async with served(app) as base, chromium() as browser:
+        page = await new_page(browser)
+        await page.goto(base + "/")
+        await page.get_by_role("button", name="Speak").click()
+        await expect(page.get_by_role("alert")).to_contain_text("You can keep typing")
+        await expect(page.locator("yatri-widget")).to_have_attribute("data-voice-state", "idle")
+        message = page.get_by_role("textbox", name="Message")
+        await expect(message).to_be_focused()
+        await message.fill(f"flights from Delhi to Mumbai on {travel_day()}")
+        await message.press("Enter")
+        await expect(page.get_by_role("log").locator("article.flight").first).to_be_visible()
