@@ -108,10 +108,12 @@ class Timed:
         return f"{statistics.mean(self.wall) * 1000:.0f} / {statistics.mean(self.cpu) * 1000:.0f}"
 
 
-def in_new_call(router: LanguageRoutedStt, hint: str | None) -> Decode:
+def in_new_call(router: LanguageRoutedStt, hint: str | None, places: SpokenPlaces) -> Decode:
+    """A final decode (place readings asked for, as calls do) in a fresh call."""
+
     async def decode(pcm: PCM16) -> Transcript:
         CALL_LANGUAGE.set(CallLanguage.from_hint(hint))
-        return await router.transcribe(pcm, prompt=None)
+        return await router.transcribe(pcm, rewrites=places.rewrites)
 
     return decode
 
@@ -226,6 +228,7 @@ async def main() -> None:
     )
     router = LanguageRoutedStt(english=tiny, multilingual=base)
     airports = load_airports()
+    places = SpokenPlaces.from_airports(airports)
     pool = EmbeddingPool(OnnxMiniLM.load())
     store = EdgeStore.open(Path(tempfile.mkdtemp()), collection="intents")
     nlu = await RetrievalIntentParser.start(
@@ -235,7 +238,7 @@ async def main() -> None:
     )
 
     async def on_tiny(pcm: PCM16) -> Transcript:
-        return await tiny.transcribe(pcm)
+        return await tiny.transcribe(pcm, rewrites=places.rewrites)
 
     async def on_base(pcm: PCM16) -> Transcript:
         return await base.transcribe(pcm)
@@ -259,12 +262,11 @@ async def main() -> None:
 
     pipelines: dict[str, Decode] = {
         "tiny.en (English only, today)": on_tiny,
-        "routed, language not known": in_new_call(router, None),
-        "routed, caller chose Hindi": in_new_call(router, "hi"),
+        "routed, language not known": in_new_call(router, None, places),
+        "routed, caller chose Hindi": in_new_call(router, "hi", places),
         "Whisper base told Hindi, romanised": romanised_hindi,
         "Whisper base, translate to English": translated,
     }
-    places = SpokenPlaces.from_airports(airports)
     await hinglish_intents(
         pipelines, hinglish, hinglish_audio, places=places, nlu=nlu, verbose=args.verbose
     )

@@ -124,40 +124,44 @@ def places() -> SpokenPlaces:
 
 @pytest.mark.parametrize("hint", [None, "en", "auto"])
 async def test_an_english_caller_stays_on_tiny_en_with_no_second_decode(
-    router: LanguageRoutedStt, tiny: WhisperStt, hint: str | None
+    router: LanguageRoutedStt, tiny: WhisperStt, places: SpokenPlaces, hint: str | None
 ) -> None:
     CALL_LANGUAGE.set(CallLanguage.from_hint(hint))
     audio = read_wav("delhi_mumbai_25_december.wav")
-    heard = await router.transcribe(audio)
+    heard = await router.transcribe(audio, rewrites=places.rewrites)
     assert heard.language == "en"
-    assert heard.text == (await tiny.transcribe(audio)).text
+    assert heard.text == (await tiny.transcribe(audio, rewrites=places.rewrites)).text
     assert dict(router.decodes) == {"english": 1}
     call = CALL_LANGUAGE.get()
     assert call is not None and call.language in (None, "en")
 
 
 async def test_a_hindi_caller_is_identified_and_then_heard_by_base_alone(
-    router: LanguageRoutedStt, hindi_voice: EspeakTts
+    router: LanguageRoutedStt, hindi_voice: EspeakTts, places: SpokenPlaces
 ) -> None:
     call = CallLanguage()
     CALL_LANGUAGE.set(call)
     # "Can you change the date of my journey?": base is sure of this one (0.99 Hindi).
-    first = await router.transcribe(await say(hindi_voice, "क्या आप मेरी यात्रा की तारीख बदल सकते हैं?"))
+    said = await say(hindi_voice, "क्या आप मेरी यात्रा की तारीख बदल सकते हैं?")
+    # A partial (no place readings asked for) is not checked: tiny.en alone.
+    await router.transcribe(said)
+    assert dict(router.decodes) == {"english": 1}
+    first = await router.transcribe(said, rewrites=places.rewrites)
     assert first.language == "hi" and first.language_probability >= 0.8
     assert first.text and first.text.isascii()  # romanised for the turn engine
     assert not first.scored  # place readings are scored on English hypotheses only
-    assert dict(router.decodes) == {"english": 1, "checked": 1}
+    assert dict(router.decodes) == {"english": 2, "checked": 1}
     assert call.language == "hi"
     # The call is now known to be Hindi: tiny.en is no longer asked.
-    await router.transcribe(await say(hindi_voice, PNR_STATUS))
-    assert dict(router.decodes) == {"english": 1, "checked": 1, "multilingual": 1}
+    await router.transcribe(await say(hindi_voice, PNR_STATUS), rewrites=places.rewrites)
+    assert dict(router.decodes) == {"english": 2, "checked": 1, "multilingual": 1}
 
 
 async def test_a_caller_who_chose_hindi_is_never_heard_by_tiny_en(
-    router: LanguageRoutedStt, hindi_voice: EspeakTts
+    router: LanguageRoutedStt, hindi_voice: EspeakTts, places: SpokenPlaces
 ) -> None:
     CALL_LANGUAGE.set(CallLanguage.from_hint("hi"))
-    await router.transcribe(await say(hindi_voice, PNR_STATUS))
+    await router.transcribe(await say(hindi_voice, PNR_STATUS), rewrites=places.rewrites)
     assert dict(router.decodes) == {"multilingual": 1}
 
 
@@ -172,7 +176,8 @@ async def test_a_spoken_hinglish_request_reaches_the_turn_engine_with_its_route(
     # "Is there a direct flight from Pune to Jaipur?" Base writes this Hinglish in Latin
     # script; tiny.en alone does not get the route.
     CALL_LANGUAGE.set(CallLanguage.from_hint(hint))
-    heard = await router.transcribe(await say(hindi_voice, "पुणे से जयपुर की डायरेक्ट फ्लाइट है क्या"))
+    said = await say(hindi_voice, "पुणे से जयपुर की डायरेक्ट फ्लाइट है क्या")
+    heard = await router.transcribe(said, rewrites=places.rewrites)
     assert "english" not in router.decodes or router.decodes["checked"] == 1
     parse = await parser.parse(places.read(heard).text, today=TODAY)
     assert parse.intent.value == "search_flights"

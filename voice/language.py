@@ -4,9 +4,11 @@ English stays on the cheap path: tiny.en decodes first, as before. Only when its
 wrong (empty, or a mean token log-probability under `LanguagePolicy.doubt_below`: tiny.en
 forcing Hindi into English words) does Whisper base identify the language on the same clip
 (one decoder step on audio it encodes anyway) and decode it; base's reading, Hindi or English,
-replaces tiny.en's, and a sure verdict marks the call's language. A call marked or chosen
-Hindi goes straight to base, which identifies each utterance, so a caller switching to English
-is still heard; a call chosen English is never checked. Hindi transcripts reach the turn engine romanised the way Hinglish is typed
+replaces tiny.en's, and a sure verdict marks the call's language. Only final decodes are
+checked, told apart by the place readings they ask for (`rewrites`): partials and back-channel
+checks stay on tiny.en. A call marked or chosen Hindi goes straight to base, which identifies
+each utterance, so a caller switching to English is still heard; a call chosen English is
+never checked. Hindi transcripts reach the turn engine romanised the way Hinglish is typed
 (`intents.text.read`), the reading the engine's parser makes of Devanagari itself, so the
 voice path's place and number handling sees Latin script.
 
@@ -111,7 +113,8 @@ class LanguageRoutedStt:
             return romanised(heard)
         self.decodes["english"] += 1
         english = await self._english.transcribe(pcm16_16k, prompt=prompt, rewrites=rewrites)
-        if (call is not None and call.chosen) or not self.doubtful(english):
+        final = rewrites is not None
+        if not final or (call is not None and call.chosen) or not self.doubtful(english):
             return english
         self.decodes["checked"] += 1
         # Base is the stronger reader of doubtful English too, and of Hinglish it writes in
