@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from api.booking_backends import booking_backends, open_audit_log, open_profiles
@@ -525,4 +526,9 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes,
                        body_timeout_s=settings.body_timeout_s,
                        body_limits=knowledge.upload_body_limit(settings.upload_max_bytes))  # fmt: skip
+    origins = [o.strip() for o in settings.widget_origins.split(",") if o.strip()]
+    if origins:  # outermost: a preflight is answered before anything else runs
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["authorization", "content-type", "idempotency-key"],
+                           expose_headers=["x-request-id", "x-trace-id"], max_age=600)  # fmt: skip
     return app

@@ -403,6 +403,12 @@ class Settings(BaseSettings):
         "separated addresses or networks, * for any): the limits then count the client's "
         "address, not the proxy's.",
     )  # fmt: skip
+    widget_origins: str = Field(
+        default="",
+        description="Origins of partner pages that embed the widget (`/widget.js`), comma "
+        "separated (https://www.partner.example): the browser may call the chat, voice-token "
+        "and widget-config routes from them (CORS). Empty: this origin only.",
+    )
     max_in_flight: int = Field(
         default=32, ge=0, description="Requests in progress per process on the routes that run "
         "the models (chat, answers, intents, ASR webhooks); more are refused at once with 503 "
