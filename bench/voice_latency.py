@@ -61,6 +61,9 @@ SERVER_ENV = {
     "YATRI_VOICE_MAX_STREAMS_PER_SOURCE": "8",
     "YATRI_VOICE_ANONYMOUS_SHARE": "1",
     "YATRI_VOICE_NEW_CALLER_SHARE": "0",
+    # A caller here sends nothing while it waits for a reply; under load that can be long.
+    "YATRI_VOICE_IDLE_TIMEOUT_S": "120",
+    "YATRI_VOICE_NO_SPEECH_TIMEOUT_S": "120",
 }
 PHRASES = (
     "Flights from Delhi to Mumbai on the twenty fifth of December.",
@@ -216,6 +219,10 @@ async def app_caller(base: str, clips: list[Clip], run: Run) -> None:
             except TimeoutError:
                 run.failures += 1
                 await sender
+            except ConnectionClosed:
+                sender.cancel()
+                run.failures += len(clips) - clips.index(clip)
+                return
 
 
 async def twilio_token(base: str, call_sid: str) -> str:
@@ -280,6 +287,10 @@ async def twilio_caller(base: str, clips: list[Clip], run: Run, call_no: int) ->
             except TimeoutError:
                 run.failures += 1
                 await sender
+            except ConnectionClosed:
+                sender.cancel()
+                run.failures += len(clips) - clips.index(clip)
+                return
 
 
 async def _ack_marks(ws: ClientConnection, sid: str) -> None:

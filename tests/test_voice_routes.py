@@ -133,6 +133,7 @@ async def test_app_stream_protocol_errors(app: FastAPI, ws_base: str) -> None:
 
 async def test_streams_over_the_limit_are_refused_with_a_reason(app: FastAPI, ws_base: str) -> None:
     admission = app.state.services.stream_admission
+    admission.capacity = None  # the count limit alone (decode load: tests/test_voice_scheduler.py)
     async with connect(ws_base + "/v1/voice/stream") as first:
         await app_start(first, await app_token(app))
         # The other streams of a busy server, each a caller of its own.

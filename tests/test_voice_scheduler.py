@@ -257,3 +257,45 @@ async def test_a_saturated_scheduler_sheds_the_next_call_and_the_others_complete
         for mic in mics:
             await mic.close()
     assert all(turn["text"] for turn in again)
+
+
+class Clock:
+    """Monotonic seconds that move only when a decode says it took time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_admission_counts_open_calls_at_the_measured_decode_time() -> None:
+    clock = Clock()
+    capacity = CapacityConfig(final_budget_s=0.8, turn_period_s=6.0, max_calls=16)
+    scheduler = DecodeScheduler(slots=1, capacity=capacity, clock=clock)
+
+    def taking(seconds: float) -> Callable[[], Awaitable[Transcript]]:
+        async def decode() -> Transcript:
+            clock.now += seconds
+            return Transcript(text="", words=(), language="en", audio_s=2.0, decode_s=seconds)
+
+        return decode
+
+    assert scheduler.refusal(active=0) is None  # a process always serves one call
+    calls = [scheduler.open_call()]
+    assert scheduler.refusal(active=1) is None  # nothing measured yet
+    await scheduler.final(taking(0.5), call_id=calls[0])
+    # A final takes 0.5 s and each call asks for one every 6 s: with n calls the predicted
+    # final latency is 0.5 s plus M/D/1 queueing at load n/12; 6 fit, a 7th would not.
+    while scheduler.refusal(active=len(calls)) is None:
+        calls.append(scheduler.open_call())
+    assert len(calls) == 6
+    assert scheduler.refusal(active=6) == "one more call would push finals past their budget"
+    scheduler.close_call(calls.pop())
+    assert scheduler.refusal(active=5) is None
+    assert scheduler.refusal(active=16) == "the decoder serves at most 16 calls"
+
+    # Decodes slower than the budget: even the calls already served miss it.
+    await scheduler.final(taking(0.9), call_id=calls[0])
+    await scheduler.final(taking(0.9), call_id=calls[1])
+    assert scheduler.refusal(active=5) == "finals already wait past their budget"

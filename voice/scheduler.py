@@ -6,10 +6,13 @@ of every call go ahead of barge-in checks, which go ahead of partials. A partial
 courtesy and never waits: it is skipped while a final waits or every decode slot is busy.
 
 It also says whether one more call fits (`refusal`), from what it measured: the decode time
-of recent finals and the share of the last `window_s` the slots spent on finals. With one
-more call the final load grows by the average call's share; the predicted final latency
-(queueing as in an M/D/c queue, plus one partial that may hold the slot when a final
-arrives) must stay within the budget, and so must the final waits actually seen lately.
+of recent finals (the machine's speed, whichever call they were for), the final waits the
+open calls saw lately, and the share of the last `window_s` the slots spent on the open calls'
+finals. A call's load is the larger of its measured share and a prior (one final decode per
+`turn_period_s`), so calls that have not spoken yet count too. With one more call the final
+load grows by one call's share; the predicted final latency (queueing as in an M/D/c queue,
+plus the rest of a partial that may hold the slot when a final arrives) must stay within the
+budget, and so must the final waits actually seen lately.
 """
 
 from __future__ import annotations
@@ -81,11 +84,13 @@ class CapacityConfig:
 
     final_budget_s: float = 0.8
     window_s: float = 30.0
+    # A caller says something about this often (an utterance, then the reply).
+    turn_period_s: float = 6.0
     max_utilisation: float = 0.85
     max_calls: int = 16
 
     def __post_init__(self) -> None:
-        if self.final_budget_s <= 0 or self.window_s <= 0 or self.max_calls <= 0:
+        if min(self.final_budget_s, self.window_s, self.turn_period_s, self.max_calls) <= 0:
             raise ValueError("capacity budget, window and max_calls must be positive")
         if not 0 < self.max_utilisation < 1:
             raise ValueError("max_utilisation must lie in (0, 1)")
@@ -253,15 +258,12 @@ class DecodeScheduler:
     def finals_waiting(self) -> int:
         return self._waiting[DecodeKind.FINAL]
 
-    def _recent(
-        self, kind: DecodeKind, since: float, *, open_calls_only: bool = False
-    ) -> list[DecodeRecord]:
+    def _recent(self, kind: DecodeKind, since: float) -> list[DecodeRecord]:
         return [
             r
             for r in self.records
             if r.kind is kind and r.finished_at is not None and r.finished_at >= since
             and r.outcome in ("done", "abandoned", "failed")
-            and (not open_calls_only or r.call_id in self._calls)
         ]  # fmt: skip
 
     def utilisation(self, *, partials: bool = False, now: float | None = None) -> float:
@@ -289,20 +291,19 @@ class DecodeScheduler:
             return None  # a process always serves one call
         now = self._clock()
         since = now - cap.window_s
-        finals = self._recent(DecodeKind.FINAL, since, open_calls_only=True)
-        if not finals:
+        measured = self._recent(DecodeKind.FINAL, since)
+        if not measured:
             return None  # nothing measured yet: only the ceiling applies
         # Decode time is the machine's; waits are what the open calls saw.
-        final_s = statistics.median(
-            r.decode_s or 0.0 for r in self._recent(DecodeKind.FINAL, since)
-        )
-        waits = sorted(r.wait_s or 0.0 for r in finals)
-        recent_p90 = waits[min(len(waits) - 1, math.ceil(0.9 * len(waits)) - 1)]
+        final_s = statistics.median(r.decode_s or 0.0 for r in measured)
+        waits = sorted(r.wait_s or 0.0 for r in measured if r.call_id in self._calls)
+        recent_p90 = waits[min(len(waits) - 1, math.ceil(0.9 * len(waits)) - 1)] if waits else 0.0
         if recent_p90 + final_s > cap.final_budget_s:
             return "finals already wait past their budget"
         partials = self._recent(DecodeKind.PARTIAL, since)
         partial_s = statistics.median(r.decode_s or 0.0 for r in partials) if partials else 0.0
-        utilisation = self.utilisation(now=now) * (calls + 1) / calls
+        load = max(self.utilisation(now=now), calls * final_s / cap.turn_period_s / self.slots)
+        utilisation = load * (calls + 1) / calls
         if utilisation > cap.max_utilisation:
             return "decode capacity is in use"
         # A final arriving finds a partial running this share of the time, half done on average.
