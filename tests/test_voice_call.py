@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from voice.turns import looks_complete
 from voice.faster_whisper import trim_repeats
 from voice.tts import lead_and_rest, speakable
+from voice.turns import looks_complete
 
 
 @pytest.mark.parametrize(
