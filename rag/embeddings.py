@@ -117,6 +117,10 @@ class OnnxMiniLM:
     ) -> None:
         self.model_id = model_id
         self._session = session
+        # The model's input and per-token output names, read once (the solo session runs the
+        # same model file): the L6 export takes token_type_ids, the L3 export does not.
+        self._input_names = _inputs(session)
+        self._output_name = _token_output(session)
         self._tokenizer = tokenizer
         self._batch_size = batch_size
         # With ``solo`` (a one-thread session), several texts run one at a time each, over
@@ -220,11 +224,10 @@ class OnnxMiniLM:
     ) -> Vectors:
         """Mean-pooled, L2-normalised vectors of one padded batch."""
         chosen = session or self._session
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        inputs = _inputs(chosen)
-        hidden = chosen.run(
-            [_token_output(chosen)], {k: v for k, v in feeds.items() if k in inputs}
-        )[0]
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = chosen.run([self._output_name], feeds)[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         normed: Vectors = pooled / np.clip(
