@@ -22,6 +22,8 @@ from bookings.profiles import SqliteProfileStore
 from bookings.store import SqliteBookingStore
 from bookings.suppliers.hotel_network import NetworkHotel, RecordChange
 from bookings.suppliers.sandbox import SandboxBookingAirline, SandboxLedger, SandboxPayments
+from bookings.temporal import TemporalClient
+from bookings.worker import build_worker
 from core.logging import get_logger
 from core.settings import Settings
 from fares.suppliers.base import AirlineSupplier
@@ -113,6 +115,24 @@ async def open_profiles(settings: Settings) -> SqliteProfileStore | PostgresProf
     if settings.database_url:
         return await PostgresProfileStore.open(settings.database_url)
     return await SqliteProfileStore.open(settings.data_dir / BOOKINGS_DB)
+
+
+@asynccontextmanager
+async def running_worker(
+    temporal: TemporalClient, settings: Settings, activities: BookingActivities
+) -> AsyncIterator[asyncio.Task[None]]:
+    """The Temporal worker polling the booking task queue, as `yatri worker` runs it and as
+    `yatri serve` runs it in process (`YATRI_RUN_WORKER`). Yields its task (done: the worker
+    stopped); on the way out the worker finishes the activities it holds, then stops."""
+    worker = build_worker(temporal, task_queue=settings.temporal_task_queue, bookings=activities)
+    task = asyncio.create_task(worker.run(), name="temporal-worker")
+    try:
+        yield task
+    finally:
+        if not task.done():
+            await worker.shutdown()
+        with contextlib.suppress(Exception):
+            await task
 
 
 async def _sweep(hotel: NetworkHotel) -> None:

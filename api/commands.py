@@ -15,15 +15,16 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from api.app import create_app, open_vector_store
+from api.app import create_app
 from api.auth import AGENT_SCOPE, CONTENT_SCOPE, TRAVELLER_SCOPE, issue_token
-from api.booking_backends import BookingBackends, booking_backends
+from api.booking_backends import BookingBackends, booking_backends, running_worker
 from api.checks import Check, check_models, check_qdrant, check_redis, check_temporal, run_check
 from api.content_cli import docs_cli, ingest
+from api.fare_backends import sandbox_airline
+from api.knowledge_backends import open_vector_store
 from api.transport import server_config
 from api.worker_health import health_app, health_server, serve_health
 from bookings.temporal import TemporalClient, connect_temporal, probe_worker, temporal_health
-from bookings.worker import build_worker
 from core import tracing
 from core.airports import load_airports
 from core.embedded import DataDirLock, EmbeddedRuntime, Endpoints, bind_socket, read_runtime
@@ -31,7 +32,6 @@ from core.errors import StartupError, YatriError
 from core.logging import configure_logging, get_logger
 from core.redis_conn import connect_redis
 from core.settings import Settings
-from fares.suppliers.sandbox import SandboxAirline, SandboxFaults
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Yatri, the travel assistant.")
 err = Console(stderr=True)
@@ -134,39 +134,34 @@ def worker(
     async def main() -> None:
         client = await connect_temporal(address, namespace=settings.temporal_namespace)
         airports = await asyncio.to_thread(load_airports)
-        fares = SandboxAirline(airports=airports, seed=settings.supplier_seed,
-                               faults=SandboxFaults(latency_ms=settings.supplier_latency_ms,
-                                                    error_rate=settings.supplier_error_rate))  # fmt: skip
+        fares = sandbox_airline(settings, airports=airports)
         async with booking_backends(settings, fares=fares) as backends:
             await _run_worker(client, settings, backends)
 
     async def _run_worker(
         client: TemporalClient, settings: Settings, backends: BookingBackends
     ) -> None:
-        w = build_worker(
-            client, task_queue=settings.temporal_task_queue, bookings=backends.activities
-        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        task = asyncio.create_task(w.run())
-        health = None
-        if settings.worker_port:
-            app = health_app(running=lambda: not task.done(),
-                             temporal=lambda: temporal_health(client),
-                             ops_key=settings.ops_api_key.get_secret_value())  # fmt: skip
-            health = health_server(app, host=settings.host, port=settings.worker_port)
-            serving = asyncio.create_task(serve_health(health))
-        log.info("worker running", temporal=address, task_queue=settings.temporal_task_queue,
-                 health_port=settings.worker_port or None)  # fmt: skip
-        await asyncio.wait([task, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
-        if not task.done():
-            await w.shutdown()
+        async with running_worker(client, settings, backends.activities) as task:
+            health = None
+            if settings.worker_port:
+                app = health_app(running=lambda: not task.done(),
+                                 temporal=lambda: temporal_health(client),
+                                 ops_key=settings.ops_api_key.get_secret_value())  # fmt: skip
+                health = health_server(app, host=settings.host, port=settings.worker_port)
+                serving = asyncio.create_task(serve_health(health))
+            log.info("worker running", temporal=address, task_queue=settings.temporal_task_queue,
+                     health_port=settings.worker_port or None)  # fmt: skip
+            await asyncio.wait([task, asyncio.create_task(stop.wait())],
+                               return_when="FIRST_COMPLETED")  # fmt: skip
         if health is not None:
             health.should_exit = True
             await serving
-        await task
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
         log.info("worker stopped")
 
     try:

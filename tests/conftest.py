@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-import api.app
+import api.knowledge_backends
 from api.app import create_app
 from core.embedded import EmbeddedTemporal, EmbeddedValkey, Endpoints
 from core.logging import configure_logging
@@ -102,7 +102,7 @@ def _one_embedding_model_per_process() -> Iterator[None]:
             return loaded[engine]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(api.app, "load_embedder", load_once)
+        patch.setattr(api.knowledge_backends, "load_embedder", load_once)
         yield
 
 

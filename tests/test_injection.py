@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.app import build_knowledge
+from api.knowledge_backends import build_knowledge
 from api.deps import Knowledge
 from core.embedded import EmbeddedValkey
 from core.redis_conn import connect_redis

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.app import build_knowledge
+from api.knowledge_backends import build_knowledge
 from api.checks import check_models, check_temporal, run_check
 from api.deps import Services
 from bookings.temporal import connect_temporal

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from api.app import load_voice_engines
+from api.voice_backends import load_voice_engines
 from core.airports import load_airports
 from core.settings import Settings
 from voice.audio import AudioFormat, from_pcm16, to_pcm16

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.app import transcript_normaliser
+from api.voice_backends import transcript_normaliser
 from core.airports import load_airports
 from intents.dates import parse_date
 from intents.models import Intent, Understanding

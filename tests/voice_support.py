@@ -21,7 +21,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection
 
-from api.app import create_app, load_voice_engines
+from api.app import create_app
+from api.voice_backends import load_voice_engines
 from core.airports import load_airports
 from core.embedded import Endpoints, free_port
 from core.settings import Settings
