@@ -60,15 +60,26 @@ def enabled() -> bool:
 
 
 @contextmanager
-def span(name: str, *, server: bool = False, **attributes: AttributeValue | None) -> Iterator[Any]:
+def span(
+    name: str,
+    *,
+    server: bool = False,
+    start_time: int | None = None,
+    end_time: int | None = None,
+    **attributes: AttributeValue | None,
+) -> Iterator[Any]:
     """A span around the block, a child of the current one; an exception marks it failed.
-    ``None`` attributes are left out. Yields the span (``set`` adds attributes later)."""
+    ``None`` attributes are left out. Yields the span (``set`` adds attributes later).
+    ``start_time`` and ``end_time`` (ns since the epoch, as `time.time_ns`) place a span known
+    only in hindsight: a caller's speech is detected some 100 ms after it began."""
     attrs = {k: v for k, v in attributes.items() if v is not None}
     kind = SpanKind.SERVER if server else SpanKind.INTERNAL
-    with _tracer.start_as_current_span(
-        name, kind=kind, attributes=attrs, record_exception=True, set_status_on_exception=True
-    ) as current:
-        yield current
+    current = _tracer.start_span(name, kind=kind, attributes=attrs, start_time=start_time)
+    try:
+        with trace.use_span(current, record_exception=True, set_status_on_exception=True):
+            yield current
+    finally:
+        current.end(end_time=end_time)
 
 
 def set_attributes(**attributes: AttributeValue | None) -> None:

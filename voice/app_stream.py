@@ -61,7 +61,8 @@ async def serve_app_stream(
     # The call's tasks copy this context: the STT reads the caller's choice from it.
     CALL_LANGUAGE.set(CallLanguage.from_hint(start.language))
     call = VoiceCall(engines=engines, turn=turn_for(grant.session_id, traveller),
-                     output=AppOutput(line), config=config)  # fmt: skip
+                     output=AppOutput(line), config=config,
+                     trace_attributes={"session.id": grant.session_id})  # fmt: skip
     line.attach(call)
     await send_json(
         line, {"type": "ready", "session_id": grant.session_id, "sample_rate": SAMPLE_RATE}

@@ -11,35 +11,40 @@ A decode costs about the same for 1 s of audio as for 5 s. The final decode ther
 speculatively the moment trailing silence begins and is usually done by the time the turn is
 called over; every decode goes through the process's scheduler (voice.scheduler), which puts
 finals of every call first and skips partials under load.
+
+Each caller turn is a trace of its own (voice.turn_trace); `trace_attributes` go on every turn's
+root span, beside a `call.id` its turns share.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
 from core.errors import YatriError
 from core.telemetry import VOICE_BARGE_INS, VOICE_STAGE_SECONDS
 from voice.audio import PCM16
+from voice.call_config import CallConfig
 from voice.call_decoder import CallDecoder
 from voice.call_io import CallOutput, SpokenReply, TurnHandler, TurnMetrics
 from voice.engines import VoiceEngines
 from voice.places import Heard
+from voice.scheduler import recorded_into
 from voice.speaker import speak
 from voice.stt import SAMPLE_RATE, LocalAgreement, Transcript, TranscriptionError
-from voice.turns import looks_complete
+from voice.turn_trace import HeardTurn, Outcome, traced_turn
+from voice.turns import EarlyEndpoint
 from voice.vad import (
     VAD_FRAME_MS,
     VAD_FRAME_SAMPLES,
     Endpoint,
-    EndpointConfig,
     Endpointer,
     EndpointerState,
     SpeechStarted,
@@ -56,29 +61,7 @@ __all__ = [
     "VoiceEngines",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class CallConfig:
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
-    # Audio kept from before speech is detected, so the first syllable is not clipped.
-    preroll_ms: int = 300
-    # New audio between partial decodes while the caller speaks.
-    partial_interval_ms: int = 700
-    transport: str = "app"
-    # With a finished speculative decode and a turn that looks complete (to the end-of-turn
-    # model where the engines have one, else to the text rule), this much trailing silence
-    # ends the turn; None waits for the full silence window every time.
-    early_endpoint_ms: int | None = 200
-    # The end-of-turn model's probability from which a pause ends the turn.
-    turn_threshold: float = 0.5
-    # Speech over a playing reply must last this long before it may stop the reply; then a
-    # quick decode of it must be more than back-channel ("check"), or it stops the reply
-    # at once ("duration").
-    barge_in_min_speech_ms: int = 400
-    barge_in: Literal["check", "duration"] = "check"
-    # False is the naive baseline benchmarks compare against: no partials, one decode after
-    # the endpoint, and the reply sent only once all of it is synthesised.
-    streaming: bool = True
+T = TypeVar("T")
 
 
 class VoiceCall:
@@ -92,6 +75,7 @@ class VoiceCall:
         turn: TurnHandler,
         output: CallOutput,
         config: CallConfig | None = None,
+        trace_attributes: Mapping[str, str] | None = None,
     ) -> None:
         self._engines = engines
         self._decoder = CallDecoder(engines)
@@ -112,8 +96,12 @@ class VoiceCall:
         self._samples_at_last_partial = 0
         self._partial_task: asyncio.Task[None] | None = None
         self._speculative: asyncio.Task[Transcript] | None = None
-        # The end-of-turn model's verdict on the current pause (None: not asked yet).
-        self._turn_check: asyncio.Task[float] | None = None
+        self._early = EarlyEndpoint(
+            early_ms=self._config.early_endpoint_ms,
+            threshold=self._config.turn_threshold,
+            hold_ms=self._config.endpoint.max_silence_ms,
+            turn_complete=engines.turn_complete if engines.turn_detector is not None else None,
+        )
         # Speech that began over a playing reply and has not stopped it (yet): its frames of
         # speech so far, and the decode that tells an interruption from back-channel.
         self._overlap = False
@@ -131,6 +119,10 @@ class VoiceCall:
         self.backchannels = 0  # utterances over a reply that did not stop it
         self._heard_at = time.monotonic()
         self._expecting: str | None = None  # what the dialogue asked for last (its `expecting`)
+        self._heard = HeardTurn.untraced()  # the current utterance's timings for its trace
+        self._trace_attributes = {"call.id": secrets.token_hex(8),
+                                  "call.transport": self._config.transport,
+                                  **(trace_attributes or {})}  # fmt: skip
 
     @property
     def closed(self) -> bool:
@@ -178,9 +170,8 @@ class VoiceCall:
         self._closed = True
         self._decoder.close()
         self._utterance = None
-        tasks = (self._partial_task, self._speculative, self._speak_task, self._turn_check,
-                 self._overlap_check)  # fmt: skip
-        for task in tasks:
+        self._early.forget()
+        for task in (self._partial_task, self._speculative, self._speak_task, self._overlap_check):
             if task is not None:
                 task.cancel()
         if self._turn_tasks:
@@ -200,13 +191,13 @@ class VoiceCall:
             self._utterance.append(frame)
 
         if isinstance(event, SpeechStarted):
-            await self._start_utterance()
+            await self._start_utterance(event)
         elif isinstance(event, Endpoint):
             self._end_utterance(event)
         elif not self._config.streaming:
             pass
         elif before is EndpointerState.SPEAKING and after is EndpointerState.TRAILING_SILENCE:
-            self._speculative = asyncio.create_task(
+            self._speculative = self._decode_task(
                 self._decoder.final(self._utterance_audio(), expecting=self._expecting)
             )
         elif before is EndpointerState.TRAILING_SILENCE and after is EndpointerState.SPEAKING:
@@ -217,10 +208,13 @@ class VoiceCall:
             await self._weigh_overlap()
         if after is EndpointerState.SPEAKING and self._config.streaming:
             self._maybe_partial()
-        elif after is EndpointerState.TRAILING_SILENCE and self._heard_complete_turn():
+        elif after is EndpointerState.TRAILING_SILENCE and self._early.complete(
+            endpointer=self._endpointer, speculative=self._speculative, audio=self._utterance_audio
+        ):
             self._end_utterance(self._endpointer.end_now())
 
-    async def _start_utterance(self) -> None:
+    async def _start_utterance(self, started: SpeechStarted) -> None:
+        self._heard = HeardTurn.begin(self._endpointer, started)
         self._utterance = list(self._preroll)
         self._preroll.clear()
         self._utterance_id += 1
@@ -236,64 +230,35 @@ class VoiceCall:
     def _end_utterance(self, endpoint: Endpoint) -> None:
         audio = self._utterance_audio()
         # Speech that began over the reply and has not stopped it: heard whole, is it a "hmm"?
-        backchannel = (
-            asyncio.create_task(self._decoder.backchannel(audio)) if self._overlap else None
-        )
+        backchannel = self._decode_task(self._decoder.backchannel(audio)) if self._overlap else None
         self._utterance = None
         self._utterance_id += 1
         self._overlap = False
         self._drop(self._overlap_check)
-        self._drop(self._turn_check)
-        self._overlap_check = self._turn_check = None
         # A speculative decode exists only while the trailing silence it began with lasts,
         # so it covers all the speech; an utterance cut mid-speech needs a decode of its own.
         decode = self._speculative
         self._speculative = None
+        self._heard.ended(endpoint, speculative=decode is not None,
+                          turn_probability=self._early.probability())  # fmt: skip
+        self._early.forget()
+        self._overlap_check = None
         if decode is None:
-            decode = asyncio.create_task(self._decoder.final(audio, expecting=self._expecting))
+            decode = self._decode_task(self._decoder.final(audio, expecting=self._expecting))
         self._turns_started += 1
+        turn = self._finish_turn(
+            trace=self._heard,
+            turn_no=self._turns_started,
+            decode=decode,
+            endpoint=endpoint,
+            endpoint_at=time.perf_counter(),
+            backchannel=backchannel,
+        )
         task = asyncio.create_task(
-            self._finish_turn(
-                turn_no=self._turns_started,
-                decode=decode,
-                endpoint=endpoint,
-                endpoint_at=time.perf_counter(),
-                backchannel=backchannel,
-            )
+            self._take_turn(turn, heard=self._heard, number=self._turns_started)
         )
         self._turn_tasks.add(task)
         task.add_done_callback(self._turn_tasks.discard)
-
-    def _heard_complete_turn(self) -> bool:
-        early = self._config.early_endpoint_ms
-        task = self._speculative
-        if early is None or task is None or self._endpointer.trailing_silence_ms < early:
-            return False
-        if self._engines.turn_detector is not None:
-            return self._model_says_complete()
-        if not task.done() or task.cancelled() or task.exception() is not None:
-            return False
-        return looks_complete(task.result().text)
-
-    def _model_says_complete(self) -> bool:
-        """Ask the end-of-turn model once per pause; complete when it says so and the
-        speculative decode is ready (the turn is called over only with its transcript)."""
-        check = self._turn_check
-        if check is None:
-            # The model hears the speech up to the pause: trailing silence reads as "finished"
-            # to it even after "from Delhi to" (P 0.05 without the silence, 0.91 with 300 ms).
-            audio = self._utterance_audio()
-            speech = len(audio) - self._endpointer.trailing_silence_ms * SAMPLE_RATE // 1000
-            self._turn_check = asyncio.create_task(self._engines.turn_complete(audio[:speech]))
-            return False
-        decode = self._speculative
-        if not check.done() or check.cancelled() or check.exception() is not None:
-            return False
-        if check.result() < self._config.turn_threshold:
-            # Mid-sentence: this pause may run to the longest window before the turn ends.
-            self._endpointer.hold(self._config.endpoint.max_silence_ms)
-            return False
-        return decode is not None and decode.done() and not decode.cancelled()
 
     def _utterance_audio(self) -> PCM16:
         frames = self._utterance or []
@@ -301,8 +266,13 @@ class VoiceCall:
 
     def _drop_speculative(self) -> None:
         self._drop(self._speculative)
-        self._drop(self._turn_check)
-        self._speculative = self._turn_check = None
+        self._early.forget()
+        self._speculative = None
+
+    def _decode_task(self, decode: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """A task for one of the utterance's decodes; its scheduler records go to its trace."""
+        with recorded_into(self._heard.decodes):
+            return asyncio.create_task(decode)
 
     @staticmethod
     def _drop(task: asyncio.Task[Any] | None) -> None:
@@ -321,7 +291,7 @@ class VoiceCall:
         if samples - self._samples_at_last_partial < interval:
             return
         self._samples_at_last_partial = samples
-        self._partial_task = asyncio.create_task(
+        self._partial_task = self._decode_task(
             self._partial(self._utterance_audio(), self._utterance_id)
         )
 
@@ -347,11 +317,11 @@ class VoiceCall:
             return
         if self._config.barge_in == "duration":
             self._overlap = False
-            await self._barge_in()
+            await self._barge_in(by=self._heard)
             return
         if self._overlap_check is None or self._overlap_check.done():
             self._overlap_next_check_ms = self._overlap_speech_ms * 2
-            self._overlap_check = asyncio.create_task(
+            self._overlap_check = self._decode_task(
                 self._check_overlap(self._utterance_audio(), self._utterance_id)
             )
 
@@ -360,30 +330,39 @@ class VoiceCall:
             return
         if utterance_id == self._utterance_id and self._overlap and not self._closed:
             self._overlap = False
-            await self._barge_in()
+            await self._barge_in(by=self._heard)
 
     # --- the turn and the reply --------------------------------------------------------------
+
+    async def _take_turn(
+        self, turn: Coroutine[Any, Any, Outcome], *, heard: HeardTurn, number: int
+    ) -> None:
+        """Run the turn inside its trace (its tasks, and the turn engine's spans, join it)."""
+        with traced_turn(heard, number=number, attributes=self._trace_attributes) as outcome:
+            outcome.append(await turn)
 
     async def _finish_turn(
         self,
         *,
+        trace: HeardTurn,
         turn_no: int,
         decode: asyncio.Task[Transcript],
         endpoint: Endpoint,
         endpoint_at: float,
         backchannel: asyncio.Task[bool] | None,
-    ) -> None:
+    ) -> Outcome:
         if backchannel is not None and await backchannel:
             decode.cancel()
             self.backchannels += 1
-            return  # "hmm" over the reply: it plays on, and nothing is answered
+            return "backchannel"  # "hmm" over the reply: it plays on, and nothing is answered
         if backchannel is not None and self.speaking():
-            await self._barge_in(through=turn_no - 1)
+            await self._barge_in(through=turn_no - 1, by=trace)
         try:
             transcript = await decode
         except TranscriptionError as e:
             await self._out.error(code=e.problem_type, detail=e.detail)
-            return
+            return "error"
+        trace.decoded(transcript, stt=self._engines.stt)
         final_at = time.perf_counter()
         heard = self._engines.read(transcript)
         metrics = TurnMetrics(
@@ -395,7 +374,7 @@ class VoiceCall:
             decode_s=transcript.decode_s,
         )
         if not metrics.transcript:
-            return  # a cough or a door: nothing to answer
+            return "empty"  # a cough or a door: nothing to answer
         self._heard_at = time.monotonic()
         transport = self._config.transport
         VOICE_STAGE_SECONDS.labels("endpoint_decision", transport).observe(
@@ -410,13 +389,13 @@ class VoiceCall:
                 # The caller hung up after speaking: still answer, so the conversation is whole.
                 with contextlib.suppress(YatriError):
                     await self._answer(heard)
-                return
+                return "hung_up"
             await self._out.final(text=metrics.transcript, metrics=metrics)
             try:
                 reply = await self._answer(heard)
             except YatriError as e:
                 await self._out.error(code=e.problem_type, detail=e.detail)
-                return
+                return "error"
             reply_at = time.perf_counter()
             metrics.final_to_reply_s = reply_at - final_at
             VOICE_STAGE_SECONDS.labels("final_to_reply", transport).observe(
@@ -424,9 +403,11 @@ class VoiceCall:
             )
             await self._out.reply(reply)
             self.turns.append(metrics)
-            if turn_no <= self._interrupted_through or self._closed:
-                return  # the caller spoke over this turn before its reply was ready
-            self._speak_task = asyncio.create_task(
+            if self._closed:
+                return "hung_up"
+            if turn_no <= self._interrupted_through:
+                return "barge_in"  # the caller spoke over this turn before its reply was ready
+            speaking = self._speak_task = asyncio.create_task(
                 speak(
                     reply.text,
                     tts=self._engines.tts,
@@ -437,7 +418,10 @@ class VoiceCall:
                     transport=transport,
                 )  # fmt: skip
             )
-            await asyncio.wait([self._speak_task])
+            await asyncio.wait([speaking])
+            if not speaking.cancelled():
+                return "answered"
+            return "hung_up" if self._closed else "barge_in"
 
     async def _answer(self, heard: Heard) -> SpokenReply:
         unsure = heard.unsure()
@@ -447,9 +431,9 @@ class VoiceCall:
         self._expecting = expecting if isinstance(expecting, str) else None
         return reply
 
-    async def _barge_in(self, *, through: int | None = None) -> None:
+    async def _barge_in(self, *, through: int | None = None, by: HeardTurn | None = None) -> None:
         """Stop the reply; turns up to `through` (default: every turn heard so far) are not
-        spoken."""
+        spoken. `by`: the utterance that stopped it (for its trace)."""
         self._interrupted_through = self._turns_started if through is None else through
         task = self._speak_task
         was_speaking = self.speaking()
@@ -457,6 +441,8 @@ class VoiceCall:
             task.cancel()
             await asyncio.wait([task])
         if was_speaking:
+            if by is not None:
+                by.barged_in()
             self.barge_ins += 1
             VOICE_BARGE_INS.labels(self._config.transport).inc()
             await self._out.clear()

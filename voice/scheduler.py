@@ -13,11 +13,15 @@ finals. A call's load is the larger of its measured share and a prior (one final
 load grows by one call's share; the predicted final latency (queueing as in an M/D/c queue,
 plus the rest of a partial that may hold the slot when a final arrives) must stay within the
 budget, and so must the final waits actually seen lately.
+
+A caller that wants its own decodes' records (a turn's trace reads its final's queue wait)
+creates their tasks inside `recorded_into`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import heapq
 import itertools
@@ -25,7 +29,7 @@ import math
 import statistics
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Literal
@@ -94,6 +98,25 @@ class CapacityConfig:
             raise ValueError("capacity budget, window and max_calls must be positive")
         if not 0 < self.max_utilisation < 1:
             raise ValueError("max_utilisation must lie in (0, 1)")
+
+
+_SINK: contextvars.ContextVar[list[DecodeRecord] | None] = contextvars.ContextVar(
+    "voice_decode_sink", default=None
+)
+
+
+@contextlib.contextmanager
+def recorded_into(sink: list[DecodeRecord] | None) -> Iterator[None]:
+    """Decodes submitted in the block, or by tasks created in it (a task copies the context it
+    is created in), also append their records to `sink`; None records nothing."""
+    if sink is None:
+        yield
+        return
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
 
 
 Decode = Callable[[], Awaitable[Transcript]]
@@ -197,6 +220,8 @@ class DecodeScheduler:
         record = DecodeRecord(seq=next(self._seqs), call_id=call_id, kind=kind,
                               submitted=next(self._ticks), submitted_at=self._clock())  # fmt: skip
         self.records.append(record)
+        if (sink := _SINK.get()) is not None:
+            sink.append(record)
         return record
 
     async def _submit(self, kind: DecodeKind, decode: Decode, call_id: int) -> Transcript:

@@ -95,7 +95,9 @@ async def serve_telephony(
                     line.admit(source=source, anonymous=False)
                     output = TelephonyOutput(line, serializer, stream_sid=event.stream_id)
                     call = VoiceCall(engines=engines, turn=turn_for(session_id, caller),
-                                     output=output, config=config)  # fmt: skip
+                                     output=output, config=config,
+                                     trace_attributes={"session.id": session_id,
+                                                       "call.sid": event.call_id})  # fmt: skip
                     line.attach(call)
                     if event.format.sample_rate != SAMPLE_RATE:
                         resampler = StreamResampler(src_hz=event.format.sample_rate,
