@@ -5,7 +5,7 @@ with a token for that call. A token opens one stream, once, on the session it na
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
@@ -101,47 +101,50 @@ def _traveller(request: Request, services: Services) -> str | None:
     )
 
 
+def _xml_answer(what: str) -> dict[Any, Any]:
+    return {**PROBLEM_RESPONSES, 200: {"description": what, "content": {"application/xml": {}}}}
+
+
+def _form_post(call_field: str, example: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI request body of a provider's form-encoded call webhook."""
+    fields = {"type": "object", "required": [call_field],
+              "properties": {name: {"type": "string"} for name in (call_field, "From", "To")}}  # fmt: skip
+    form = {"schema": fields, "examples": {"incoming call": {"value": example}}}
+    return {"requestBody": {"content": {"application/x-www-form-urlencoded": form}}}
+
+
+async def _connect(
+    services: Services,
+    *,
+    provider: Literal["twilio", "plivo", "vonage"],
+    call_id: object,
+    caller: object,
+    session_id: str | None,
+) -> str:
+    """The single-use stream token for a checked provider request's call (409 for a call
+    already connected), bound to its caller's number and its session."""
+    if not isinstance(call_id, str) or not 0 < len(call_id) <= 128:
+        raise InvalidRequestError(f"the {provider.title()} request lacks the call's id")
+    token, _ = await grant_stream(
+        tokens=services.stream_tokens, calls=services.calls, provider=provider,
+        call_id=call_id, caller=caller[:40] if isinstance(caller, str) and caller else None,
+        proposed_session=session_id or new_session_id(), ttl_s=services.settings.session_ttl_s,
+    )  # fmt: skip
+    return token
+
+
 @webhook_router.post(
     "/v1/telephony/twilio/voice",
-    responses={
-        **PROBLEM_RESPONSES,
-        200: {
-            "description": "TwiML connecting the call to its media stream.",
-            "content": {"application/xml": {}},
-        },
-    },
+    responses=_xml_answer("TwiML connecting the call to its media stream."),
     summary="Twilio's voice webhook: connect the call to its media stream",
     description="Point a Twilio number's voice webhook here. The post must carry a valid "
     "`X-Twilio-Signature`; the answer is `<Connect><Stream>` to `/v1/telephony/twilio` with a "
     "single-use `token` parameter bound to this call SID, its `From` number and its session "
     "(`session_id` in the webhook URL continues a conversation). A call is connected once: "
     "the same call posted again is a 409.",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "CallSid": {"type": "string"},
-                            "From": {"type": "string"},
-                            "To": {"type": "string"},
-                        },
-                        "required": ["CallSid"],
-                    },
-                    "examples": {
-                        "incoming call": {
-                            "value": {
-                                "CallSid": "CA0123456789abcdef",
-                                "From": "+919000000001",
-                                "To": "+918000000000",
-                            }
-                        },
-                    },
-                }
-            }
-        }
-    },
+    openapi_extra=_form_post(
+        "CallSid", {"CallSid": "CA0123456789abcdef", "From": "+919000000001", "To": "+918000000000"}
+    ),
 )
 async def twilio_voice(
     request: Request,
@@ -156,59 +159,29 @@ async def twilio_voice(
         url=str(request.url), body=await request.body(), signature=x_twilio_signature,
         auth_token=auth_token.get_secret_value(),
     )  # fmt: skip
-    call_id = params.get("CallSid", "")
-    if not 0 < len(call_id) <= 128:
-        raise InvalidRequestError("the Twilio post lacks a CallSid")
-    token, _ = await grant_stream(
-        tokens=services.stream_tokens, calls=services.calls, provider="twilio", call_id=call_id,
-        caller=params.get("From", "")[:40] or None, proposed_session=session_id or new_session_id(),
-        ttl_s=services.settings.session_ttl_s,
-    )  # fmt: skip
+    token = await _connect(services, provider="twilio", call_id=params.get("CallSid"),
+                           caller=params.get("From"), session_id=session_id)  # fmt: skip
     twiml = twilio_stream_twiml(stream_url=_ws_url(request, "telephony_twilio"), token=token)
     return Response(twiml, media_type="application/xml")
 
 
 @webhook_router.post(
     "/v1/telephony/plivo/answer",
-    responses={
-        **PROBLEM_RESPONSES,
-        200: {
-            "description": "Plivo XML connecting the call to its audio stream.",
-            "content": {"application/xml": {}},
-        },
-    },
+    responses=_xml_answer("Plivo XML connecting the call to its audio stream."),
     summary="Plivo's answer URL: connect the call to its audio stream",
     description="Point a Plivo application's answer URL here (POST). The post must carry a "
     "valid `X-Plivo-Signature-V3` and its nonce; the answer is a two-way μ-law `<Stream>` to "
     "`/v1/telephony/plivo` whose `extraHeaders` carry a single-use token bound to this "
     "CallUUID, its `From` number and its session (`session_id` in the URL continues a "
     "conversation). A call is connected once: the same call posted again is a 409.",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/x-www-form-urlencoded": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "CallUUID": {"type": "string"},
-                            "From": {"type": "string"},
-                            "To": {"type": "string"},
-                        },
-                        "required": ["CallUUID"],
-                    },
-                    "examples": {
-                        "incoming call": {
-                            "value": {
-                                "CallUUID": "12345678-1234-1234-1234-123456789abc",
-                                "From": "919000000001",
-                                "To": "918000000000",
-                            }
-                        },
-                    },
-                }
-            }
-        }
-    },
+    openapi_extra=_form_post(
+        "CallUUID",
+        {
+            "CallUUID": "12345678-1234-1234-1234-123456789abc",
+            "From": "919000000001",
+            "To": "918000000000",
+        },
+    ),  # fmt: skip
 )
 async def plivo_answer(
     request: Request,
@@ -224,14 +197,8 @@ async def plivo_answer(
         url=str(request.url), body=await request.body(), nonce=x_plivo_signature_v3_nonce,
         signature=x_plivo_signature_v3, auth_token=auth_token.get_secret_value(),
     )  # fmt: skip
-    call_id = params.get("CallUUID", "")
-    if not 0 < len(call_id) <= 128:
-        raise InvalidRequestError("the Plivo post lacks a CallUUID")
-    token, _ = await grant_stream(
-        tokens=services.stream_tokens, calls=services.calls, provider="plivo", call_id=call_id,
-        caller=params.get("From", "")[:40] or None, proposed_session=session_id or new_session_id(),
-        ttl_s=services.settings.session_ttl_s,
-    )  # fmt: skip
+    token = await _connect(services, provider="plivo", call_id=params.get("CallUUID"),
+                           caller=params.get("From"), session_id=session_id)  # fmt: skip
     xml = plivo_stream_xml(stream_url=_ws_url(request, "telephony_plivo"), token=token)
     return Response(xml, media_type="application/xml")
 
@@ -263,16 +230,10 @@ async def vonage_answer(
     check_vonage_request(authorization=authorization, body=body, secret=secret.get_secret_value())
     fields = _vonage_fields(request, body)
     call_id = fields.get("uuid")
-    if not isinstance(call_id, str) or not 0 < len(call_id) <= 128:
-        raise InvalidRequestError("the Vonage answer lacks the call's uuid")
-    caller = fields.get("from")
-    token, _ = await grant_stream(
-        tokens=services.stream_tokens, calls=services.calls, provider="vonage", call_id=call_id,
-        caller=caller[:40] if isinstance(caller, str) and caller else None,
-        proposed_session=session_id or new_session_id(), ttl_s=services.settings.session_ttl_s,
-    )  # fmt: skip
+    token = await _connect(services, provider="vonage", call_id=call_id,
+                           caller=fields.get("from"), session_id=session_id)  # fmt: skip
     return vonage_ncco(
-        stream_url=_ws_url(request, "telephony_vonage"), token=token, call_id=call_id
+        stream_url=_ws_url(request, "telephony_vonage"), token=token, call_id=str(call_id)
     )
 
 
