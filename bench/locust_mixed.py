@@ -1,7 +1,9 @@
 """Locust users for `bench/load_mixed.py`: the traveller journeys in the mix the platform sees —
 chat sessions (a search, then follow-ups in context), policy questions, fare searches and
 bookings (a fresh fare, then a booking with an idempotency key). Driven on loopback only;
-`load_mixed.py` starts the server, sets `YATRI_BENCH_SECRET` and reads the figures."""
+`load_mixed.py` starts the server, sets `YATRI_BENCH_SECRET` and reads the figures.
+`YATRI_BENCH_HOSTS` (comma-separated bases, `bench/scale_out.py`) gives each traveller one of
+several API processes in turn instead of `--host`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import random
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 from locust import HttpUser, between, task
@@ -31,6 +34,8 @@ QUESTIONS = [
     if line.strip()
 ]
 _counter = itertools.count()
+HOSTS = [h.strip() for h in os.environ.get("YATRI_BENCH_HOSTS", "").split(",") if h.strip()]
+_hosts = itertools.cycle(HOSTS)
 
 
 def _date(days: int) -> dt.date:
@@ -44,6 +49,11 @@ def _token(traveller: str) -> str:
 
 class Traveller(HttpUser):
     wait_time = between(0.5, 1.5)  # think time between a traveller's requests
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if HOSTS:  # before HttpUser builds its client on self.host
+            self.host = next(_hosts)
+        super().__init__(*args, **kwargs)
 
     @task(5)
     def chat_session(self) -> None:
