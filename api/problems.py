@@ -166,10 +166,16 @@ def _error_classes() -> list[type[YatriError]]:
     return found
 
 
-def problem_types() -> dict[str, ProblemType]:
+_types: dict[str, ProblemType] = {}
+
+
+def problem_types(*, refresh: bool = False) -> dict[str, ProblemType]:
     """Every problem type: those described above, and one for each error class raised with a
     type of its own (its title, status and docstring), so a new error is never answered with
-    the generic type."""
+    the generic type. Built once; ``refresh`` looks again for error classes of modules
+    imported since (an unknown slug does, once)."""
+    if _types and not refresh:
+        return _types
     found = dict(PROBLEM_TYPES)
     for cls in _error_classes():
         if cls.problem_type not in found:
@@ -178,14 +184,21 @@ def problem_types() -> dict[str, ProblemType]:
                 slug=cls.problem_type, title=cls.title, status=cls.status,
                 description=" ".join(doc.split()),
             )  # fmt: skip
-    return found
+    _types.clear()
+    _types.update(found)
+    return _types
 
 
 def problem_body(
     *, slug: str, detail: str, status: int | None = None, instance: str | None = None,
     request_id: str | None = None, **extensions: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    known = PROBLEM_TYPES.get(slug) or problem_types().get(slug) or PROBLEM_TYPES["http-error"]
+    known = (
+        PROBLEM_TYPES.get(slug)
+        or problem_types().get(slug)
+        or problem_types(refresh=True).get(slug)
+        or PROBLEM_TYPES["http-error"]
+    )
     body: dict[str, Any] = {
         "type": f"/problems/{known.slug}",
         "title": known.title,

@@ -39,7 +39,15 @@ class Catalogue:
 
 
 def load_catalogue(path: Path = EXAMPLES_PATH) -> Catalogue:
-    raw = path.read_bytes()
+    return parse_catalogue(path.read_bytes(), path=path)
+
+
+def digest_of(raw: bytes) -> str:
+    """The examples file's identity: a change of content, not of modification time."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def parse_catalogue(raw: bytes, *, path: Path = EXAMPLES_PATH) -> Catalogue:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as e:
@@ -58,4 +66,4 @@ def load_catalogue(path: Path = EXAMPLES_PATH) -> Catalogue:
     missing = REQUIRED - {e.intent for e in examples}
     if missing:
         raise CatalogueError(f"{path}: no examples for {sorted(missing)}")
-    return Catalogue(tuple(examples), hashlib.sha256(raw).hexdigest())
+    return Catalogue(tuple(examples), digest_of(raw))

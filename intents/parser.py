@@ -9,6 +9,7 @@ vote's margin, so the dialogue can ask between two close readings."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,13 @@ from pathlib import Path
 from core.airports import AirportDirectory
 from core.logging import get_logger
 from intents import rules
-from intents.catalogue import EXAMPLES_PATH, Catalogue, load_catalogue
+from intents.catalogue import (
+    EXAMPLES_PATH,
+    Catalogue,
+    digest_of,
+    load_catalogue,
+    parse_catalogue,
+)
 from intents.classifier import ExampleIndex, Vote
 from intents.models import Intent
 from intents.parse import Parse, ParseContext, Slot
@@ -91,7 +98,7 @@ class RetrievalIntentParser:
         examples_path: Path = EXAMPLES_PATH,
         policy_probe: PolicyProbe | None = None,
     ) -> RetrievalIntentParser:
-        catalogue = load_catalogue(examples_path)
+        catalogue = await asyncio.to_thread(load_catalogue, examples_path)
         await index.sync(catalogue)
         return cls(
             index=index,
@@ -106,10 +113,12 @@ class RetrievalIntentParser:
         return self._catalogue
 
     async def refresh(self) -> bool:
-        """Re-read the examples file; index it again if its content changed. True if it did."""
-        catalogue = load_catalogue(self._path)
-        if catalogue.digest == self._catalogue.digest:
+        """Re-read the examples file; index it again if its content changed. True if it did.
+        The file is read and, only when it changed, parsed off the event loop."""
+        raw = await asyncio.to_thread(self._path.read_bytes)
+        if digest_of(raw) == self._catalogue.digest:
             return False
+        catalogue = await asyncio.to_thread(parse_catalogue, raw, path=self._path)
         await self._index.sync(catalogue)
         self._catalogue = catalogue
         return True
