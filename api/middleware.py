@@ -9,10 +9,11 @@ import contextlib
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import structlog
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_body, problem_response
@@ -190,10 +191,31 @@ class RequestContextMiddleware:
 SHED_PREFIXES = ("/v1/chat", "/v1/answers", "/v1/intents/", "/v1/asr/")
 
 
+def _route_for(routes: Iterable[BaseRoute], scope: Scope) -> BaseRoute | None:
+    """The route the router would hand `scope` to, found without running it: the first that
+    matches fully, looked for inside a router FastAPI includes lazily (which matches, but keeps
+    the route it found to itself); None when none matches."""
+    for route in routes:
+        match, child_scope = route.matches(scope)
+        if match is not Match.FULL:
+            continue
+        found: BaseRoute = child_scope.get("route", route)
+        if getattr(found, "path_format", None):
+            return found
+        included = getattr(getattr(route, "original_router", None), "routes", None)
+        if included is not None and (inner := _route_for(included, scope)) is not None:
+            return inner
+    return None
+
+
 class LoadShedMiddleware:
     """Refuses a request at once (503 problem, Retry-After) while `max_in_flight` requests are
     in progress in this process, so that the ones admitted keep their latency instead of all
-    of them queueing past their deadline."""
+    of them queueing past their deadline.
+
+    A refused request never reaches the router, so the route it would have reached is found
+    here and put in the scope as the router would: the metrics count its 503 under that route
+    template (what the SLO rules select), "unmatched" only when no route matches."""
 
     def __init__(self, app: ASGIApp, *, max_in_flight: int, retry_after_s: int = 1) -> None:
         self.app = app
@@ -208,6 +230,10 @@ class LoadShedMiddleware:
             return
         if self.in_flight >= self.max_in_flight:
             HTTP_SHED.inc()
+            if (app := scope.get("app")) is not None and (
+                route := _route_for(app.router.routes, scope)
+            ) is not None:
+                scope["route"] = route
             request_id = scope.get("state", {}).get("request_id")
             body = problem_body(
                 slug="overloaded",

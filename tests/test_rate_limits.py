@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 from api.auth import AGENT_SCOPE, TRAVELLER_SCOPE, issue_token
 from core.embedded import EmbeddedValkey
@@ -276,3 +277,52 @@ async def test_requests_past_the_in_flight_cap_are_shed_with_503(
         assert (await client.get("/problems/overloaded")).status_code == 200
         content = {"authorization": f"Bearer {settings.content_api_key.get_secret_value()}"}
         assert (await client.get("/v1/documents", headers=content)).status_code == 200
+
+
+def http_samples(metrics: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    """Every sample of `name` in a /metrics page, by its labels."""
+    return {
+        tuple(sorted(s.labels.items())): s.value
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name == name
+    }
+
+
+async def test_a_shed_request_is_counted_under_the_route_it_would_have_reached(
+    app: FastAPI, settings: Settings, held_request: asyncio.Event
+) -> None:
+    # The SLO rules select route="/v1/chat" and "/v1/answers": a 503 counted as "unmatched"
+    # would never spend the error budget of the journey it refused.
+    ops = {"authorization": f"Bearer {settings.ops_api_key.get_secret_value()}"}
+    routes = {
+        "/v1/chat": "/v1/chat",
+        "/v1/answers": "/v1/answers",
+        "/v1/asr/webhooks/twilio": "/v1/asr/webhooks/{provider}",  # the template, not the path
+        "/v1/intents/no-such-thing": "unmatched",  # shed, though no route would have answered
+    }
+    shed = sample("yatri_http_shed_total")
+    async with from_address(app, "192.0.2.202") as client:
+        before = (await client.get("/metrics", headers=ops)).text
+        for path in routes:
+            r = await client.post(path, json=CHAT)
+            assert r.status_code == 503, (path, r.text)
+            assert r.json()["type"] == "/problems/overloaded"
+        after = (await client.get("/metrics", headers=ops)).text
+    assert sample("yatri_http_shed_total") == shed + len(routes)
+
+    for name, status in (
+        ("yatri_http_requests_total", "503"),
+        ("yatri_http_request_seconds_count", None),
+    ):
+        was, now = http_samples(before, name), http_samples(after, name)
+        for path, route in routes.items():
+            labels = (("method", "POST"), ("route", route))
+            if status is not None:
+                labels = (*labels, ("status", status))
+            assert now[labels] == was.get(labels, 0) + 1, (name, path)
+        # Raw paths never become labels.
+        assert not {dict(labels)["route"] for labels in now} & {
+            "/v1/asr/webhooks/twilio",
+            "/v1/intents/no-such-thing",
+        }
