@@ -32,6 +32,7 @@ from intents.parser import RetrievalIntentParser
 from rag.answers import AnswerService
 from rag.catalog import DocumentCatalog
 from rag.embeddings import EmbeddingPool
+from rag.replica import IndexReplica
 from rag.retrieval import Retriever
 from rag.store import VectorStore
 from sessions.engine import TurnEngine
@@ -50,6 +51,7 @@ class Knowledge:
     ingest: IngestService
     retriever: Retriever
     answers: AnswerService
+    replica: IndexReplica | None = None  # the embedded index follows the shared catalog
 
 
 @dataclass(slots=True)

@@ -6,11 +6,14 @@ document catalogue, ingest, retrieval and the answer service."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from api.deps import Knowledge
 from core.embedded import Endpoints
+from core.errors import YatriError
 from core.redis_conn import RedisClient
 from core.settings import Settings
 from ingest.limits import UploadLimits
@@ -20,6 +23,7 @@ from rag.catalog import DocumentCatalog, EmbeddingCache
 from rag.edge import EdgeStore
 from rag.embeddings import EmbeddingPool, load_embedder
 from rag.qdrant import QdrantStore
+from rag.replica import IndexReplica
 from rag.retrieval import Retriever
 from rag.store import VectorStore
 
@@ -38,10 +42,28 @@ def open_vector_store(settings: Settings, endpoints: Endpoints) -> VectorStore:
     )
 
 
+def follows_catalog(settings: Settings, endpoints: Endpoints) -> bool:
+    """Whether this process's embedded index follows a catalog other processes may share."""
+    if settings.vector_replica != "auto":
+        return settings.vector_replica == "on"
+    return bool(settings.redis_url) and not endpoints.qdrant_url
+
+
 def build_knowledge(
-    *, settings: Settings, store: VectorStore, redis: RedisClient, embeddings: EmbeddingPool
+    *,
+    settings: Settings,
+    store: VectorStore,
+    redis: RedisClient,
+    embeddings: EmbeddingPool,
+    replica_dir: Path | None = None,
 ) -> Knowledge:
+    """``replica_dir``: the index follows the shared catalog, its state kept there."""
     catalog = DocumentCatalog(redis, namespace=settings.redis_namespace)
+    replica = None
+    if replica_dir is not None:
+        replica = IndexReplica(redis, catalog=catalog, store=store, state_dir=replica_dir,
+                               namespace=settings.redis_namespace,
+                               retire_grace_s=settings.retire_grace_s)  # fmt: skip
     cache = EmbeddingCache(redis, model_id=embeddings.embedder.model_id)
     retriever = Retriever(store=store, catalog=catalog, embeddings=embeddings, cache=cache)
     limits = UploadLimits(
@@ -68,8 +90,10 @@ def build_knowledge(
             cache=cache,
             limits=limits,
             retire_grace_s=settings.retire_grace_s,
+            replica=replica,
         ),
         retriever=retriever,
+        replica=replica,
         answers=AnswerService(
             retriever=retriever,
             embeddings=embeddings,
@@ -91,12 +115,24 @@ async def open_knowledge(
         store = await asyncio.to_thread(open_vector_store, settings, endpoints)
         try:
             await store.ensure_collection(dense_dim=embedder.dimension)
+            replica_dir = endpoints.qdrant_path.parent
             knowledge = build_knowledge(
-                settings=settings, store=store, redis=redis, embeddings=embeddings
-            )
+                settings=settings, store=store, redis=redis, embeddings=embeddings,
+                replica_dir=replica_dir if follows_catalog(settings, endpoints) else None,
+            )  # fmt: skip
+            stop = asyncio.Event()
+            following = None
+            if knowledge.replica is not None:
+                # Ready with what the catalog holds, then following it.
+                with contextlib.suppress(YatriError):  # Redis down: /readyz says so
+                    await knowledge.replica.sync()
+                following = asyncio.create_task(knowledge.replica.run(stop), name="index-replica")
             try:
                 yield knowledge
             finally:
+                stop.set()
+                if following is not None:
+                    await following
                 await knowledge.ingest.drain()
                 knowledge.ingest.close()
         finally:

@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         default="edge",
         description="Embedded vector engine when YATRI_QDRANT_URL is unset: qdrant-edge or qdrant-client local mode.",
     )
+    vector_replica: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="An embedded index follows the shared catalog: the ingesting process "
+        "shares each revision's points through Redis and every process pulls what its index "
+        "lacks, so many API processes answer alike without a Qdrant server. auto: on when "
+        "YATRI_REDIS_URL is set and YATRI_QDRANT_URL is not.",
+    )
     embedding_engine: Literal["onnx", "onnx-l3", "onnx-int8-weights", "sentence-transformers"] = (
         Field(
             default="onnx",

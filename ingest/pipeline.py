@@ -28,6 +28,7 @@ from ingest.loaders import load_document
 from ingest.models import Chunk, IngestError, MetadataWarning, ParsedDocument
 from rag.catalog import DocumentCatalog, DocumentRecord, EmbeddingCache
 from rag.embeddings import EmbeddingPool, Vectors
+from rag.replica import IndexReplica
 from rag.sparse import Bm25
 from rag.store import SparseVector, StoredChunk, VectorStore
 
@@ -83,7 +84,10 @@ class IngestService:
         limits: UploadLimits | None = None,
         retire_grace_s: float = 5.0,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        replica: IndexReplica | None = None,
     ) -> None:
+        """``replica``: this process's embedded index follows a catalog other processes share;
+        a revision's points are shared through it before the revision is published."""
         self.limits = limits or UploadLimits()
         self._lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         self._store = store
@@ -93,6 +97,7 @@ class IngestService:
         self._bm25 = bm25 or Bm25()
         self._retire_grace_s = retire_grace_s
         self._clock = clock
+        self._replica = replica
         self._locks: dict[str, asyncio.Lock] = {}
         self._retiring: dict[asyncio.Task[None], tuple[str, int]] = {}
 
@@ -177,6 +182,8 @@ class IngestService:
             )
         try:
             await self._store.upsert(stored)
+            if self._replica is not None:
+                await self._replica.share(doc.meta.doc_id, revision, stored)
         except BaseException:
             # Nothing was published: the previous version keeps serving. Drop what was written.
             with contextlib.suppress(Exception):
@@ -194,6 +201,8 @@ class IngestService:
         )  # fmt: skip
         await self._catalog.publish(record, previous=previous, chunk_terms=chunk_terms,
                                     chunk_hashes=[c.content_hash for c in chunks])  # fmt: skip
+        if self._replica is not None:
+            await self._replica.mark(record.doc_id, revision)
         if previous is not None:
             self._retire_later(previous.doc_id, previous.revision)
         log.info("document ingested", doc_id=record.doc_id, revision=revision,
@@ -257,6 +266,8 @@ class IngestService:
             if record is None:
                 return False
             await self._catalog.remove(record)
+            if self._replica is not None:
+                await self._replica.mark(doc_id, None)
             self._retire_later(doc_id, record.revision)
             return True
 
@@ -267,6 +278,8 @@ class IngestService:
             await asyncio.sleep(self._retire_grace_s)
             try:
                 await self._store.delete_version(doc_id, revision)
+                if self._replica is not None:
+                    await self._replica.forget(doc_id, revision)
             except YatriError as e:
                 # Left over, it would crowd live passages out of the candidate pool: try again.
                 log.warning("retire failed", doc_id=doc_id, revision=revision, error=e.detail)
@@ -286,6 +299,8 @@ class IngestService:
                 await task
             try:
                 await self._store.delete_version(doc_id, revision)
+                if self._replica is not None:
+                    await self._replica.forget(doc_id, revision)
             except YatriError as e:
                 log.warning("retire failed", doc_id=doc_id, revision=revision, error=e.detail)
 

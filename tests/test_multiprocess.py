@@ -164,6 +164,25 @@ async def test_two_api_processes_and_a_worker_serve_as_one(
             await asyncio.sleep(0.3)
         assert status == "confirmed"
 
+        # A policy document uploaded to A is answered from on B: B's embedded index follows
+        # the shared catalog (YATRI_REDIS_URL set, no Qdrant server: the replica is on).
+        policy = (
+            "---\ndoc_id: mp-lounge\ntitle: Lounge access\nvertical: flights\n---\n"
+            "# Lounge access\n\n## Hours\n\nThe Aurora lounge at Delhi opens at 4 am.\n"
+        )
+        content = {"authorization": "Bearer dev-content-key"}
+        up = await http.post(a.base + "/v1/documents", headers=content,
+                             files={"files": ("lounge.md", policy.encode())})  # fmt: skip
+        assert up.status_code == 200 and up.json()["results"][0]["outcome"] == "added", up.text
+        answer: dict[str, object] = {}
+        for _ in range(50):
+            answer = (await http.post(b.base + "/v1/answers", json={
+                "question": "When does the Aurora lounge open?"})).json()  # fmt: skip
+            if answer.get("grounded"):
+                break
+            await asyncio.sleep(0.2)
+        assert answer.get("grounded") is True and "4 am" in str(answer["answer"]), answer
+
         # A killed mid-traffic: B goes on serving the same conversations.
         async def traffic(base: str, n: int, session_id: str, *, until_error: bool) -> list[int]:
             codes = []
