@@ -9,6 +9,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketDisconnect
 
@@ -45,6 +46,19 @@ class StreamClosed(Exception):
 
 
 _LABELS = {CLOSE_INVALID_DATA: "malformed", CLOSE_POLICY: "protocol", CLOSE_TOO_BIG: "too_big"}
+
+
+def origin_allowed(ws: WebSocket, *, widget_origins: str) -> bool:
+    """A browser names the page's origin; it must be this server's own (the widget served
+    here) or a partner site in `YATRI_WIDGET_ORIGINS`. Apps and telephony providers send none."""
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {o.strip().rstrip("/") for o in widget_origins.split(",") if o.strip()}
+    if origin.rstrip("/") in allowed:
+        return True
+    host = ws.headers.get("x-forwarded-host") or ws.headers.get("host", "")
+    return urlsplit(origin).netloc.lower() == host.split(",")[0].strip().lower()
 
 
 def refused(reason: str) -> StreamClosed:
@@ -178,6 +192,13 @@ async def serve_stream(ws: WebSocket, *, transport: str, run: StreamBody) -> Non
     """Accept, run the body (which authenticates the stream and takes its slot), and close
     with the body's reason; the slot is given back however the stream ends."""
     services: Services = ws.app.state.services
+    if not origin_allowed(ws, widget_origins=services.settings.widget_origins):
+        # A page on another site may not open a traveller's stream with the browser's
+        # credentials (cross-site websocket hijacking): refused before the handshake, a 403.
+        VOICE_REJECTED_STREAMS.labels(transport, "origin").inc()
+        log.info("voice stream refused", transport=transport, origin=ws.headers.get("origin"))
+        await ws.close(CLOSE_POLICY)
+        return
     await ws.accept()
     stream = VoiceStream(ws, services, transport=transport)
     engines = services.voice

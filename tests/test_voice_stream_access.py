@@ -15,7 +15,7 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from core.settings import Settings
 from sessions.engine import new_session_id
@@ -90,6 +90,28 @@ async def test_app_stream_needs_a_stream_token_and_uses_it_once(app: FastAPI, ws
         code, _ = await closed(again)
     assert code == 1008
     assert app.state.services.stream_admission.active == 0
+
+
+async def test_a_page_on_another_site_cannot_open_the_app_stream(
+    app: FastAPI, ws_base: str
+) -> None:
+    """A browser sends the page's origin: this server's own page (the widget served here) and
+    the partner sites in YATRI_WIDGET_ORIGINS may open the stream, another site may not —
+    refused at the handshake (403) before any token is read. Apps send no origin."""
+    services = app.state.services
+    services.settings = services.settings.model_copy(
+        update={"widget_origins": "https://partner.example"}
+    )
+    host = ws_base.removeprefix("ws://")
+    for origin in (f"http://{host}", "https://partner.example", None):
+        grant = (await http_token(ws_base)).json()
+        async with connect(grant["stream_url"], origin=origin) as ws:  # type: ignore[arg-type]
+            assert await app_start(ws, grant["token"]) == grant["session_id"], origin
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_base + "/v1/voice/stream", origin="https://evil.example"):  # type: ignore[arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+    assert services.stream_admission.active == 0
 
 
 async def test_a_socket_joins_only_the_session_its_token_names(app: FastAPI, ws_base: str) -> None:
