@@ -36,7 +36,7 @@ from rag.replica import IndexReplica
 from rag.retrieval import Retriever
 from rag.store import VectorStore
 from sessions.engine import TurnEngine
-from sessions.redis_store import RedisCallDirectory
+from sessions.store import CallDirectory
 from voice.admission import StreamAdmission
 from voice.call import VoiceEngines
 from voice.stream_tokens import StreamTokens
@@ -65,7 +65,7 @@ class Services:
     fare_cache: FareCache
     engine: TurnEngine
     knowledge: Knowledge
-    calls: RedisCallDirectory
+    calls: CallDirectory
     webhook_deliveries: WebhookDeliveries
     stream_admission: StreamAdmission
     stream_tokens: StreamTokens

@@ -14,6 +14,7 @@ from core.airports import AirportDirectory
 from core.redis_conn import RedisClient
 from core.settings import Settings
 from sessions.redis_store import RedisCallDirectory
+from sessions.store import CallDirectory
 from voice.admission import AdmissionLimits, StreamAdmission
 from voice.engines import VoiceEngines
 from voice.espeak import EspeakTts
@@ -81,7 +82,7 @@ async def open_voice_engines(
 class VoiceAccess:
     """What every call on every process shares, and this process's admission gate."""
 
-    calls: RedisCallDirectory
+    calls: CallDirectory
     webhook_deliveries: WebhookDeliveries
     stream_admission: StreamAdmission
     stream_tokens: StreamTokens

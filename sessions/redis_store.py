@@ -85,8 +85,8 @@ class RedisSessionStore:
 
 
 class RedisCallDirectory:
-    """Which conversation a phone call belongs to: call id -> session id, so a turn heard on
-    the phone (stream or webhook) continues the same conversation as one typed in chat."""
+    """The call directory in Redis: call id -> session id (`{prefix}{provider}:{call id}`),
+    expiring with the conversation."""
 
     def __init__(self, *, redis: RedisClient, ttl_s: int, prefix: str = "yatri:call:") -> None:
         self._redis = redis

@@ -1,4 +1,4 @@
-"""The conversation store port: only what the turn engine needs."""
+"""The conversation store port (only what the turn engine needs), and the call directory's."""
 
 from __future__ import annotations
 
@@ -51,4 +51,13 @@ class SessionStore(Protocol):
 
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
         """Serialise turns of one conversation across processes."""
+        ...
+
+
+class CallDirectory(Protocol):
+    """Which conversation a phone call belongs to, so a turn heard on the phone (stream or
+    webhook) continues the same conversation as one typed in chat."""
+
+    async def session_for(self, *, provider: str, call_id: str, proposed: str) -> str:
+        """The session already bound to this call, or `proposed`, bound now (first one wins)."""
         ...

@@ -22,9 +22,9 @@ from xml.sax.saxutils import escape, quoteattr
 import orjson
 
 from core.errors import ConflictError, UnauthorizedError
+from sessions.store import CallDirectory
 from voice.plivo import header_token
 from voice.stream_tokens import StreamGrant, StreamKind, StreamTokens
-from voice.telephony import CallDirectory
 
 # A Vonage token older than this is refused (Vonage signs each request as it sends it).
 VONAGE_MAX_AGE_S = 300.0

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypeAlias
+from typing import Literal, TypeAlias
 
+from sessions.store import CallDirectory
 from voice.audio import StreamResampler, to_pcm16
 from voice.call import CallConfig, TurnHandler, VoiceCall, VoiceEngines
 from voice.exotel import ExotelSerializer
@@ -43,10 +44,6 @@ _ANSWER_ROUTES: dict[Provider, str] = {
     "plivo": "POST /v1/telephony/plivo/answer",
     "vonage": "the answer URL /v1/telephony/vonage/answer",
 }
-
-
-class CallDirectory(Protocol):
-    async def session_for(self, *, provider: str, call_id: str, proposed: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
