@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 import aiosqlite
 import orjson
 
+from bookings.rows import Row, instant
 from bookings.sqlite import Writer, open_store, unavailable_on_error
 from core.logging import get_logger
 from core.redaction import redact_text, redact_value
@@ -46,6 +47,9 @@ CREATE TABLE IF NOT EXISTS tool_audit (
 CREATE INDEX IF NOT EXISTS tool_audit_by_agent ON tool_audit (agent_id, at);
 CREATE INDEX IF NOT EXISTS tool_audit_by_traveller ON tool_audit (traveller_id, at);
 """
+
+# The order `entry_values` encodes in and `entry_from_row` decodes from, in both adapters.
+ENTRY_COLUMNS = "at, agent_id, traveller_id, tool, arguments, outcome, error, duration_ms"
 
 Outcome = Literal["ok", "error"]
 
@@ -96,18 +100,8 @@ class SqliteAuditLog:
     async def record(self, entry: ToolCallEntry) -> None:
         async with self._writer.transaction() as db:
             await db.execute(
-                "INSERT INTO tool_audit (at, agent_id, traveller_id, tool, arguments, outcome, "
-                "error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.at.isoformat(),
-                    entry.agent_id,
-                    entry.traveller_id,
-                    entry.tool,
-                    entry.arguments,
-                    entry.outcome,
-                    entry.error,
-                    entry.duration_ms,
-                ),
+                f"INSERT INTO tool_audit ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                entry_values(entry, instants_as_text=True),
             )
 
     async def entries(
@@ -124,24 +118,39 @@ class SqliteAuditLog:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with unavailable_on_error(_WHAT):
             async with self._db.execute(
-                "SELECT at, agent_id, traveller_id, tool, arguments, outcome, error, duration_ms "
-                f"FROM tool_audit {where} ORDER BY id DESC LIMIT ?",
+                f"SELECT {ENTRY_COLUMNS} FROM tool_audit {where} ORDER BY id DESC LIMIT ?",
                 (*params, limit),
             ) as cursor:
                 rows = await cursor.fetchall()
-        return [
-            ToolCallEntry(
-                at=dt.datetime.fromisoformat(str(row[0])),
-                agent_id=str(row[1]),
-                traveller_id=str(row[2]),
-                tool=str(row[3]),
-                arguments=str(row[4]),
-                outcome="ok" if row[5] == "ok" else "error",
-                error=None if row[6] is None else str(row[6]),
-                duration_ms=float(row[7]),
-            )
-            for row in rows
-        ]
+        return [entry_from_row(row) for row in rows]
+
+
+def entry_values(entry: ToolCallEntry, *, instants_as_text: bool) -> tuple[object, ...]:
+    """The entry's values in ENTRY_COLUMNS order; `at` is ISO text in SQLite, timestamptz in
+    PostgreSQL."""
+    return (
+        entry.at.isoformat() if instants_as_text else entry.at,
+        entry.agent_id,
+        entry.traveller_id,
+        entry.tool,
+        entry.arguments,
+        entry.outcome,
+        entry.error,
+        entry.duration_ms,
+    )
+
+
+def entry_from_row(row: Row) -> ToolCallEntry:
+    return ToolCallEntry(
+        at=instant(row[0]),
+        agent_id=str(row[1]),
+        traveller_id=str(row[2]),
+        tool=str(row[3]),
+        arguments=str(row[4]),
+        outcome="ok" if row[5] == "ok" else "error",
+        error=None if row[6] is None else str(row[6]),
+        duration_ms=float(row[7]),
+    )
 
 
 async def record_call(

@@ -8,7 +8,7 @@ import datetime as dt
 
 import asyncpg
 
-from bookings.audit import ToolCallEntry
+from bookings.audit import ENTRY_COLUMNS, ToolCallEntry, entry_from_row, entry_values
 from bookings.postgres import open_pool, transaction
 from bookings.profiles import TravellerProfile
 from core.errors import ConflictError
@@ -32,11 +32,9 @@ class PostgresAuditLog:
     async def record(self, entry: ToolCallEntry) -> None:
         async with transaction(self._pool, what=_AUDIT) as conn:
             await conn.execute(
-                "INSERT INTO tool_audit (at, agent_id, traveller_id, tool, arguments, outcome, "
-                "error, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                entry.at, entry.agent_id, entry.traveller_id, entry.tool, entry.arguments,
-                entry.outcome, entry.error, entry.duration_ms,
-            )  # fmt: skip
+                f"INSERT INTO tool_audit ({ENTRY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                *entry_values(entry, instants_as_text=False),
+            )
 
     async def entries(
         self, *, agent_id: str | None = None, traveller_id: str | None = None, limit: int = 100
@@ -50,23 +48,11 @@ class PostgresAuditLog:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         async with transaction(self._pool, what=_AUDIT, read_only=True) as conn:
             rows = await conn.fetch(
-                "SELECT at, agent_id, traveller_id, tool, arguments, outcome, error, duration_ms "
-                f"FROM tool_audit {where} ORDER BY id DESC LIMIT ${len(params) + 1}",
+                f"SELECT {ENTRY_COLUMNS} FROM tool_audit {where} "
+                f"ORDER BY id DESC LIMIT ${len(params) + 1}",
                 *params, limit,
             )  # fmt: skip
-        return [
-            ToolCallEntry(
-                at=row[0],
-                agent_id=row[1],
-                traveller_id=row[2],
-                tool=row[3],
-                arguments=row[4],
-                outcome="ok" if row[5] == "ok" else "error",
-                error=row[6],
-                duration_ms=row[7],
-            )  # fmt: skip
-            for row in rows
-        ]
+        return [entry_from_row(row) for row in rows]
 
 
 class PostgresProfileStore:

@@ -18,27 +18,27 @@ import datetime as dt
 from collections.abc import Sequence
 
 import asyncpg
-import orjson
 
 from bookings.models import (
     BookingRecord,
     BookingStatus,
-    Contact,
     FlightSelection,
     HotelSelection,
     PriceBreakdown,
-    StatusChange,
     SupplierRefs,
     Traveller,
 )
 from bookings.postgres import connection, open_pool
+from bookings.rows import (
+    BOOKING_COLUMNS,
+    booking_from_row,
+    booking_values,
+    changed_values,
+    travellers_json,
+)
 from core.errors import ConflictError
 
 _WHAT = "the booking store"
-_COLUMNS = (
-    "booking_id, traveller_id, status, created_at, updated_at, flight, hotel, departure, "
-    "price, paid_paise, refs, travellers, contact"
-)
 
 
 class PostgresBookingStore:
@@ -59,24 +59,12 @@ class PostgresBookingStore:
     async def create(self, record: BookingRecord) -> bool:
         async with connection(self._pool, what=_WHAT) as conn:
             created = await conn.fetchval(
-                f"WITH new AS (INSERT INTO bookings ({_COLUMNS}) "
+                f"WITH new AS (INSERT INTO bookings ({BOOKING_COLUMNS}) "
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
                 "ON CONFLICT (booking_id) DO NOTHING RETURNING booking_id, created_at, status) "
                 "INSERT INTO booking_history (booking_id, step, at, status) "
                 "SELECT booking_id, 'created', created_at, status FROM new RETURNING true",
-                record.booking_id,
-                record.traveller_id,
-                record.status.value,
-                record.created_at,
-                record.updated_at,
-                _json(record.flight),
-                _json(record.hotel),
-                record.departure.isoformat() if record.departure else None,
-                _json(record.price),
-                record.paid_paise,
-                record.refs.model_dump_json(),
-                _travellers_json(record.travellers),
-                _json(record.contact),
+                *booking_values(record, instants_as_text=False),
             )
         return bool(created)
 
@@ -115,9 +103,8 @@ class PostgresBookingStore:
                     "paid_paise = paid_paise + $10, refs = COALESCE($11, refs) "
                     "WHERE booking_id = (SELECT booking_id FROM step)",
                     booking_id, step, dt.datetime.now(dt.UTC), status.value, detail,
-                    _json(price), departure.isoformat() if departure else None,
-                    _json(flight), _json(hotel), paid_delta_paise,
-                    refs.model_dump_json() if refs else None,
+                    *changed_values(price=price, departure=departure, flight=flight, hotel=hotel,
+                                    paid_delta_paise=paid_delta_paise, refs=refs),
                 )  # fmt: skip
         except asyncpg.ForeignKeyViolationError as e:
             raise ConflictError(f"no booking {booking_id} to update") from e
@@ -135,53 +122,23 @@ class PostgresBookingStore:
                 "ON CONFLICT DO NOTHING RETURNING booking_id) "
                 "UPDATE bookings SET travellers = $5, updated_at = $3 "
                 "WHERE booking_id = (SELECT booking_id FROM step)",
-                booking_id, step, dt.datetime.now(dt.UTC), detail, _travellers_json(travellers),
+                booking_id, step, dt.datetime.now(dt.UTC), detail, travellers_json(travellers),
             )  # fmt: skip
 
     async def _select(self, where: str, params: Sequence[object]) -> list[BookingRecord]:
         async with connection(self._pool, what=_WHAT) as conn:
             rows = await conn.fetch(
-                f"SELECT {_COLUMNS}, history.ats, history.statuses, history.details "
+                f"SELECT {BOOKING_COLUMNS}, history.ats, history.statuses, history.details "
                 "FROM bookings LEFT JOIN LATERAL (SELECT array_agg(h.at ORDER BY h.at, h.seq) "
                 "AS ats, array_agg(h.status ORDER BY h.at, h.seq) AS statuses, "
                 "array_agg(h.detail ORDER BY h.at, h.seq) AS details FROM booking_history h "
                 f"WHERE h.booking_id = bookings.booking_id) AS history ON true {where}",
                 *params,
             )
-        return [_record(row) for row in rows]
-
-
-def _record(row: asyncpg.Record) -> BookingRecord:
-    history = zip(row[13] or (), row[14] or (), row[15] or (), strict=True)
-    return BookingRecord(
-        booking_id=row[0],
-        traveller_id=row[1],
-        status=BookingStatus(row[2]),
-        created_at=row[3],
-        updated_at=row[4],
-        flight=FlightSelection.model_validate_json(row[5]) if row[5] else None,
-        hotel=HotelSelection.model_validate_json(row[6]) if row[6] else None,
-        departure=dt.datetime.fromisoformat(row[7]) if row[7] else None,
-        price=PriceBreakdown.model_validate_json(row[8]) if row[8] else None,
-        paid_paise=row[9],
-        refs=SupplierRefs.model_validate_json(row[10]),
-        travellers=tuple(Traveller.model_validate(t) for t in _loads_list(row[11])),
-        contact=Contact.model_validate_json(row[12]) if row[12] else None,
-        history=tuple(
-            StatusChange(at=at, status=BookingStatus(status), detail=detail)
-            for at, status, detail in history
-        ),
-    )
-
-
-def _json(model: FlightSelection | HotelSelection | PriceBreakdown | Contact | None) -> str | None:
-    return model.model_dump_json() if model is not None else None
-
-
-def _travellers_json(travellers: Sequence[Traveller]) -> str:
-    return "[" + ",".join(t.model_dump_json() for t in travellers) + "]"
-
-
-def _loads_list(raw: str) -> list[dict[str, str]]:
-    value = orjson.loads(raw)
-    return value if isinstance(value, list) else []
+        # Each row ends with its history as three arrays side by side: at, status, detail.
+        return [
+            booking_from_row(
+                row, history=zip(row[13] or (), row[14] or (), row[15] or (), strict=True)
+            )
+            for row in rows
+        ]

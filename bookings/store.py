@@ -20,18 +20,23 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosqlite
-import orjson
 
 from bookings.models import (
     BookingRecord,
     BookingStatus,
-    Contact,
     FlightSelection,
     HotelSelection,
     PriceBreakdown,
-    StatusChange,
     SupplierRefs,
     Traveller,
+)
+from bookings.rows import (
+    BOOKING_COLUMNS,
+    Changes,
+    booking_from_row,
+    booking_values,
+    changed_values,
+    travellers_json,
 )
 from bookings.sqlite import Writer, open_store, unavailable_on_error
 from core.errors import ConflictError
@@ -122,24 +127,9 @@ class SqliteBookingStore:
 
     async def _create(self, db: aiosqlite.Connection, record: BookingRecord) -> bool:
         cursor = await db.execute(
-            "INSERT OR IGNORE INTO bookings (booking_id, traveller_id, status, created_at, "
-            "updated_at, flight, hotel, departure, price, paid_paise, refs, travellers, contact) "
+            f"INSERT OR IGNORE INTO bookings ({BOOKING_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.booking_id,
-                record.traveller_id,
-                record.status.value,
-                record.created_at.isoformat(),
-                record.updated_at.isoformat(),
-                _json(record.flight),
-                _json(record.hotel),
-                record.departure.isoformat() if record.departure else None,
-                _json(record.price),
-                record.paid_paise,
-                record.refs.model_dump_json(),
-                "[" + ",".join(t.model_dump_json() for t in record.travellers) + "]",
-                _json(record.contact),
-            ),
+            booking_values(record, instants_as_text=True),
         )
         created = cursor.rowcount == 1
         if created:
@@ -176,14 +166,8 @@ class SqliteBookingStore:
         async with self._writer.transaction() as db:
             await self._transition(
                 db, booking_id=booking_id, step=step, now=now, status=status, detail=detail,
-                values=(
-                    _json(price),
-                    departure.isoformat() if departure else None,
-                    _json(flight),
-                    _json(hotel),
-                    paid_delta_paise,
-                    refs.model_dump_json() if refs else None,
-                ),
+                values=changed_values(price=price, departure=departure, flight=flight,
+                                      hotel=hotel, paid_delta_paise=paid_delta_paise, refs=refs),
             )  # fmt: skip
 
     async def _transition(
@@ -195,7 +179,7 @@ class SqliteBookingStore:
         now: str,
         status: BookingStatus,
         detail: str,
-        values: tuple[str | None, str | None, str | None, str | None, int, str | None],
+        values: Changes,
     ) -> None:
         cursor = await db.execute(
             "INSERT OR IGNORE INTO booking_history VALUES (?, ?, ?, ?, ?)",
@@ -216,7 +200,7 @@ class SqliteBookingStore:
     async def correct_names(
         self, *, booking_id: str, step: str, travellers: tuple[Traveller, ...], detail: str
     ) -> None:
-        names = "[" + ",".join(t.model_dump_json() for t in travellers) + "]"
+        names = travellers_json(travellers)
         now = dt.datetime.now(dt.UTC).isoformat()
         async with self._writer.transaction() as db:
             cursor = await db.execute(
@@ -237,9 +221,7 @@ class SqliteBookingStore:
     async def _select_rows(self, where: str, params: Sequence[object]) -> list[BookingRecord]:
         # Autocommit: each SELECT reads the latest commit and holds no snapshot afterwards.
         async with self._db.execute(
-            "SELECT booking_id, traveller_id, status, created_at, updated_at, flight, hotel, "
-            f"departure, price, paid_paise, refs, travellers, contact FROM bookings {where}",
-            tuple(params),
+            f"SELECT {BOOKING_COLUMNS} FROM bookings {where}", tuple(params)
         ) as cursor:
             rows = list(await cursor.fetchall())
         records = []
@@ -249,37 +231,6 @@ class SqliteBookingStore:
                 "ORDER BY at, rowid",
                 (row[0],),
             ) as cursor:
-                history = tuple(
-                    StatusChange(
-                        at=dt.datetime.fromisoformat(at), status=BookingStatus(st), detail=d
-                    )
-                    for at, st, d in await cursor.fetchall()
-                )
-            records.append(
-                BookingRecord(
-                    booking_id=row[0],
-                    traveller_id=row[1],
-                    status=BookingStatus(row[2]),
-                    created_at=dt.datetime.fromisoformat(row[3]),
-                    updated_at=dt.datetime.fromisoformat(row[4]),
-                    flight=FlightSelection.model_validate_json(row[5]) if row[5] else None,
-                    hotel=HotelSelection.model_validate_json(row[6]) if row[6] else None,
-                    departure=dt.datetime.fromisoformat(row[7]) if row[7] else None,
-                    price=PriceBreakdown.model_validate_json(row[8]) if row[8] else None,
-                    paid_paise=row[9],
-                    refs=SupplierRefs.model_validate_json(row[10]),
-                    travellers=tuple(Traveller.model_validate(t) for t in _loads_list(row[11])),
-                    contact=Contact.model_validate_json(row[12]) if row[12] else None,
-                    history=history,
-                )
-            )
+                history = await cursor.fetchall()
+            records.append(booking_from_row(row, history=history))
         return records
-
-
-def _json(model: FlightSelection | HotelSelection | PriceBreakdown | Contact | None) -> str | None:
-    return model.model_dump_json() if model is not None else None
-
-
-def _loads_list(raw: str) -> list[dict[str, str]]:
-    value = orjson.loads(raw)
-    return value if isinstance(value, list) else []

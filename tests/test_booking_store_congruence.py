@@ -18,10 +18,7 @@ from bookings.audit import SqliteAuditLog, ToolCallEntry
 from bookings.models import (
     BookingRecord,
     BookingStatus,
-    Contact,
-    FlightSelection,
     HotelSelection,
-    PriceBreakdown,
     SupplierRefs,
     Traveller,
 )
@@ -31,16 +28,10 @@ from bookings.profiles import SavedPassenger, SqliteProfileStore, TravellerProfi
 from bookings.store import SqliteBookingStore
 from core.errors import ConflictError
 from fares.models import IST
+from tests.booking_support import FLIGHT, PRICE, T0, booking
 
 Store = SqliteBookingStore | PostgresBookingStore
 OpenStore = Callable[[], Awaitable[Store]]
-T0 = dt.datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=dt.UTC)
-FLIGHT = FlightSelection(
-    origin="DEL", destination="BOM", date=dt.date(2026, 4, 2), flight_number="AI101",
-    fare_family="saver", adults=2,
-)  # fmt: skip
-PRICE = PriceBreakdown(base_paise=800_000, taxes_paise=90_000, fees_paise=10_000,
-                       total_paise=900_000)  # fmt: skip
 NAMES = (
     Traveller(first_name="अनन्या", last_name="शर्मा"),  # Devanagari
     Traveller(first_name="முருகன்", last_name="Iyer"),  # Tamil
@@ -49,17 +40,6 @@ NAMES = (
     Traveller(first_name="Ravi 🚀", last_name='back\\slash "quoted"'),  # emoji, JSON escapes
     Traveller(first_name="e\u0301\u200d", last_name="nul\x00tab\tline\n"),  # combining, NUL
 )
-
-
-def booking(booking_id: str, *, traveller: str = "trav-1", at: dt.datetime = T0) -> BookingRecord:
-    return BookingRecord(
-        booking_id=booking_id, traveller_id=traveller, status=BookingStatus.PENDING,
-        created_at=at, updated_at=at, flight=FLIGHT, price=PRICE,
-        travellers=(Traveller(first_name="Asha", last_name="Rao"),
-                    Traveller(first_name="Riya", last_name="Rao", passenger_type="child",
-                              date_of_birth=dt.date(2018, 3, 14))),
-        contact=Contact(email="asha@example.com", phone="+91 98765 43210"),
-    )  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

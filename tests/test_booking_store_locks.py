@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import sqlite3
 import time
 import uuid
@@ -24,10 +23,11 @@ from temporalio.testing import ActivityEnvironment
 
 from api.booking_backends import BOOKINGS_DB
 from bookings.activities import RECORD_ALERT_ATTEMPTS, BookingActivities
-from bookings.models import BookingRecord, BookingStatus, Transition
+from bookings.models import BookingStatus, Transition
 from bookings.store import SqliteBookingStore
 from bookings.workflows import STEP_TIMEOUT
 from core.settings import Settings
+from tests.booking_support import booking
 from tests.test_bookings import book, ledger, offer, order, token
 
 TERMINAL = {"confirmed", "failed", "price_changed"}
@@ -51,12 +51,6 @@ def write_lock_held(path: Path) -> Iterator[None]:
         other.close()
 
 
-def pending(booking_id: str) -> BookingRecord:
-    now = dt.datetime.now(dt.UTC)
-    return BookingRecord(booking_id=booking_id, traveller_id="trav-1",
-                         status=BookingStatus.PENDING, created_at=now, updated_at=now)  # fmt: skip
-
-
 async def test_a_write_abandoned_while_waiting_for_the_lock_leaves_nothing_open(
     tmp_path: Path,
 ) -> None:
@@ -64,7 +58,7 @@ async def test_a_write_abandoned_while_waiting_for_the_lock_leaves_nothing_open(
     worker = await SqliteBookingStore.open(path)  # the `yatri worker` process's store
     api = await SqliteBookingStore.open(path)  # the API process's store
     try:
-        await api.create(pending("bk_1"))
+        await api.create(booking("bk_1"))
         # As a Temporal activity timeout does: cancel the write while it waits for the lock.
         with write_lock_held(path), pytest.raises(TimeoutError):
             await asyncio.wait_for(
@@ -74,7 +68,7 @@ async def test_a_write_abandoned_while_waiting_for_the_lock_leaves_nothing_open(
             )  # fmt: skip
         # The retry goes through, and the other process can still write.
         await worker.transition(booking_id="bk_1", step="book:end", status=BookingStatus.CONFIRMED)
-        assert await api.create(pending("bk_2"))
+        assert await api.create(booking("bk_2"))
         got = await api.get("bk_1")
         assert got is not None and got.status is BookingStatus.CONFIRMED
         with sqlite3.connect(path, timeout=5) as probe:

@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
-from api.app import create_app
 from api.booking_backends import BOOKINGS_DB
 from bookings.postgres import migrate, migrations
 from bookings.postgres_store import PostgresBookingStore
 from core.embedded import Endpoints
 from core.errors import DependencyUnavailableError
 from core.settings import Settings
-from tests.test_booking_store_congruence import booking
+from tests.booking_support import app_client, booking
 from tests.test_bookings import (
     book,
     offer,
@@ -63,13 +61,7 @@ def settings(settings: Settings, postgres_url: str) -> Settings:
 async def test_a_booking_on_postgresql_outlives_the_process_and_its_data_directory(
     settings: Settings, endpoints: Endpoints, postgres_url: str
 ) -> None:
-    first = create_app(settings, endpoints=endpoints)
-    async with (
-        first.router.lifespan_context(first),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=first), base_url="http://yatri.test"
-        ) as c,
-    ):
+    async with app_client(settings, endpoints) as c:
         found = await offer(c, days=12)
         booked = await book(c, settings, order(found))
         assert booked.status_code == 201, booked.text
@@ -91,13 +83,7 @@ async def test_a_booking_on_postgresql_outlives_the_process_and_its_data_directo
     assert not (settings.data_dir / BOOKINGS_DB).exists()
     # Another process on another host: its own data directory, the same database.
     elsewhere = settings.model_copy(update={"data_dir": settings.data_dir.parent / "elsewhere"})
-    second = create_app(elsewhere, endpoints=endpoints)
-    async with (
-        second.router.lifespan_context(second),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=second), base_url="http://yatri.test"
-        ) as c,
-    ):
+    async with app_client(elsewhere, endpoints) as c:
         again = await c.get(
             f"/v1/bookings/{booking['booking_id']}", headers=token(settings, "trav-1")
         )
