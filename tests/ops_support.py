@@ -196,11 +196,17 @@ def recorded() -> set[str]:
 
 
 def load_script(path: Path) -> ModuleType:
+    """A deploy script, loaded as `python path` runs it: its own folder first on the import
+    path, where its sibling modules are (the dashboards generator's panels.py, journeys.py)."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
