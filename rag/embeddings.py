@@ -150,7 +150,9 @@ class OnnxMiniLM:
             # Imported here: the build's modules are not needed once the file is cached.
             from rag.quantise import quantised_model
 
-            model = quantised_model(source)
+            # The cached file's name says which model it was built from.
+            name = "minilm-l3" if variant == "l3-dynamic-int8" else "minilm-l6"
+            model = quantised_model(source, name=name)
         else:
             model = source
         tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))

@@ -31,13 +31,14 @@ def model_cache_dir() -> Path:
     return Path(base) / "yatri" / "models"
 
 
-def quantised_model(source: Path, *, cache_dir: Path | None = None) -> Path:
-    """The dynamically quantised model built from ``source``, built now if not cached yet.
-    Concurrent builders each write their own temporary file and rename it into place."""
+def quantised_model(source: Path, *, name: str, cache_dir: Path | None = None) -> Path:
+    """The dynamically quantised model built from ``source``, built now if not cached yet, cached
+    as ``{name}-{key}.onnx``. Concurrent builders each write their own temporary file and rename
+    it into place."""
     folder = cache_dir or model_cache_dir()
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     key = hashlib.sha256(f"{digest}:{RECIPE}:{ort.__version__}".encode()).hexdigest()[:16]
-    target = folder / f"{_prefix(source)}-{key}.onnx"
+    target = folder / f"{name}-{key}.onnx"
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,10 +46,6 @@ def quantised_model(source: Path, *, cache_dir: Path | None = None) -> Path:
         built = _build(source, Path(work))
         os.replace(built, target)
     return target
-
-
-def _prefix(source: Path) -> str:
-    return "minilm-l3" if "L3" in source.name else "minilm-l6"
 
 
 def _build(source: Path, work: Path) -> Path:
