@@ -47,8 +47,10 @@ from api.voice_backends import voice_access as voice_access_for
 from bookings.temporal import connect_temporal
 from core.airports import AirportDirectory, load_airports
 from core.embedded import Endpoints
+from core.idempotency import Idempotency
 from core.logging import get_logger
 from core.redis_conn import RedisClient, connect_redis
+from core.redis_idempotency import RedisIdempotencyStore
 from core.redis_ratelimit import RedisRateLimiter
 from core.settings import Settings
 from intents.legacy import RuleParser
@@ -132,6 +134,7 @@ async def _compose(
         knowledge=knowledge, calls=access.calls, webhook_deliveries=access.webhook_deliveries,
         stream_admission=access.stream_admission, stream_tokens=access.stream_tokens,
         normalise_transcript=access.normalise_transcript, voice=engines,
+        idempotency=Idempotency(RedisIdempotencyStore(redis), namespace=settings.redis_namespace),
     )  # fmt: skip
     services.intent_parser = await stack.enter_async_context(
         intent_parser(

@@ -18,6 +18,7 @@ from bookings.service import BookingService
 from bookings.temporal import TemporalClient
 from core.airports import AirportDirectory
 from core.embedded import Endpoints
+from core.idempotency import Idempotency
 from core.ratelimit import RateLimits
 from core.redis_conn import RedisClient
 from core.settings import Settings
@@ -39,8 +40,8 @@ from sessions.engine import TurnEngine
 from sessions.store import CallDirectory
 from voice.admission import StreamAdmission
 from voice.call import VoiceEngines
-from voice.stream_tokens import StreamTokens
-from voice.webhooks import WebhookDeliveries
+from voice.stream_tokens import StreamTokenStore
+from voice.webhooks import DeliveryRecords
 
 
 @dataclass(slots=True)
@@ -66,10 +67,11 @@ class Services:
     engine: TurnEngine
     knowledge: Knowledge
     calls: CallDirectory
-    webhook_deliveries: WebhookDeliveries
+    webhook_deliveries: DeliveryRecords
     stream_admission: StreamAdmission
-    stream_tokens: StreamTokens
+    stream_tokens: StreamTokenStore
     normalise_transcript: Callable[[str], str]
+    idempotency: Idempotency
     voice: VoiceEngines | None = None
     intent_parser: RetrievalIntentParser | None = None
     bookings: BookingService | None = None

@@ -341,8 +341,7 @@ async def _idempotent(
 ) -> Response:
     return await idempotent(
         request,
-        redis=services.redis,
-        namespace=services.settings.redis_namespace,
+        idempotency=services.idempotency,
         actor=actor.name,
         key=key,
         handle=handle,
