@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.knowledge_backends import build_knowledge
 from api.deps import Knowledge
+from api.knowledge_backends import build_knowledge
 from core.embedded import EmbeddedValkey
 from core.redis_conn import connect_redis
 from core.settings import Settings

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.knowledge_backends import build_knowledge
 from api.checks import check_models, check_temporal, run_check
 from api.deps import Services
+from api.knowledge_backends import build_knowledge
 from bookings.temporal import connect_temporal
 from core.airports import AirportDirectory, load_airports
 from core.embedded import ChildProcess, free_port, temporal_binary
