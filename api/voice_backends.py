@@ -22,10 +22,11 @@ from voice.faster_whisper import WhisperStt
 from voice.language import LanguageRoutedStt
 from voice.piper import PiperTts
 from voice.places import SpokenPlaces
+from voice.redis_stream_tokens import StreamTokens
 from voice.scheduler import CapacityConfig
 from voice.silero import SileroVad
 from voice.smart_turn import SmartTurn
-from voice.stream_tokens import StreamTokens
+from voice.stream_tokens import StreamTokenStore
 from voice.stt import SpeechToText
 from voice.tts import TextToSpeech
 from voice.webhooks import WebhookDeliveries
@@ -85,7 +86,7 @@ class VoiceAccess:
     calls: CallDirectory
     webhook_deliveries: WebhookDeliveries
     stream_admission: StreamAdmission
-    stream_tokens: StreamTokens
+    stream_tokens: StreamTokenStore
     normalise_transcript: Callable[[str], str]
 
 

@@ -24,7 +24,7 @@ import orjson
 from core.errors import ConflictError, UnauthorizedError
 from sessions.store import CallDirectory
 from voice.plivo import header_token
-from voice.stream_tokens import StreamGrant, StreamKind, StreamTokens
+from voice.stream_tokens import StreamGrant, StreamKind, StreamTokenStore
 
 # A Vonage token older than this is refused (Vonage signs each request as it sends it).
 VONAGE_MAX_AGE_S = 300.0
@@ -32,7 +32,7 @@ VONAGE_MAX_AGE_S = 300.0
 
 async def grant_stream(
     *,
-    tokens: StreamTokens,
+    tokens: StreamTokenStore,
     calls: CallDirectory,
     provider: StreamKind,
     call_id: str,

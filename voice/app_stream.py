@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from voice.call import CallConfig, TurnHandler, VoiceCall, VoiceEngines
 from voice.language import CALL_LANGUAGE, CallLanguage, LanguageRoutedStt
 from voice.outputs import AppOutput, send_json
-from voice.stream_tokens import StreamTokens
+from voice.stream_tokens import StreamTokenStore
 from voice.streams import Line, StreamEnded
 from voice.stt import SAMPLE_RATE
 
@@ -39,7 +39,7 @@ async def serve_app_stream(
     line: Line,
     *,
     engines: VoiceEngines,
-    tokens: StreamTokens,
+    tokens: StreamTokenStore,
     turn_for: AppTurnFor,
     config: CallConfig,
     session_id_pattern: str,

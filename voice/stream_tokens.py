@@ -1,28 +1,18 @@
 """Stream tokens: what a voice stream presents to be served, and the session it may join.
 
 A token is an opaque random string Yatri hands out over an authenticated HTTP call (the app's
-`POST /v1/voice/tokens`, Twilio's signed voice webhook); Redis keeps what it grants for a
+`POST /v1/voice/tokens`, Twilio's signed voice webhook); the store keeps what it grants for a
 short time, and redeeming it deletes it, so a token opens one stream once. The grant names the
-session, so a socket can join only the conversation its token was minted for.
+session, so a socket can join only the conversation its token was minted for. The Redis store
+is voice/redis_stream_tokens.py.
 """
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import asdict, dataclass
-from typing import Literal
-
-import orjson
-from redis.exceptions import RedisError
-
-from core.errors import DependencyUnavailableError
-from core.redis_conn import RedisClient
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 StreamKind = Literal["app", "twilio", "plivo", "vonage"]
-
-# 32 random bytes, URL-safe base64: 43 characters.
-_TOKEN_BYTES = 32
-_TOKEN_MAX_CHARS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,61 +26,24 @@ class StreamGrant:
     call_id: str | None = None  # the provider's call the token was issued for
 
 
-class StreamTokens:
-    """Single-use stream tokens in Redis, and which traveller a voice session belongs to."""
-
-    def __init__(self, *, redis: RedisClient, ttl_s: float, namespace: str = "yatri") -> None:
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
-        self._redis = redis
-        self._ttl_ms = int(ttl_s * 1000)
-        self._prefix = f"{namespace}:voice:"
+class StreamTokenStore(Protocol):
+    """Single-use stream tokens, and which traveller a voice session belongs to."""
 
     async def mint(self, grant: StreamGrant) -> str:
-        token = secrets.token_urlsafe(_TOKEN_BYTES)
-        try:
-            await self._redis.set(
-                self._prefix + "token:" + token, orjson.dumps(asdict(grant)), px=self._ttl_ms
-            )
-        except RedisError as e:
-            raise DependencyUnavailableError("voice token store is unavailable") from e
-        return token
+        """A fresh token for `grant`, valid once for the store's TTL."""
+        ...
 
     async def redeem(self, token: str, *, kind: StreamKind) -> StreamGrant | None:
         """The grant of an unused, unexpired token of `kind`, consumed; None otherwise."""
-        if not token or len(token) > _TOKEN_MAX_CHARS or not token.isascii():
-            return None
-        try:
-            raw = await self._redis.getdel(self._prefix + "token:" + token)
-        except RedisError as e:
-            raise DependencyUnavailableError("voice token store is unavailable") from e
-        if raw is None:
-            return None
-        grant = StreamGrant(**orjson.loads(raw))
-        return grant if grant.kind == kind else None
+        ...
 
     async def bind_owner(self, *, session_id: str, owner: str | None, ttl_s: float) -> bool:
         """Bind a voice session to the traveller who first opens it (`owner`), and say whether
         `owner` may open it: a session bound to a traveller is theirs alone; a guest (None)
         may open only a session no traveller holds."""
-        key = self._prefix + "owner:" + session_id
-        try:
-            if owner is None:
-                return await self._redis.get(key) is None
-            bound = await self._redis.set(key, owner, nx=True, get=True, ex=int(ttl_s))
-        except RedisError as e:
-            raise DependencyUnavailableError("voice token store is unavailable") from e
-        if bound is None:
-            return True
-        return (bound.decode() if isinstance(bound, bytes) else str(bound)) == owner
+        ...
 
     async def first_answer(self, *, provider: str, call_id: str, ttl_s: float) -> bool:
         """True the first time a provider's call asks for its stream; a replayed answer
         webhook gets False and no second token."""
-        try:
-            first = await self._redis.set(
-                f"{self._prefix}answered:{provider}:{call_id}", 1, nx=True, ex=int(ttl_s)
-            )
-        except RedisError as e:
-            raise DependencyUnavailableError("voice token store is unavailable") from e
-        return bool(first)
+        ...

@@ -22,7 +22,7 @@ from voice.exotel import ExotelSerializer
 from voice.frames import AudioIn, CallStarted, CallStopped, FrameError, MarkAck
 from voice.outputs import Serializer, TelephonyOutput
 from voice.plivo import PlivoSerializer, token_from_header
-from voice.stream_tokens import StreamTokens
+from voice.stream_tokens import StreamTokenStore
 from voice.streams import Line, StreamEnded
 from voice.stt import SAMPLE_RATE
 from voice.twilio import TwilioSerializer
@@ -50,7 +50,7 @@ _ANSWER_ROUTES: dict[Provider, str] = {
 class ProviderAccess:
     """What proves a stream may be served, and where a call's session comes from."""
 
-    tokens: StreamTokens
+    tokens: StreamTokenStore
     calls: CallDirectory
     new_session_id: Callable[[], str]
     session_id_pattern: str
