@@ -17,8 +17,10 @@ from fastapi import FastAPI
 from bookings.profiles import SavedPassenger, TravellerProfile
 from core.errors import ForbiddenError
 from core.settings import Settings
+from fares.models import FareQuery, Passengers, cheapest_per_flight
 from sessions.passengers import birth_dates_in, saved_in
 from sessions.redis_store import RedisSessionStore
+from sessions.skills.flights import MAX_SHOWN
 from sessions.skills.identity import code_in
 from tests.test_bookings import ledger, token
 from tests.test_conversation import Chat, day, spoken
@@ -97,6 +99,54 @@ class Call:
         return {"reply": result.reply, "intent": result.intent, "data": result.data}
 
 
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+async def _flight_with_one_seat(app: FastAPI) -> tuple[dt.date, int, str]:
+    """A day, the place in the 1-adult list and the number of a flight that has a seat for one
+    traveller and none for two (the seeded sandbox has such flights; their days move with the
+    calendar, so they are looked for)."""
+    fares = app.state.services.fares
+    for ahead in range(10, 70):
+        when = day(ahead)
+        one = await fares.search(FareQuery(origin="DEL", destination="GOI", date=when,
+                                           passengers=Passengers(1, 0, 0)))  # fmt: skip
+        two = await fares.search(FareQuery(origin="DEL", destination="GOI", date=when,
+                                           passengers=Passengers(2, 0, 0)))  # fmt: skip
+        for_two = {o.flight_number for o in two.offers}
+        shown = cheapest_per_flight(one.offers)[:MAX_SHOWN]
+        for i, offer in enumerate(shown[: len(ORDINALS)]):
+            if offer.flight_number not in for_two:
+                return when, i, offer.flight_number
+    pytest.skip("no flight with one seat left in 60 days of the seeded sandbox")
+
+
+async def test_a_flight_without_seats_for_the_grown_party_is_said_before_choosing_again(
+    app: FastAPI,
+) -> None:
+    traveller = f"trav-{uuid.uuid4().hex[:6]}"
+    await app.state.services.profiles.put(TravellerProfile(
+        traveller_id=traveller, phone="+91 91234 50002", email="meera@example.com",
+        passengers=(SavedPassenger(first_name="Meera", last_name="Iyer", relation="self"),
+                    SavedPassenger(first_name="Arjun", last_name="Iyer", relation="husband")),
+    ))  # fmt: skip
+    when, pick, flight = await _flight_with_one_seat(app)
+    call = Call(app, caller="09123450002")
+    await call.say(f"flights from Delhi to Goa on {spoken(when)}")
+    asked = await call.say(f"book the {ORDINALS[pick]} one")
+    assert asked["data"]["expecting"] == "otp", asked["reply"]
+    [message] = await sms(app, traveller)
+    code = code_in(message)
+    assert code is not None
+    who = await call.say(code)
+    assert who["data"]["expecting"] == "traveller_details", who["reply"]
+    grown = await call.say("me and my husband")
+    # Never a silent switch: the flight is named as full, then the traveller chooses again.
+    assert f"{flight} has no seats left for 2 adults" in grown["reply"], grown["reply"]
+    assert grown["data"]["expecting"] == "choice"
+    assert flight not in {o["flight_number"] for o in grown["data"]["offers"]}
+
+
 async def test_a_caller_proves_who_they_are_before_booking_for_me_and_my_wife(
     app: FastAPI, client: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -110,7 +160,10 @@ async def test_a_caller_proves_who_they_are_before_booking_for_me_and_my_wife(
 
     found = await call.say(f"flights from Delhi to Goa on {spoken(day(15))}")
     assert found["data"]["offers"]  # anyone may search
-    asked = await call.say("book the cheapest one")
+    # A flight with seats for two at its fare: the party grows to two below (a flight that
+    # cannot take two is the next test's).
+    pick = next(i for i, o in enumerate(found["data"]["offers"]) if o["seats_left"] >= 2)
+    asked = await call.say(f"book the {ORDINALS[pick]} one")
     assert asked["data"]["expecting"] == "otp", asked["reply"]
     assert "0 0 0 1" in asked["reply"]  # the number's ending, spoken digit by digit
     [message] = await sms(app, traveller)

@@ -60,14 +60,22 @@ class FlightsSkill:
             turn.data["problem"] = "supplier_unavailable"
             return Next.END
         shown = cheapest_per_flight(result.offers)[:MAX_SHOWN]
+        wanted = frame.data.get("keep_flight")
         kept = self._kept(frame, result.offers)
         if kept is not None and kept not in shown:
             shown.append(kept)
         turn.state.offers = [_shown(o) for o in shown]
         turn.state.search = {k: v for k, v in slots.items() if k in _SEARCH_KEYS}
+        party = query.passengers.describe()
         if kept is not None:  # the party changed mid-booking: the same flight, priced again
-            turn.say(f"For {query.passengers.describe()}, I've priced your flight again.")
+            if wanted and kept.fare_family != wanted[1]:
+                turn.say(f"The {wanted[1]} fare on {kept.flight_number} has no seats for "
+                         f"{party}, so I've priced it in {kept.fare_family}.")  # fmt: skip
+            else:
+                turn.say(f"For {party}, I've priced your flight again.")
         else:
+            if wanted:  # the flight chosen cannot take the new party: say so, then the choice
+                turn.say(f"{wanted[0]} has no seats left for {party}.")
             turn.say(search_reply(result, self._airports, brief=turn.channel != "chat"))
         turn.data.update(result_json(result))
         turn.data["offers"] = [offer_json(o) for o in shown]
@@ -78,10 +86,15 @@ class FlightsSkill:
         kept = frame.data.get("keep_flight")
         if not kept:
             return None
-        found = next((o for o in offers
-                      if [o.flight_number, o.fare_family] == list(kept)), None)  # fmt: skip
+        same = [o for o in offers if o.flight_number == kept[0]]
+        # Its fare family when that still has seats for the party, else its cheapest one.
+        found = next((o for o in same if o.fare_family == kept[1]), None) or min(
+            same, key=lambda o: o.price.total, default=None
+        )
         if found is None:
             frame.data.pop("keep_flight", None)
+        else:
+            frame.data["keep_flight"] = [found.flight_number, found.fare_family]
         return found
 
     def _route(self, query: FareQuery) -> str:
