@@ -2,7 +2,7 @@
 (recording rules) and the multi-window, multi-burn-rate alerts of the Google SRE workbook.
 
 Edit the SLO table here, run `python deploy/prometheus/generate_slo_rules.py`, commit both;
-tests/test_ops_config.py fails while the two disagree.
+tests/test_ops_alerts.py fails while the two disagree.
 """
 
 from __future__ import annotations
