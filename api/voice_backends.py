@@ -23,13 +23,14 @@ from voice.language import LanguageRoutedStt
 from voice.piper import PiperTts
 from voice.places import SpokenPlaces
 from voice.redis_stream_tokens import StreamTokens
+from voice.redis_webhooks import WebhookDeliveries
 from voice.scheduler import CapacityConfig
 from voice.silero import SileroVad
 from voice.smart_turn import SmartTurn
 from voice.stream_tokens import StreamTokenStore
 from voice.stt import SpeechToText
 from voice.tts import TextToSpeech
-from voice.webhooks import WebhookDeliveries
+from voice.webhooks import DeliveryRecords
 from voice.whisper_base import load_whisper_base
 
 
@@ -84,7 +85,7 @@ class VoiceAccess:
     """What every call on every process shares, and this process's admission gate."""
 
     calls: CallDirectory
-    webhook_deliveries: WebhookDeliveries
+    webhook_deliveries: DeliveryRecords
     stream_admission: StreamAdmission
     stream_tokens: StreamTokenStore
     normalise_transcript: Callable[[str], str]

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 
 from core.redis_conn import RedisClient
+from voice.redis_webhooks import RedisReplayNonces
 from voice.webhooks import WebhookVerifier, sign_generic
 
 TIMESTAMP_HEADER = "X-Yatri-Timestamp"
@@ -46,5 +47,6 @@ def verifier_for(
     tolerance_s: int = TOLERANCE_S,
 ) -> WebhookVerifier:
     """The verifier of one supplier's pushes; its replay keys live beside the ASR webhooks'."""
-    return WebhookVerifier(redis=redis, secret=supplier_secret(secret_key, supplier),
-                           tolerance_s=tolerance_s, namespace=f"{namespace}:hotels:{supplier}")  # fmt: skip
+    replays = RedisReplayNonces(redis=redis, namespace=f"{namespace}:hotels:{supplier}")
+    return WebhookVerifier(replays=replays, secret=supplier_secret(secret_key, supplier),
+                           tolerance_s=tolerance_s)  # fmt: skip

@@ -15,8 +15,8 @@ import pytest
 from core.embedded import EmbeddedValkey
 from core.errors import ConflictError, InvalidRequestError, UnauthorizedError
 from core.redis_conn import RedisClient, connect_redis
+from voice.redis_webhooks import RedisReplayNonces, WebhookDeliveries
 from voice.webhooks import (
-    WebhookDeliveries,
     WebhookVerifier,
     basic_credentials_match,
     sign_generic,
@@ -166,7 +166,10 @@ def namespace() -> str:
 @pytest.fixture
 def verifier(redis: RedisClient, clock: FakeClock, namespace: str) -> WebhookVerifier:
     return WebhookVerifier(
-        redis=redis, secret=SECRET, tolerance_s=300, namespace=namespace, clock=clock
+        replays=RedisReplayNonces(redis=redis, namespace=namespace),
+        secret=SECRET,
+        tolerance_s=300,
+        clock=clock,
     )
 
 
@@ -299,9 +302,8 @@ async def test_verifiers_in_other_namespaces_do_not_share_replays(
 ) -> None:
     ts, sig = signed(clock)
     for _ in range(2):
-        other = WebhookVerifier(
-            redis=redis, secret=SECRET, namespace=f"t{uuid.uuid4().hex[:8]}", clock=clock
-        )
+        replays = RedisReplayNonces(redis=redis, namespace=f"t{uuid.uuid4().hex[:8]}")
+        other = WebhookVerifier(replays=replays, secret=SECRET, clock=clock)
         await other.verify(timestamp=ts, signature=sig, body=BODY)
 
 
@@ -344,11 +346,11 @@ async def test_claim_rejects_bad_ids(deliveries: WebhookDeliveries) -> None:
 
 
 def test_unsafe_configuration_is_refused(redis_server: EmbeddedValkey) -> None:
-    client = connect_redis(redis_server.url)
+    replays = RedisReplayNonces(redis=connect_redis(redis_server.url))
     with pytest.raises(ValueError):
-        WebhookVerifier(redis=client, secret=b"")
+        WebhookVerifier(replays=replays, secret=b"")
     with pytest.raises(ValueError):
-        WebhookVerifier(redis=client, secret=SECRET, tolerance_s=0)
+        WebhookVerifier(replays=replays, secret=SECRET, tolerance_s=0)
 
 
 async def test_recorded_answer_is_returned_for_retries(deliveries: WebhookDeliveries) -> None:

@@ -2,10 +2,11 @@
 
 Twilio signs with its own scheme (``verify_twilio_signature``); other providers share a secret
 and sign ``"{timestamp}." + body`` with HMAC-SHA256 (``sign_generic`` / ``WebhookVerifier``),
-which also refuses replays; ``WebhookDeliveries`` lets a handler claim a delivery by its ids
-(the provider's delivery id and a hash of the signed content, ``signed_content_id``) so a
-retried or replayed transcript is processed once. Exotel's streams present Basic credentials
-(``basic_credentials_match``).
+which also refuses replays through its ``ReplayNonces``; ``DeliveryRecords`` lets a handler
+claim a delivery by its ids (the provider's delivery id and a hash of the signed content,
+``signed_content_id``) so a retried or replayed transcript is processed once. Exotel's streams
+present Basic credentials (``basic_credentials_match``). The Redis stores behind both ports are
+voice/redis_webhooks.py.
 """
 
 from __future__ import annotations
@@ -18,23 +19,13 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from redis.exceptions import RedisError
-
-from core.errors import (
-    ConflictError,
-    DependencyUnavailableError,
-    InvalidRequestError,
-    UnauthorizedError,
-)
-from core.redis_conn import RedisClient
-
-DELIVERY_TTL_S = 24 * 60 * 60
+from core.errors import ConflictError, UnauthorizedError
 
 # ASCII digits only: int() would also take "+1", " 1", "1_0" and non-ASCII digits.
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")
-_PROVIDER = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 def verify_twilio_signature(
@@ -119,26 +110,54 @@ def sign_generic(*, secret: bytes, timestamp: int, body: bytes) -> str:
     return hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
+class ReplayNonces(Protocol):
+    async def first_use(self, nonce: str, *, ttl_s: int) -> bool:
+        """True the first time `nonce` is presented within `ttl_s`, else False."""
+        ...
+
+
+class DeliveryRecords(Protocol):
+    """Provider delivery ids seen lately, and the answer given to each, so a retried
+    transcript is processed once and its retry gets the first answer again."""
+
+    async def claim_all(self, *, provider: str, delivery_ids: Sequence[str]) -> str | None:
+        """Claim every id of one delivery: None when none was seen before; else the id that
+        was (the claims made here are given back), whose answer the handler returns."""
+        ...
+
+    async def release_all(self, *, provider: str, delivery_ids: Sequence[str]) -> None:
+        """Forget the claims of a delivery whose processing failed, so a retry is processed."""
+        ...
+
+    async def record_all(
+        self, *, provider: str, delivery_ids: Sequence[str], answer: bytes
+    ) -> None:
+        """Keep the answer given to a claimed delivery under each of its ids, for its retries."""
+        ...
+
+    async def answer(self, *, provider: str, delivery_id: str) -> bytes | None:
+        """The answer recorded for a delivery; None while the first delivery is still running."""
+        ...
+
+
 class WebhookVerifier:
-    """Checks shared-secret webhook signatures, refuses replays, and dedupes deliveries in Redis."""
+    """Checks shared-secret webhook signatures and refuses replays."""
 
     def __init__(
         self,
         *,
-        redis: RedisClient,
+        replays: ReplayNonces,
         secret: bytes,
         tolerance_s: int = 300,
-        namespace: str = "yatri",
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not secret:
             raise ValueError("webhook secret must not be empty")
         if tolerance_s <= 0:
             raise ValueError("tolerance_s must be positive")
-        self._redis = redis
+        self._replays = replays
         self._secret = secret
         self._tolerance_s = tolerance_s
-        self._namespace = namespace
         self._clock = clock
 
     async def verify(self, *, timestamp: str, signature: str, body: bytes) -> None:
@@ -169,85 +188,6 @@ class WebhookVerifier:
                 reason="future-timestamp",
                 tolerance_s=self._tolerance_s,
             )
-        # A timestamp is accepted for 2 * tolerance, so the replay key must live that long.
-        key = f"{self._namespace}:webhook:replay:{signature}"
-        try:
-            first = await self._redis.set(key, 1, nx=True, ex=self._tolerance_s * 2)
-        except RedisError as e:
-            raise DependencyUnavailableError("webhook replay store is unavailable") from e
-        if not first:
+        # A timestamp is accepted for 2 * tolerance, so the nonce must be kept that long.
+        if not await self._replays.first_use(signature, ttl_s=self._tolerance_s * 2):
             raise ConflictError("webhook request was already received", reason="replay")
-
-
-class WebhookDeliveries:
-    """Provider delivery ids seen in the last 24 h, and the answer given to each, so a retried
-    transcript is processed once and its retry gets the first answer again."""
-
-    def __init__(self, *, redis: RedisClient, namespace: str = "yatri") -> None:
-        self._redis = redis
-        self._namespace = namespace
-
-    async def claim(self, *, provider: str, delivery_id: str) -> bool:
-        """True the first time ``delivery_id`` from ``provider`` is claimed in 24 h, else False."""
-        try:
-            return bool(
-                await self._redis.set(
-                    self._key(provider, delivery_id), b"", nx=True, ex=DELIVERY_TTL_S
-                )
-            )
-        except RedisError as e:
-            raise DependencyUnavailableError("webhook delivery store is unavailable") from e
-
-    async def claim_all(self, *, provider: str, delivery_ids: Sequence[str]) -> str | None:
-        """Claim every id of one delivery: None when none was seen before; else the id that
-        was (the claims made here are given back), whose answer the handler returns."""
-        claimed: list[str] = []
-        for delivery_id in delivery_ids:
-            if await self.claim(provider=provider, delivery_id=delivery_id):
-                claimed.append(delivery_id)
-                continue
-            await self.release_all(provider=provider, delivery_ids=claimed)
-            return delivery_id
-        return None
-
-    async def release_all(self, *, provider: str, delivery_ids: Sequence[str]) -> None:
-        for delivery_id in delivery_ids:
-            await self.release(provider=provider, delivery_id=delivery_id)
-
-    async def record_all(
-        self, *, provider: str, delivery_ids: Sequence[str], answer: bytes
-    ) -> None:
-        for delivery_id in delivery_ids:
-            await self.record(provider=provider, delivery_id=delivery_id, answer=answer)
-
-    async def release(self, *, provider: str, delivery_id: str) -> None:
-        """Forget a claim whose processing failed, so the provider's retry is processed."""
-        try:
-            await self._redis.delete(self._key(provider, delivery_id))
-        except RedisError as e:
-            raise DependencyUnavailableError("webhook delivery store is unavailable") from e
-
-    async def record(self, *, provider: str, delivery_id: str, answer: bytes) -> None:
-        """Keep the answer given to a claimed delivery, for its retries."""
-        try:
-            await self._redis.set(self._key(provider, delivery_id), answer, ex=DELIVERY_TTL_S)
-        except RedisError as e:
-            raise DependencyUnavailableError("webhook delivery store is unavailable") from e
-
-    async def answer(self, *, provider: str, delivery_id: str) -> bytes | None:
-        """The answer recorded for a delivery; None while the first delivery is still running."""
-        try:
-            raw = await self._redis.get(self._key(provider, delivery_id))
-        except RedisError as e:
-            raise DependencyUnavailableError("webhook delivery store is unavailable") from e
-        if not raw:
-            return None
-        return raw.encode() if isinstance(raw, str) else bytes(raw)
-
-    def _key(self, provider: str, delivery_id: str) -> str:
-        # The provider is ours and has no ':', so "a" + "b:c" cannot collide with "a:b" + "c".
-        if not _PROVIDER.fullmatch(provider):
-            raise ValueError(f"provider must match {_PROVIDER.pattern}")
-        if not delivery_id:
-            raise InvalidRequestError("webhook delivery id is missing")
-        return f"{self._namespace}:webhook:delivery:{provider}:{delivery_id}"

@@ -28,6 +28,7 @@ from core.errors import ConflictError, InvalidRequestError, NotFoundError, Unaut
 from core.logging import get_logger
 from core.telemetry import VOICE_WEBHOOKS
 from sessions.engine import new_session_id
+from voice.redis_webhooks import RedisReplayNonces
 from voice.webhooks import (
     TWILIO_TURN_MAX_AGE_S,
     WebhookVerifier,
@@ -134,9 +135,10 @@ async def asr_webhook(
         if secret is None:
             raise NotFoundError("signed ASR webhooks are not configured on this server")
         verifier = WebhookVerifier(
-            redis=services.redis,
+            replays=RedisReplayNonces(
+                redis=services.redis, namespace=services.settings.redis_namespace
+            ),
             secret=secret.get_secret_value().encode(),
-            namespace=services.settings.redis_namespace,
         )
         await verifier.verify(timestamp=x_yatri_timestamp, signature=x_yatri_signature, body=body)
         try:
