@@ -16,6 +16,7 @@ from bookings.consent import AgentGate, ApprovalCodes
 from bookings.pricing import FareServicePricer
 from bookings.profiles import SANDBOX_PROFILES, ProfileStore
 from bookings.quotes import AgentRateLimit, RedisBookingQuotes, RedisChangeQuotes, SandboxSmsOutbox
+from bookings.redis_approvals import RedisApprovalStore
 from bookings.service import BookingService
 from bookings.store import BookingStore
 from bookings.temporal import TemporalClient
@@ -66,8 +67,7 @@ async def booking_services(
             await profiles.seed(SANDBOX_PROFILES)
         sms = SandboxSmsOutbox(redis=redis, namespace=ns)
         approvals = ApprovalCodes(
-            redis=redis,
-            namespace=ns,
+            store=RedisApprovalStore(redis=redis, namespace=ns),
             secret=settings.secret_key.get_secret_value().encode(),
             notifier=sms,
             per_day=settings.approval_codes_per_day,

@@ -20,12 +20,11 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from bookings.audit import AuditLog, record_call
-from bookings.quotes import AgentRateLimit, CodeNotifier, store_call
+from bookings.quotes import AgentRateLimit, CodeNotifier
 from core.errors import ApprovalRequiredError, RateLimitedError, YatriError
-from core.redis_conn import RedisClient
 from core.telemetry import AGENT_REST_CALLS, APPROVAL_CODES
 
 MAX_CODE_ATTEMPTS = 5
@@ -55,24 +54,52 @@ class Approved:
     subject: str  # what the code approved: a quote id
 
 
+@dataclass(frozen=True, slots=True)
+class CodeAttempt:
+    """A pending code as one more attempt at it finds it."""
+
+    code_mac: str
+    subject: str
+    attempts: int  # this one included
+
+
+class ApprovalStore(Protocol):
+    """Pending codes under an opaque id (one per traveller, action and scope), and how many
+    codes each traveller was sent for each action on each day."""
+
+    async def count_issued(self, *, traveller_id: str, action: str, day: dt.date) -> int:
+        """Count one more code sent on `day` (IST); the day's count, this one included."""
+        ...
+
+    async def put(self, code_id: str, *, code_mac: str, subject: str, ttl_s: int) -> None:
+        """Replace any code pending under `code_id` with a fresh one (no attempts yet)."""
+        ...
+
+    async def attempt(self, code_id: str) -> CodeAttempt | None:
+        """Count one attempt at the code pending under `code_id`; None when none is pending."""
+        ...
+
+    async def delete(self, code_id: str) -> None:
+        """Spend or burn the code pending under `code_id`."""
+        ...
+
+
 class ApprovalCodes:
-    """Codes for one traveller's approval of one action on one subject, kept in Redis as
-    `{ns}:approval:{id}` (the code's HMAC, wrong attempts, the subject), and the daily count
-    per traveller and action (`{ns}:approval:issued:{traveller}:{action}:{IST date}`)."""
+    """Codes for one traveller's approval of one action on one subject: the store keeps the
+    code's HMAC (never the code), its wrong attempts and the subject, and the daily count per
+    traveller and action."""
 
     def __init__(
         self,
         *,
-        redis: RedisClient,
-        namespace: str,
+        store: ApprovalStore,
         secret: bytes,
         notifier: CodeNotifier,
         per_day: int,
         ttl_s: float,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
-        self._redis = redis
-        self._ns = namespace
+        self._store = store
         self._key = hmac.new(secret, b"yatri approval code", hashlib.sha256).digest()
         self._notifier = notifier
         self._per_day = per_day
@@ -82,12 +109,9 @@ class ApprovalCodes:
     async def reserve(self, *, traveller_id: str, action: Action) -> None:
         """Count one code towards today's cap; refuse (429) past it."""
         now = self._clock().astimezone(IST)
-        key = f"{self._ns}:approval:issued:{traveller_id}:{action}:{now.date().isoformat()}"
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.incr(key)
-        pipe.expire(key, 2 * 24 * 3600)
-        count, _ = await store_call(pipe.execute())
-        if int(count) > self._per_day:
+        count = await self._store.count_issued(traveller_id=traveller_id, action=action,
+                                               day=now.date())  # fmt: skip
+        if count > self._per_day:
             APPROVAL_CODES.labels(action, "capped").inc()
             midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), IST)
             raise ApprovalCodesExhaustedError(
@@ -115,46 +139,43 @@ class ApprovalCodes:
         `text` is the message with `{code}` where the code goes."""
         await self.reserve(traveller_id=traveller_id, action=action)
         code = self.new_code()
-        key = self._approval_key(traveller_id, action, scope)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.delete(key)
-        pipe.hset(key, mapping={"mac": self.mac(subject, code), "subject": subject,
-                                "attempts": 0})  # fmt: skip
-        pipe.expire(key, max(1, int(self._ttl_s)))
-        await store_call(pipe.execute())
+        await self._store.put(self._code_id(traveller_id, action, scope),
+                              code_mac=self.mac(subject, code), subject=subject,
+                              ttl_s=max(1, int(self._ttl_s)))  # fmt: skip
         await self._notifier.send(traveller_id=traveller_id, text=text.format(code=code))
         APPROVAL_CODES.labels(action, "issued").inc()
 
     async def verify(self, *, traveller_id: str, action: Action, scope: str, code: str) -> Approved:
         """The subject the traveller approved with `code`; the code is spent either way once
         it matches or its tries run out."""
-        key = self._approval_key(traveller_id, action, scope)
-        raw: dict[bytes, bytes] = await store_call(self._redis.hgetall(key))
-        if b"mac" not in raw:
+        code_id = self._code_id(traveller_id, action, scope)
+        pending = await self._store.attempt(code_id)
+        if pending is None:
             raise NoApprovalPendingError("no code is pending for this; ask for one first (call "
                                          "without a confirmation code)")  # fmt: skip
-        attempts = int(await store_call(self._redis.hincrby(key, "attempts", 1)))
+        attempts = pending.attempts
         if attempts > MAX_CODE_ATTEMPTS:
-            await store_call(self._redis.delete(key))
+            await self._store.delete(code_id)
             APPROVAL_CODES.labels(action, "burned").inc()
             raise ApprovalError("too many wrong codes; ask for a new one")
-        subject = raw[b"subject"].decode()
-        if not hmac.compare_digest(self.mac(subject, code), raw[b"mac"].decode()):
+        subject = pending.subject
+        if not hmac.compare_digest(self.mac(subject, code), pending.code_mac):
             APPROVAL_CODES.labels(action, "wrong").inc()
             left = MAX_CODE_ATTEMPTS - attempts
             if left <= 0:
-                await store_call(self._redis.delete(key))
+                await self._store.delete(code_id)
                 APPROVAL_CODES.labels(action, "burned").inc()
                 raise ApprovalError("the code does not match and no attempts are left; ask for a "
                                     "new one")  # fmt: skip
             raise ApprovalError(f"the code does not match ({left} attempts left)")
-        await store_call(self._redis.delete(key))
+        await self._store.delete(code_id)
         APPROVAL_CODES.labels(action, "approved").inc()
         return Approved(subject=subject)
 
-    def _approval_key(self, traveller_id: str, action: str, scope: str) -> str:
+    @staticmethod
+    def _code_id(traveller_id: str, action: str, scope: str) -> str:
         digest = hashlib.blake2b(f"{traveller_id}|{action}|{scope}".encode(), digest_size=12)
-        return f"{self._ns}:approval:{digest.hexdigest()}"
+        return digest.hexdigest()
 
 
 def refuse_agent_money_move(*, agent_id: str | None, operation: str) -> None:
