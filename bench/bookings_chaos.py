@@ -33,7 +33,8 @@ from _bookings import new_key, offers, order, traveller_headers  # noqa: E402
 from _serve import YatriProcess  # noqa: E402
 
 from api.booking_backends import SANDBOX_DB  # noqa: E402
-from bookings.suppliers.sandbox import OPS, SandboxLedger  # noqa: E402
+from bookings.suppliers.sandbox import SandboxLedger  # noqa: E402
+from bookings.suppliers.sandbox_ledger import OPS  # noqa: E402
 from core.embedded import read_runtime  # noqa: E402
 
 TERMINAL = {"confirmed", "failed", "price_changed"}

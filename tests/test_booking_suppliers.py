@@ -22,7 +22,8 @@ from bookings.suppliers.base import (
     SupplierDeclinedError,
 )
 from bookings.suppliers.hotel_network import NetworkHotel
-from bookings.suppliers.sandbox import OPS, SandboxBookingAirline, SandboxLedger, SandboxPayments
+from bookings.suppliers.sandbox import SandboxBookingAirline, SandboxLedger, SandboxPayments
+from bookings.suppliers.sandbox_ledger import OPS
 from core.errors import InvalidRequestError, SupplierError, SupplierTimeoutError
 from hotels.catalogue import Catalogue
 from hotels.models import RoomType

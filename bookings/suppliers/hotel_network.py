@@ -25,24 +25,17 @@ from typing import Protocol
 import aiosqlite
 
 from bookings.suppliers.base import Hold, HotelConfirmation, SoldOutError, StayPrice
-from bookings.suppliers.sandbox import (
+from bookings.suppliers.sandbox_desk import (
     _RELEASE_ROOM,
     Clock,
-    SandboxLedger,
-    _all,
-    _Answer,
     _Args,
     _code,
     _Desk,
     _digest,
     _hold_refusal,
-    _instant,
-    _no,
-    _ok,
-    _one,
-    _stamp,
-    _utcnow,
 )
+from bookings.suppliers.sandbox_ledger import SandboxLedger, _Answer, _no, _ok
+from bookings.suppliers.sandbox_sqlite import _all, _instant, _one, _stamp, _utcnow
 from hotels.models import ROOM_TYPES, Cell, Property, RoomType
 from hotels.suppliers.inventory import Inventory
 from hotels.tax import gst_paise
