@@ -8,10 +8,9 @@ the ratio of two processes' throughput (answered without failure) to one's; `--r
 alternates the sizes, as other work on the machine comes and goes.
 
 Each size starts on fresh state (its own Redis namespace, Temporal task queue and database), so
-neither inherits the other's fare cache. The embedded vector engine is per process while the
-document catalog is in the shared Redis, so an upload to the second process finds its documents
-already known and indexes nothing: the corpus is uploaded to one process, which is stopped, and
-its data dir copied for the others. The load generator, the engines and the API processes share
+neither inherits the other's fare cache. The corpus is uploaded to one process; the others'
+embedded indexes follow the shared catalog (`rag/replica.py`), and every process must give a
+grounded answer before the load starts. The load generator, the engines and the API processes share
 this machine's cores, so the ratio is the ceiling of this box, not the scaling of the design.
 
     python bench/scale_out.py [--sizes 1 2] [--users 64] [--run-s 40] [--rounds 1]
@@ -204,16 +203,22 @@ def answered(base: str, ops_key: str) -> tuple[int, Counter[tuple[str, str]]]:
     return total, errors
 
 
-def check_serves(base: str) -> None:
-    """A chat turn and a grounded policy answer, so that no process runs on an empty index."""
+def check_serves(base: str, *, wait_s: float = 30) -> None:
+    """A chat turn and a grounded policy answer, so that no process runs on an empty index
+    (a process that did not take the upload has its index follow the catalog within seconds)."""
+    deadline = time.monotonic() + wait_s
     with httpx.Client(timeout=60) as http:
-        chat = http.post(base + "/v1/chat", json={
-            "session_id": f"so-{uuid.uuid4().hex[:8]}", "text": "flights from Delhi to Goa"})  # fmt: skip
-        answer = http.post(base + "/v1/answers", json={
-            "question": "What is the cabin baggage weight limit on SkyIndia domestic flights?"})  # fmt: skip
-    if chat.status_code != 200 or answer.status_code != 200 or not answer.json()["citations"]:
-        raise RuntimeError(f"{base} does not serve: chat {chat.status_code}, answer "
-                           f"{answer.status_code} {answer.text[:300]}")  # fmt: skip
+        while True:
+            chat = http.post(base + "/v1/chat", json={
+                "session_id": f"so-{uuid.uuid4().hex[:8]}", "text": "flights from Delhi to Goa"})  # fmt: skip
+            answer = http.post(base + "/v1/answers", json={
+                "question": "What is the cabin baggage weight limit on SkyIndia domestic flights?"})  # fmt: skip
+            if chat.status_code == answer.status_code == 200 and answer.json()["citations"]:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{base} does not serve: chat {chat.status_code}, answer "
+                                   f"{answer.status_code} {answer.text[:300]}")  # fmt: skip
+            time.sleep(0.5)
 
 
 def measure(
@@ -231,15 +236,6 @@ def measure(
     }
     root.mkdir(parents=True, exist_ok=True)
     dirs = [root / f"n{n}-api{i}" for i in range(n)]
-    seed = Child(["serve", "--port", str(port := free_port()), "--data-dir", str(dirs[0])],
-                 env=env, log=root / f"n{n}-seed.log", port=port)  # fmt: skip
-    try:
-        seed.wait_ready()
-        chunks = ingest(seed.base, secret)
-    finally:
-        seed.stop()
-    for d in dirs[1:]:
-        shutil.copytree(dirs[0], d, ignore=shutil.ignore_patterns("yatri.lock", "*.log"))
     children: list[Child] = []
     try:
         for i, d in enumerate(dirs):
@@ -254,6 +250,8 @@ def measure(
         for c in children:
             c.wait_ready()
         apis, worker = children[:-1], children[-1]
+        # Uploaded to one process; each other's embedded index follows the shared catalog.
+        chunks = ingest(apis[0].base, secret)
         for c in apis:
             check_serves(c.base)
         print(f"\n{n} API process{'es' if n > 1 else ''} + 1 worker ready; corpus {chunks} "
