@@ -1,13 +1,18 @@
 """The test command: the whole suite, in batches of test files, each batch its own pytest
 process, so no process lives long enough to hold the native memory every app start leaves
-behind (the whole suite in one process reached 24 GB and was killed). Two batches run at once:
-much of a batch's time is spent waiting on sockets, child processes and timers, which a second
-batch fills on a 2-core machine. Each batch's output is printed whole when it ends; a second
+behind (the whole suite in one process reached 24 GB and was killed). Three batches run at
+once: much of a batch's time is spent waiting on sockets, child processes and timers, which the
+others fill on a 2-core machine. Each batch's output is printed whole when it ends; a second
 batch starts only while the machine has memory to spare. Arguments go to every batch
 (`python3 tests/run.py -x -k booking`); with file arguments, only those files run, batched the
 same way.
 
-    python3 tests/run.py [--jobs N] [pytest args] [test files]
+    python3 tests/run.py [--jobs N] [--record] [pytest args] [test files]
+
+Batches are planned from `tests/durations.json` (seconds per test file, as a whole run
+recorded them: `--record` writes it again): the files are dealt to batches so that each
+batch's total is about even, and the longest batches start first, so the run does not end on
+one long batch alone. A file not in it counts as the median.
 
 `--jobs 1` (or YATRI_TEST_JOBS=1) runs the batches one after another with their output
 streamed, as does any pytest argument that needs the terminal (--pdb, --trace).
@@ -15,8 +20,10 @@ streamed, as does any pytest argument that needs the terminal (--pdb, --trace).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,14 +31,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from xml.etree import ElementTree
 
 BATCH = 8  # test files per process
-JOBS = 2  # batches at once
+# Batches at once: much of a batch's time is spent waiting (sockets, child processes, timers),
+# so a third fills a 2-core machine further (measured: 663 s against 738 s with two).
+JOBS = 3
 # A second batch starts only while this much memory is available (a batch process may reach
 # several GB); otherwise it waits for a running one to end.
 MIN_AVAILABLE_GB = float(os.environ.get("YATRI_TEST_MIN_AVAILABLE_GB", "6"))
 INTERACTIVE = {"--pdb", "--trace", "--pdbcls"}
 HERE = Path(__file__).resolve().parent
+DURATIONS = HERE / "durations.json"
 
 
 @dataclass
@@ -62,14 +73,16 @@ def parse(argv: list[str]) -> tuple[int, list[str], list[str]]:
     rest: list[str] = []
     args = iter(argv)
     for a in args:
-        if a == "--jobs":
+        if a == "--record":
+            rest.append(a)
+        elif a == "--jobs":
             jobs = int(next(args))
         elif a.startswith("--jobs="):
             jobs = int(a.split("=", 1)[1])
         else:
             rest.append(a)
     files = [a for a in rest if a.endswith(".py") or "::" in a]
-    options = [a for a in rest if a not in files]
+    options = [a for a in rest if a not in files and a != "--record"]
     if any(o.split("=", 1)[0] in INTERACTIVE for o in options):
         jobs = 1
     return max(1, jobs), files, options
@@ -79,25 +92,70 @@ def main(argv: list[str]) -> int:
     jobs, files, options = parse(argv)
     if not files:
         files = sorted(str(p.relative_to(HERE.parent)) for p in HERE.glob("test_*.py"))
-    # Dealt out in turn rather than cut in runs: neighbours in the alphabet are often alike in
-    # cost (the knowledge and intent files; the booking files), so every batch gets a share of
-    # the slow ones and two batches at a time end together.
-    count = -(-len(files) // BATCH)
-    batches = [Batch(n + 1, files[n::count]) for n in range(count)]
+    batches = [Batch(n + 1, part) for n, part in enumerate(plan(files, known_durations()))]
     exitfirst = "-x" in options or "--exitfirst" in options
     total = len(batches)
     started = time.perf_counter()
     command = [sys.executable, "-m", "pytest", *options]
+    record = "--record" in argv
+    reports = Path(tempfile.mkdtemp(prefix="yatri-tests-")) if record else None
+    if reports is not None:
+        for batch in batches:
+            batch.files = [*batch.files, f"--junit-xml={reports / f'batch-{batch.number}.xml'}"]
     if jobs == 1:
         failed = sequential(batches, command, exitfirst)
     else:
         failed = concurrent(batches, command, exitfirst, jobs)
     took = time.perf_counter() - started
+    if reports is not None and not failed:
+        write_durations(reports)
     if failed:
         print(f"\n=== FAILED batches: {failed} ({took:.0f} s)", flush=True)
         return 1
     print(f"\n=== all {total} batches passed ({took:.0f} s)", flush=True)
     return 0
+
+
+def known_durations() -> dict[str, float]:
+    try:
+        data = json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def plan(files: list[str], durations: dict[str, float]) -> list[list[str]]:
+    """Batches of at most BATCH files with about even totals, the longest first (the longest
+    file goes to the batch with the least so far that has room)."""
+    count = -(-len(files) // BATCH)
+    if not durations:
+        # Dealt out in turn: neighbours in the alphabet are often alike in cost.
+        return [files[n::count] for n in range(count)]
+    usual = statistics.median(durations.values())
+    cost = {f: durations.get(f.split("::")[0], usual) for f in files}
+    batches: list[list[str]] = [[] for _ in range(count)]
+    totals = [0.0] * count
+    for f in sorted(files, key=lambda f: (-cost[f], f)):
+        n = min((i for i in range(count) if len(batches[i]) < BATCH), key=lambda i: totals[i])
+        batches[n].append(f)
+        totals[n] += cost[f]
+    order = sorted(range(count), key=lambda i: -totals[i])
+    return [sorted(batches[i]) for i in order if batches[i]]
+
+
+def write_durations(reports: Path) -> None:
+    """Seconds per test file from the batches' JUnit reports (setup, call and teardown)."""
+    spent: dict[str, float] = {}
+    for report in reports.glob("batch-*.xml"):
+        for case in ElementTree.parse(report).iter("testcase"):
+            parts = case.get("classname", "").split(".")  # tests.test_serve[.TestClass]
+            first = next((i for i, p in enumerate(parts) if p.startswith("test_")), None)
+            if first is not None:
+                name = "/".join(parts[: first + 1]) + ".py"
+                spent[name] = spent.get(name, 0.0) + float(case.get("time", 0))
+    DURATIONS.write_text(json.dumps({k: round(v, 1) for k, v in sorted(spent.items())},
+                                    indent=1) + "\n")  # fmt: skip
+    print(f"=== durations of {len(spent)} files written to {DURATIONS}", flush=True)
 
 
 def sequential(batches: list[Batch], command: list[str], exitfirst: bool) -> list[int]:
