@@ -34,7 +34,12 @@ def settings(settings: Settings) -> Settings:
 def start_worker(
     settings: Settings, temporal: EmbeddedTemporal, log: Path
 ) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YATRI_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # The tests' small hotel network (conftest) goes to the children too.
+        if not k.startswith("YATRI_") or k.startswith("YATRI_HOTELS_")
+    }
     env |= {
         "YATRI_TEMPORAL_ADDRESS": temporal.address,
         "YATRI_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,

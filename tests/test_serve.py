@@ -20,7 +20,12 @@ YATRI = [sys.executable, "-m", "api"]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YATRI_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # The tests' small hotel network (conftest) goes to the children too.
+        if not k.startswith("YATRI_") or k.startswith("YATRI_HOTELS_")
+    }
     env.update({"YATRI_SUPPLIER_LATENCY_MS": "5", **extra})
     return env
 

@@ -19,7 +19,12 @@ OPS_KEY = "worker-health-test-ops-key-0123456789"
 
 
 def _worker(temporal: EmbeddedTemporal, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("YATRI_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # The tests' small hotel network (conftest) goes to the children too.
+        if not k.startswith("YATRI_") or k.startswith("YATRI_HOTELS_")
+    }
     env |= {
         "YATRI_TEMPORAL_ADDRESS": temporal.address,
         "YATRI_TEMPORAL_TASK_QUEUE": f"health-{port}",
