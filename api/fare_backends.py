@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from core.airports import AirportDirectory
+from core.background import background
 from core.errors import DependencyUnavailableError
 from core.logging import get_logger
 from core.redis_conn import RedisClient
@@ -141,21 +142,14 @@ async def running_fares(settings: Settings, fares: FareSide) -> AsyncIterator[No
         interval_s=settings.fare_warm_interval_s,
         stop=stop,
     )
-    tasks = [
-        asyncio.create_task(events.run(apply_fare_change, stop=stop), name="fare-events"),
-        asyncio.create_task(watch_event_stream(), name="fare-events-metrics"),
-        asyncio.create_task(
-            fares.broadcast.run(cache.drop_route_key, stop=stop), name="fare-l1-broadcast"
-        ),
-        asyncio.create_task(warming, name="fare-warming"),
+    jobs = [
+        ("fare-events", events.run(apply_fare_change, stop=stop)),
+        ("fare-events-metrics", watch_event_stream()),
+        ("fare-l1-broadcast", fares.broadcast.run(cache.drop_route_key, stop=stop)),
+        ("fare-warming", warming),
     ]
     try:
-        yield
+        async with background(jobs, stop=stop):
+            yield
     finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         await cache.close()

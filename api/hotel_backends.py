@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from core.background import background
 from core.errors import ConflictError, UnauthorizedError, YatriError
 from core.logging import get_logger
 from core.redis_conn import RedisClient
@@ -111,13 +112,5 @@ async def running_hotels(settings: Settings, hotels: HotelBackends) -> AsyncIter
     ]
     if settings.hotels_churn_per_s > 0:
         jobs.append(network.churn(settings.hotels_churn_per_s, stop))
-    tasks = [asyncio.create_task(job, name="hotels") for job in jobs]
-    try:
+    async with background((("hotels", job) for job in jobs), stop=stop):
         yield
-    finally:
-        stop.set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
